@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+/**
+ * `abusegate <command>`: parse, token, corpus. Usage errors and bad input end with one
+ * line on stderr and exit code 2 (usage) or 1 (failure); never a stack trace.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config/load.js';
+import { loadBounceRules } from '../parse/bounce/index.js';
+import { createTokenCodec, parseTokenSecrets, TokenError } from '../token/token.js';
+import { formatCorpusTable, scoreCorpus } from './corpus.js';
+import { runParse } from './parse.js';
+
+const USAGE = `usage:
+  abusegate parse PATH...                      one JSON line per message (files, or folders of *.eml)
+  abusegate token --account A --campaign C [--recipient R]
+                                               mint a token (with --recipient: the long form)
+  abusegate corpus DIR                         score the parser against a corpus with answer-key.jsonl
+Configuration comes from config/default.yaml, ABUSEGATE_CONFIG and the environment
+(ABUSEGATE_TOKEN_SECRET for tokens).`;
+
+class UsageError extends Error {}
+
+function codecFrom(secret: string | null) {
+  return secret ? createTokenCodec(parseTokenSecrets(secret)) : undefined;
+}
+
+async function run(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return cmd ? 0 : 2;
+  }
+  switch (cmd) {
+    case 'parse': {
+      const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
+      if (positionals.length === 0) throw new UsageError('parse needs at least one PATH');
+      const config = loadConfig({ env: process.env });
+      return runParse(positionals, {
+        codec: codecFrom(config.tokens.secret),
+        tokenHeader: config.tokens.header,
+        bounceRules: loadBounceRules(),
+        out: process.stdout,
+        err: process.stderr,
+        progress: process.stderr.isTTY === true,
+      });
+    }
+    case 'token': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { account: { type: 'string' }, campaign: { type: 'string' }, recipient: { type: 'string' } },
+      });
+      if (!values.account || !values.campaign) throw new UsageError('token needs --account and --campaign');
+      const config = loadConfig({ env: process.env });
+      const codec = codecFrom(config.tokens.secret);
+      if (!codec) throw new TokenError('TOKEN_NO_SECRET', 'no token secret: set ABUSEGATE_TOKEN_SECRET or tokens.secret');
+      const token = values.recipient
+        ? codec.mintLong({ account: values.account, campaign: values.campaign, recipient: values.recipient })
+        : codec.mintShort({ account: values.account, campaign: values.campaign });
+      process.stdout.write(token + '\n');
+      return 0;
+    }
+    case 'corpus': {
+      const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
+      if (positionals.length !== 1) throw new UsageError('corpus needs one DIR');
+      process.stdout.write(formatCorpusTable(scoreCorpus(positionals[0])) + '\n');
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command: ${cmd}`);
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: Error) => {
+    if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      process.stderr.write(`abusegate: ${err.message}\n${USAGE}\n`);
+      process.exitCode = 2;
+    } else if (err instanceof ConfigError || err instanceof TokenError) {
+      process.stderr.write(`abusegate: ${err.message}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stderr.write(`abusegate: ${err.message}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,134 @@
+/**
+ * Loads the configuration once: config/default.yaml, then the ABUSEGATE_CONFIG overlay,
+ * then the environment; validates the result against the schema and freezes it.
+ * Every problem becomes a ConfigError whose message names the key (one line, no stack).
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { type Config, ENV_KEYS, type SchemaNode, isLeaf, schema } from './schema.js';
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+}
+
+export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL('../../config/default.yaml', import.meta.url));
+
+type Plain = Record<string, unknown>;
+
+function readYaml(path: string, what: string): Plain {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${what} ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`${what} ${path}: not valid YAML (${String((err as Error).message).split('\n')[0]})`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${what} ${path}: must be a mapping of keys`);
+  return doc as Plain;
+}
+
+function merge(base: Plain, over: Plain, node: SchemaNode, path: string[]): Plain {
+  const out: Plain = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const key = [...path, k].join('.');
+    const child = (node as Record<string, SchemaNode>)[k];
+    if (isLeaf(node) || child === undefined) throw new ConfigError(`config key ${key}: unknown key`);
+    if (!isLeaf(child)) {
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`config key ${key}: must be a mapping`);
+      out[k] = merge((base[k] as Plain) ?? {}, v as Plain, child, [...path, k]);
+    } else {
+      out[k] = v;
+    }
+  }
+  return out;
+}
+
+function setPath(obj: Plain, path: string[], value: unknown): void {
+  let o = obj;
+  for (const p of path.slice(0, -1)) o = (o[p] ??= {}) as Plain;
+  o[path[path.length - 1]] = value;
+}
+
+function validate(value: unknown, node: SchemaNode, path: string[]): unknown {
+  const key = path.join('.');
+  if (!isLeaf(node)) {
+    const obj = (value ?? {}) as Plain;
+    const out: Plain = {};
+    for (const k of Object.keys(node)) out[k] = validate(obj[k], (node as Record<string, SchemaNode>)[k], [...path, k]);
+    return Object.freeze(out);
+  }
+  switch (node.kind) {
+    case 'int': {
+      const n = typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+      if (typeof n !== 'number' || !Number.isInteger(n)) throw new ConfigError(`config key ${key}: must be an integer, got ${show(value)}`);
+      if (n < node.min || n > node.max) throw new ConfigError(`config key ${key}: must be between ${node.min} and ${node.max}, got ${n}`);
+      return n;
+    }
+    case 'string': {
+      if (value === null || value === undefined || value === '') {
+        if (node.nullable) return null;
+        throw new ConfigError(`config key ${key}: is required`);
+      }
+      if (typeof value !== 'string') throw new ConfigError(`config key ${key}: must be a string, got ${show(value)}`);
+      if (node.pattern && !node.pattern.test(value)) throw new ConfigError(`config key ${key}: must be ${node.hint ?? `like ${node.pattern}`}`);
+      return value;
+    }
+    case 'bool': {
+      if (value === 'true' || value === 'false') return value === 'true';
+      if (typeof value !== 'boolean') throw new ConfigError(`config key ${key}: must be true or false, got ${show(value)}`);
+      return value;
+    }
+    case 'strings': {
+      if (!Array.isArray(value) || value.some((s) => typeof s !== 'string' || s === '')) {
+        throw new ConfigError(`config key ${key}: must be a list of non-empty strings`);
+      }
+      return Object.freeze([...value]);
+    }
+    case 'enum': {
+      if (typeof value !== 'string' || !node.values.includes(value)) {
+        throw new ConfigError(`config key ${key}: must be one of ${node.values.join(', ')}, got ${show(value)}`);
+      }
+      return value;
+    }
+  }
+}
+
+function show(v: unknown): string {
+  const s = JSON.stringify(v);
+  return s === undefined ? String(v) : s.length > 40 ? s.slice(0, 40) + '…' : s;
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  defaultsPath?: string;
+  /** A programmatic overlay applied after the file and before the environment (tests). */
+  overrides?: Plain;
+}
+
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const env = opts.env ?? {};
+  let raw = readYaml(opts.defaultsPath ?? DEFAULT_CONFIG_PATH, 'default config');
+  raw = merge({}, raw, schema, []);
+  if (env.ABUSEGATE_CONFIG) raw = merge(raw, readYaml(env.ABUSEGATE_CONFIG, 'ABUSEGATE_CONFIG'), schema, []);
+  if (opts.overrides) raw = merge(raw, opts.overrides, schema, []);
+  for (const [name, { path, list }] of Object.entries(ENV_KEYS)) {
+    const v = env[name];
+    if (v === undefined) continue;
+    const value = list ? v.split(',').map((s) => s.trim()).filter(Boolean) : v;
+    try {
+      setPath(raw, path, value);
+      validate(value, path.reduce<SchemaNode>((n, p) => (n as Record<string, SchemaNode>)[p], schema), path);
+    } catch (err) {
+      if (err instanceof ConfigError) throw new ConfigError(`${name}: ${err.message.replace(/^config key [^:]+: /, '')}`);
+      throw err;
+    }
+  }
+  return validate(raw, schema, []) as Config;
+}

@@ -1,0 +1,92 @@
+/**
+ * The one configuration schema. config/default.yaml holds every value; this says what each
+ * may be. The Config type is derived from it, so the two cannot drift apart silently.
+ */
+
+type Leaf =
+  | { kind: 'int'; min: number; max: number }
+  | { kind: 'string'; nullable: boolean; pattern?: RegExp; hint?: string }
+  | { kind: 'bool' }
+  | { kind: 'strings' }
+  | { kind: 'enum'; values: readonly string[] };
+
+export type SchemaNode = Leaf | { [key: string]: SchemaNode };
+
+const int = (min: number, max: number) => ({ kind: 'int', min, max }) as const;
+const port = () => int(0, 65535);
+const str = () => ({ kind: 'string', nullable: false }) as const;
+const optStr = (pattern?: RegExp, hint?: string) => ({ kind: 'string', nullable: true, pattern, hint }) as const;
+const bool = () => ({ kind: 'bool' }) as const;
+const strings = () => ({ kind: 'strings' }) as const;
+const oneOf = <T extends string>(...values: T[]) => ({ kind: 'enum', values }) as const;
+
+export const schema = {
+  smtp: {
+    port: port(),
+    host: str(),
+    hostname: str(),
+    domains: strings(),
+    maxSize: int(1024, 1024 ** 3),
+    maxClients: int(1, 100000),
+    maxRecipients: int(1, 1000),
+    socketTimeout: int(1000, 3600000),
+    reverseLookup: bool(),
+    tlsKey: optStr(),
+    tlsCert: optStr(),
+    mailboxes: { fbl: str(), abuse: str(), bounces: str(), unsubscribe: str() },
+  },
+  http: { port: port(), host: str(), bodyLimit: int(1024, 1024 ** 3) },
+  policy: { port: port(), host: str() },
+  redis: {
+    url: optStr(/^(rediss?:\/\/|unix:\/\/|\/)/, 'a redis:// or rediss:// URL, or a unix socket path'),
+    prefix: { kind: 'string', nullable: false, pattern: /^[A-Za-z0-9_.-]{1,32}$/, hint: '1-32 characters of [A-Za-z0-9_.-]' },
+    commandTimeout: int(10, 600000),
+    partitions: int(1, 16384),
+    local: { dir: str(), appendfsync: oneOf('always', 'everysec', 'no') },
+  },
+  quarantine: { keep: int(1, 10000000), maxBytes: int(0, 1024 ** 3) },
+  reports: { retentionDays: int(1, 3650) },
+  tokens: { header: str(), secret: optStr() },
+  webhooks: {
+    url: optStr(/^https?:\/\//, 'an http:// or https:// URL'),
+    secret: optStr(/^whsec_[A-Za-z0-9+/=]+$/, 'whsec_ followed by base64'),
+  },
+  admin: { token: optStr() },
+  trustedReporters: strings(),
+  log: { level: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent') },
+  shutdown: { graceMs: int(0, 3600000) },
+} as const;
+
+type Infer<S> = S extends { kind: 'int' }
+  ? number
+  : S extends { kind: 'string'; nullable: true }
+    ? string | null
+    : S extends { kind: 'string' }
+      ? string
+      : S extends { kind: 'bool' }
+        ? boolean
+        : S extends { kind: 'strings' }
+          ? readonly string[]
+          : S extends { kind: 'enum'; values: readonly (infer V)[] }
+            ? V
+            : { readonly [K in keyof S]: Infer<S[K]> };
+
+export type Config = Infer<typeof schema>;
+
+/** Environment variables of contracts.md and the keys they set. */
+export const ENV_KEYS: Record<string, { path: string[]; list?: boolean }> = {
+  ABUSEGATE_SMTP_PORT: { path: ['smtp', 'port'] },
+  ABUSEGATE_HTTP_PORT: { path: ['http', 'port'] },
+  ABUSEGATE_POLICY_PORT: { path: ['policy', 'port'] },
+  REDIS_URL: { path: ['redis', 'url'] },
+  ABUSEGATE_WEBHOOK_URL: { path: ['webhooks', 'url'] },
+  ABUSEGATE_WEBHOOK_SECRET: { path: ['webhooks', 'secret'] },
+  ABUSEGATE_TOKEN_SECRET: { path: ['tokens', 'secret'] },
+  ABUSEGATE_ADMIN_TOKEN: { path: ['admin', 'token'] },
+  ABUSEGATE_TRUSTED_REPORTERS: { path: ['trustedReporters'], list: true },
+  ABUSEGATE_LOG_LEVEL: { path: ['log', 'level'] },
+};
+
+export function isLeaf(node: SchemaNode): node is Leaf {
+  return typeof (node as { kind?: unknown }).kind === 'string';
+}

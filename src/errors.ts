@@ -1,0 +1,59 @@
+/**
+ * The error catalogue: every error a peer can see, with a stable code, its SMTP reply and
+ * its HTTP status. The README lists them all (a test checks that it does).
+ */
+
+export interface ErrorSpec {
+  message: string;
+  /** SMTP reply code and enhanced status, when the error can reach an SMTP client. */
+  smtp?: { code: number; status: string };
+  http?: number;
+}
+
+export const ERRORS = {
+  MAILBOX_UNKNOWN: { message: 'No such mailbox here', smtp: { code: 550, status: '5.1.1' } },
+  MESSAGE_TOO_BIG: { message: 'Message exceeds the size limit', smtp: { code: 552, status: '5.3.4' }, http: 413 },
+  TOO_MANY_RECIPIENTS: { message: 'Too many recipients', smtp: { code: 452, status: '4.5.3' } },
+  STORE_UNAVAILABLE: {
+    message: 'Report could not be recorded, try again later',
+    smtp: { code: 451, status: '4.3.0' },
+    http: 503,
+  },
+  SHUTTING_DOWN: { message: 'Shutting down, try again later', smtp: { code: 421, status: '4.3.2' }, http: 503 },
+  BAD_REQUEST: { message: 'The request is malformed', http: 400 },
+  BAD_JSON: { message: 'The body is not valid JSON', http: 400 },
+  VALIDATION: { message: 'The request does not match the schema', http: 400 },
+  NOT_FOUND: { message: 'Not found', http: 404 },
+  METHOD_NOT_ALLOWED: { message: 'Method not allowed', http: 405 },
+  BODY_TOO_LARGE: { message: 'The body exceeds the size limit', http: 413 },
+  UNSUPPORTED_MEDIA_TYPE: { message: 'Unsupported content type', http: 415 },
+  UNAUTHORIZED: { message: 'Missing or wrong bearer token', http: 401 },
+  RATE_LIMITED: { message: 'Too many requests', http: 429 },
+  INTERNAL: { message: 'Internal error', http: 500 },
+  NOT_READY: { message: 'Not ready', http: 503 },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** An error that carries a catalogue code; smtp-server reads `responseCode`. */
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly responseCode?: number;
+  readonly statusCode: number;
+
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+    const spec: ErrorSpec = ERRORS[code];
+    const text = message ?? spec.message;
+    // smtp-server writes `${responseCode} ${message}`; the enhanced status leads the text.
+    super(spec.smtp ? `${spec.smtp.status} ${text}` : text, options);
+    this.code = code;
+    this.responseCode = spec.smtp?.code;
+    this.statusCode = spec.http ?? 500;
+  }
+
+  /** The body every HTTP error has: `{error: {code, message}}`. */
+  toJSON(): { error: { code: string; message: string } } {
+    const spec: ErrorSpec = ERRORS[this.code];
+    return { error: { code: this.code, message: spec.smtp ? this.message.slice(spec.smtp.status.length + 1) : this.message } };
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Builds the parts of a running gateway from a frozen Config and starts and stops them
+ * in order. main.ts adds signals and the process exit; tests start gateways in-process.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Redis, RedisOptions } from 'ioredis';
+import { type Clock, systemClock } from './clock.js';
+import type { Config } from './config/schema.js';
+import { createHttpServer } from './http/server.js';
+import { Ingest } from './ingest.js';
+import { createLogger, type Logger } from './log.js';
+import { loadBounceRules } from './parse/bounce/index.js';
+import { parseMessage } from './parse/index.js';
+import { createSmtpServer, type SmtpEdge } from './smtp/server.js';
+import { Keys } from './store/keys.js';
+import { type LocalRedis, startLocalRedis } from './store/local.js';
+import { createRedis } from './store/redis.js';
+import { Store } from './store/store.js';
+import { createTokenCodec, parseTokenSecrets, type TokenCodec } from './token/token.js';
+
+export interface GatewayOptions {
+  config: Config;
+  log?: Logger;
+  clock?: Clock;
+  /** Extra ioredis options (tests shorten reconnect back-off). */
+  redisOptions?: Partial<RedisOptions>;
+}
+
+export class Gateway {
+  smtpPort = 0;
+  httpPort = 0;
+
+  private constructor(
+    readonly config: Config,
+    readonly log: Logger,
+    readonly redis: Redis,
+    readonly store: Store,
+    readonly ingest: Ingest,
+    readonly codec: TokenCodec | null,
+    private readonly smtp: SmtpEdge,
+    readonly http: FastifyInstance,
+    private readonly localRedis: LocalRedis | null,
+  ) {}
+
+  static async start(opts: GatewayOptions): Promise<Gateway> {
+    const { config } = opts;
+    const log = opts.log ?? createLogger(config.log.level);
+    const clock = opts.clock ?? systemClock;
+    const codec = config.tokens.secret ? createTokenCodec(parseTokenSecrets(config.tokens.secret)) : null;
+    if (!codec) log.warn({ code: 'TOKENS_UNCONFIGURED' }, 'no token secret: reports cannot be attributed to accounts');
+    const bounceRules = loadBounceRules();
+
+    const localRedis = config.redis.url
+      ? null
+      : await startLocalRedis({ dir: config.redis.local.dir, appendfsync: config.redis.local.appendfsync });
+    if (localRedis) log.info({ code: 'LOCAL_REDIS', socket: localRedis.url }, 'started a local redis-server');
+    const redis = createRedis({ url: config.redis.url ?? localRedis!.url, commandTimeout: config.redis.commandTimeout, extra: opts.redisOptions });
+    redis.on('error', (err: Error) => log.warn({ code: 'REDIS_ERROR', err: err.message }, 'redis connection error'));
+    // Start even when Redis is down: SMTP answers 451 and /readyz says so until it returns.
+    await redis.connect().catch((err: Error) => log.error({ code: 'REDIS_UNREACHABLE', err: err.message }, 'redis unreachable at start'));
+
+    const store = new Store(redis, new Keys(config.redis.prefix, config.redis.partitions), {
+      retentionMs: config.reports.retentionDays * 86_400_000,
+      quarantineKeep: config.quarantine.keep,
+    });
+    const ingest = new Ingest({
+      store,
+      parse: parseMessage,
+      parseOptions: { codec: codec ?? undefined, tokenHeader: config.tokens.header, bounceRules },
+      clock,
+      log,
+      quarantineBytes: config.quarantine.maxBytes,
+    });
+    const smtp = createSmtpServer(config.smtp, ingest, log.child({ edge: 'smtp' }));
+    const http = createHttpServer(config.http, {
+      log,
+      ready: { redis: () => store.ping(), smtp: () => smtp.listening },
+    });
+    const gw = new Gateway(config, log, redis, store, ingest, codec, smtp, http, localRedis);
+    try {
+      gw.smtpPort = await smtp.listen();
+      await http.listen({ port: config.http.port, host: config.http.host });
+      gw.httpPort = (http.server.address() as { port: number }).port;
+    } catch (err) {
+      await gw.stop(0);
+      throw err;
+    }
+    log.info({ code: 'STARTED', smtp: gw.smtpPort, http: gw.httpPort }, 'abusegate listening');
+    return gw;
+  }
+
+  /** Stops accepting, lets messages in flight finish (at most graceMs), then closes. */
+  async stop(graceMs = this.config.shutdown.graceMs): Promise<void> {
+    await Promise.all([this.smtp.stop(graceMs), this.http.close()]);
+    this.redis.disconnect();
+    await this.localRedis?.stop();
+    this.log.info({ code: 'STOPPED' }, 'abusegate stopped');
+  }
+}

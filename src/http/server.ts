@@ -1,0 +1,78 @@
+/**
+ * The HTTP edge (fastify): health, readiness, metrics and the API. Routes translate HTTP
+ * to domain calls; every error leaves as `{error: {code, message}}` with a catalogue code.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Config } from '../config/schema.js';
+import { ERRORS, type ErrorCode, GatewayError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { httpRequests, registry } from '../metrics.js';
+
+export interface HttpDeps {
+  log: Logger;
+  /** Readiness checks: each returns true when its part is up. */
+  ready: Record<string, () => Promise<boolean> | boolean>;
+}
+
+function errorBody(code: ErrorCode, message?: string) {
+  return { error: { code, message: message ?? ERRORS[code].message } };
+}
+
+/** Maps fastify's own error codes to ours, so clients see one stable catalogue. */
+function fromFastify(err: FastifyError): { status: number; code: ErrorCode; message: string } {
+  if (err instanceof GatewayError) return { status: err.statusCode, code: err.code, message: err.toJSON().error.message };
+  switch (err.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, code: 'BAD_JSON', message: err.message };
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, code: 'BODY_TOO_LARGE', message: err.message };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: err.message };
+  }
+  if (err.validation) return { status: 400, code: 'VALIDATION', message: err.message };
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return { status: err.statusCode, code: 'BAD_REQUEST', message: err.message };
+  return { status: 500, code: 'INTERNAL', message: ERRORS.INTERNAL.message };
+}
+
+export function createHttpServer(cfg: Config['http'], deps: HttpDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.log.child({ edge: 'http' }) as unknown as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: cfg.bodyLimit,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const e = fromFastify(err);
+    if (e.status >= 500) req.log.error({ code: e.code, err: err.message }, 'request failed');
+    reply.status(e.status).send(errorBody(e.code, e.message));
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.status(404).send(errorBody('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}`));
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    httpRequests.inc({ route: req.routeOptions.url ?? 'unmatched', status: `${Math.floor(reply.statusCode / 100)}xx` });
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_req, reply) => {
+    const checks: Record<string, boolean> = {};
+    for (const [name, check] of Object.entries(deps.ready)) {
+      try {
+        checks[name] = await check();
+      } catch {
+        checks[name] = false;
+      }
+    }
+    const ok = Object.values(checks).every(Boolean);
+    reply.status(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks });
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', registry.contentType).send(await registry.metrics());
+  });
+
+  return app;
+}

@@ -1,0 +1,58 @@
+/**
+ * Every metric, declared once with fixed label sets. Label values come from closed lists
+ * (mailboxes, results, kinds), never from addresses or domains.
+ */
+import client from 'prom-client';
+
+export const registry = new client.Registry();
+client.collectDefaultMetrics({ register: registry, prefix: 'abusegate_' });
+
+export const smtpMessages = new client.Counter({
+  name: 'abusegate_smtp_messages_total',
+  help: 'SMTP messages by mailbox and result (accepted, quarantined, tempfail, rejected)',
+  labelNames: ['mailbox', 'result'] as const,
+  registers: [registry],
+});
+
+export const smtpRcptRejected = new client.Counter({
+  name: 'abusegate_smtp_rcpt_rejected_total',
+  help: 'RCPT TO commands refused, by reason',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
+export const messageSize = new client.Histogram({
+  name: 'abusegate_smtp_message_size_bytes',
+  help: 'Size of messages received over SMTP',
+  buckets: [1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 10485760],
+  registers: [registry],
+});
+
+export const parseDuration = new client.Histogram({
+  name: 'abusegate_parse_duration_seconds',
+  help: 'Time to parse one message into a report',
+  labelNames: ['kind'] as const,
+  buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5],
+  registers: [registry],
+});
+
+export const reportsByKind = new client.Counter({
+  name: 'abusegate_reports_total',
+  help: 'Reports recorded, by kind',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});
+
+export const redisErrors = new client.Counter({
+  name: 'abusegate_redis_errors_total',
+  help: 'Redis operations that failed or timed out, by operation',
+  labelNames: ['op'] as const,
+  registers: [registry],
+});
+
+export const httpRequests = new client.Counter({
+  name: 'abusegate_http_requests_total',
+  help: 'HTTP requests by route and status class',
+  labelNames: ['route', 'status'] as const,
+  registers: [registry],
+});

@@ -1,0 +1,253 @@
+/**
+ * Bounces: RFC 3464 DSNs, the non-standard notices of other MTAs, and RFC 3834
+ * autoreplies, turned into one RecipientReport per recipient. Pure: a MimePart in, data out.
+ */
+import { type HeaderList, type MimePart, parseHeaderBlock, partText } from '../mime.js';
+import type { RecipientReport } from '../report.js';
+import { findAddresses, normaliseAddress } from './address.js';
+import { isAutoreply } from './autoreply.js';
+import { type DsnRecipient, dsnAddress, parseDsnFields } from './dsn.js';
+import { type BounceRules, type Classification, classify, matchText, statusFromText, replyCodeFromText } from './rules.js';
+import { cutOriginal, findNoticeRecipients, type NoticeRecipient, segmentFor } from './text.js';
+
+export { loadBounceRules, classify, compileBounceRules } from './rules.js';
+export type { BounceRules, ClassifyInput, Classification, TextRule } from './rules.js';
+
+export interface BounceResult {
+  kind: 'bounce' | 'delivery-notice' | 'autoreply';
+  recipients: RecipientReport[];
+  /** Headers of the returned message if found (enclosed part or quoted in the text). */
+  original?: HeaderList;
+}
+
+/** Senders that only ever write bounces (RFC 5321 §4.5.5 null sender aside). */
+const DAEMON_SENDER =
+  /(?:^|[<\s"(])(?:mailer[-_.]?daemon|mail[-_.]?daemon|postmaster|post_master|mdaemon|mail[-_. ]?delivery[-_. ]?(?:system|subsystem|service)?|bounces?|mail[-_.]?admin|nobody|mailer)(?:@|[>\s")]|$)/i;
+const BOUNCE_DISPLAY_NAME = /^\s*"?(?:mail delivery (?:system|subsystem|service)|mail administrator|mailer[- ]daemon|postmaster|system administrator)/i;
+/** Subjects of non-delivery notices (English and the languages in the wild). */
+const BOUNCE_SUBJECT =
+  /undeliver|undelivered|not delivered|delivery (?:status|failure|failed|notification|problem|report|has failed|error)|returned mail|returning message|failure notice|mail delivery|could not be delivered|non[- ]?delivery|nondeliverable|returned to sender|mail system error|delivery (?:incomplete|delayed)|warning: message|mail failure|message (?:delivery )?(?:failed|failure)|bounce|unzustellbar|non remis|no entregado|non recapitato|échec|rejected|error|loop alert|メールエラー|配信|不達/i;
+
+const DELAY_NOTICE =
+  /\b(?:has not yet been delivered|not been delivered yet|(?:is|been|was) delayed|delivery (?:is )?delayed|delayed delivery|will (?:continue|keep) (?:to )?(?:try|retry)|still (?:trying|retrying)|no action is required on your part)\b/i;
+const PERMANENT_NOTICE = /\b(?:permanent(?:ly)?|fatal|given up|gave up|could not be delivered|undeliverable|failed)\b/i;
+
+interface Parts {
+  dsn: MimePart[];
+  text: MimePart[];
+  html: MimePart[];
+  original: MimePart | null;
+  feedback: boolean;
+}
+
+/** Splits the tree: report parts, the notice's own text parts, and the returned message. */
+function collectParts(root: MimePart): Parts {
+  const parts: Parts = { dsn: [], text: [], html: [], original: null, feedback: false };
+  const visit = (p: MimePart): void => {
+    switch (p.type) {
+      case 'message/delivery-status':
+      case 'message/global-delivery-status':
+        parts.dsn.push(p);
+        return;
+      case 'message/feedback-report':
+        parts.feedback = true;
+        return;
+      case 'message/rfc822':
+      case 'message/global':
+      case 'text/rfc822-headers':
+      case 'text/rfc822-header':
+      case 'message/global-headers':
+      case 'message/partial':
+        if (!parts.original && p.children[0]) parts.original = p.children[0];
+        return;
+      case 'text/plain':
+        parts.text.push(p);
+        return;
+      case 'text/html':
+        parts.html.push(p);
+        return;
+      default:
+        for (const c of p.children) visit(c);
+    }
+  };
+  visit(root);
+  return parts;
+}
+
+function htmlToText(html: string): string {
+  return html
+    .replace(/<(?:script|style)[\s\S]*?<\/(?:script|style)>/gi, '')
+    .replace(/<br\s*\/?>|<\/(?:p|div|tr|li|h\d)>/gi, '\n')
+    .replace(/<[^>]+>/g, '')
+    .replace(/&nbsp;/g, ' ')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&');
+}
+
+function isBounceLike(h: HeaderList): boolean {
+  if (h.has('x-failed-recipients')) return true;
+  const from = h.decoded('from') ?? '';
+  if (DAEMON_SENDER.test(from) || BOUNCE_DISPLAY_NAME.test(from)) return true;
+  const returnPath = (h.get('return-path') ?? '').trim();
+  const subject = h.decoded('subject') ?? '';
+  if (BOUNCE_SUBJECT.test(subject)) return returnPath === '<>' || returnPath === '' || /daemon|postmaster|bounce|no-?reply|admin/i.test(from);
+  return false;
+}
+
+/** Picks the status: the DSN field, unless it is a bare class ("5.0.0") the text makes precise. */
+function chooseStatus(field: string | null, text: string | null): string | null {
+  const inText = text ? statusFromText(text) : null;
+  if (!field) return inText;
+  if (inText && /^[245]\.0\.0$/.test(field) && inText[0] === field[0] && !/^[245]\.0\.0$/.test(inText)) return inText;
+  return field;
+}
+
+function tidy(s: string | null | undefined, max = 1000): string | null {
+  if (!s) return null;
+  const t = s.replace(/\s+/g, ' ').trim();
+  return t ? (t.length > max ? t.slice(0, max) : t) : null;
+}
+
+interface Candidate {
+  address: string | null;
+  action: string | null;
+  status: string | null;
+  diagnostic: string | null;
+  /** Further texts to classify with when the diagnostic itself says nothing classifiable. */
+  context: string[];
+}
+
+function report(rules: BounceRules, c: Candidate): RecipientReport {
+  const texts = [c.diagnostic, ...c.context].filter((t): t is string => Boolean(t && t.trim()));
+  const status = chooseStatus(c.status, texts.find((t) => statusFromText(t)) ?? null);
+  const replyCode = texts.map((t) => replyCodeFromText(t.replace(/\s+/g, ' '))).find(Boolean) ?? null;
+  let best: Classification | null = null;
+  for (const t of texts) {
+    const r = classify(rules, { status, replyCode, diagnostic: t, action: c.action });
+    best ??= r;
+    if (r.source === 'text' || r.source === 'status' || r.source === 'action') {
+      best = r;
+      break;
+    }
+  }
+  best ??= classify(rules, { status, replyCode, diagnostic: null, action: c.action });
+  return {
+    address: c.address,
+    redacted: false,
+    reason: best.reason,
+    hard: best.hard,
+    action: c.action,
+    status: best.status,
+    replyCode,
+    diagnostic: tidy(c.diagnostic ?? c.context[0] ?? null),
+  };
+}
+
+function originalHeaders(parts: Parts, rest: string): HeaderList | undefined {
+  if (parts.original) return parts.original.headers;
+  if (!rest) return undefined;
+  // Headers quoted in the text, after the marker line, possibly indented.
+  const lines = rest.split('\n');
+  let i = 0;
+  while (i < lines.length && !/^\s*[A-Za-z][A-Za-z0-9-]*:\s/.test(lines[i])) i++;
+  const block: string[] = [];
+  for (; i < lines.length && lines[i].trim() !== ''; i++) block.push(lines[i].replace(/^ {1,3}(?=\S)/, ''));
+  const h = parseHeaderBlock(block.join('\n'));
+  return h.fields.length > 0 ? h : undefined;
+}
+
+/**
+ * Parses a bounce, delivery notice or autoreply. Returns null when the message is none of
+ * these (ARF feedback reports included: they have their own parser).
+ */
+export function parseBounce(root: MimePart, rules: BounceRules): BounceResult | null {
+  const parts = collectParts(root);
+  if (parts.feedback) return null;
+  const h = root.headers;
+
+  let text = parts.text.map((p) => partText(p)).join('\n\n');
+  if (!text.trim() && parts.html.length > 0) text = parts.html.map((p) => htmlToText(partText(p))).join('\n\n');
+  text = text.replace(/\r\n?/g, '\n');
+  const { notice, rest } = cutOriginal(text);
+
+  const exclude = new Set<string>();
+  for (const name of ['to', 'from', 'return-path', 'reply-to']) {
+    for (const a of findAddresses(h.get(name) ?? '')) exclude.add(a.toLowerCase());
+  }
+
+  // RFC 3464 fields: the report part, else fields quoted in the notice text.
+  let dsn: DsnRecipient[] = [];
+  for (const p of parts.dsn) {
+    const f = parseDsnFields(partText(p).replace(/\r\n?/g, '\n'));
+    if (f) dsn.push(...f.recipients);
+  }
+  if (dsn.length === 0 && /^(?:final-recipient|original-recipient)\s*:/im.test(text)) {
+    dsn = parseDsnFields(text)?.recipients ?? [];
+  }
+  // A report part that names nobody and says nothing is not worth a recipient.
+  dsn = dsn.filter((r) => dsnAddress(r) || r.action || r.status || r.diagnostic);
+
+  const bounceLike = dsn.length > 0 || isBounceLike(h);
+  const noticeRecipients: NoticeRecipient[] = bounceLike ? findNoticeRecipients(notice, exclude) : [];
+  const original = originalHeaders(parts, rest);
+
+  const candidates: Candidate[] = [];
+  if (dsn.length > 0) {
+    for (const [i, r] of dsn.entries()) {
+      let address = dsnAddress(r);
+      if (!address && dsn.length === noticeRecipients.length) address = noticeRecipients[i].address;
+      const segment = address ? segmentFor(noticeRecipients, address) : null;
+      const context = [segment, dsn.length === 1 ? notice : null].filter((s): s is string => Boolean(s));
+      candidates.push({ address, action: r.action ?? 'failed', status: r.status, diagnostic: r.diagnostic ?? segment, context });
+    }
+  } else if (bounceLike) {
+    let recipients = noticeRecipients;
+    if (recipients.length === 0) {
+      // No recipient line: the MTA named the recipients in a header (Exim) or only in the
+      // returned message.
+      const failed = h.get('x-failed-recipients');
+      const src = failed ?? original?.get('to') ?? '';
+      recipients = findAddresses(src)
+        .filter((a) => !exclude.has(a.toLowerCase()))
+        .map((address) => ({ address, segment: '' }));
+      if (failed && recipients.length === 0) recipients = findAddresses(failed).map((address) => ({ address, segment: '' }));
+    }
+    if (recipients.length > 0) {
+      const delayed = DELAY_NOTICE.test(notice) && !PERMANENT_NOTICE.test(notice) ? 'delayed' : 'failed';
+      for (const r of recipients) {
+        const context = recipients.length === 1 ? [notice] : [notice];
+        candidates.push({ address: r.address, action: delayed, status: null, diagnostic: r.segment || null, context });
+      }
+    }
+  }
+
+  if (candidates.length > 0) {
+    const seen = new Set<string>();
+    const recipients: RecipientReport[] = [];
+    for (const c of candidates) {
+      const key = c.address ? c.address.toLowerCase() : `#${recipients.length}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      recipients.push(report(rules, c));
+    }
+    const failed = recipients.some((r) => r.action === 'failed' || r.action === null);
+    return { kind: failed ? 'bounce' : 'delivery-notice', recipients, original };
+  }
+
+  if (isAutoreply(h)) {
+    const from = normaliseAddress(h.get('from'));
+    return {
+      kind: 'autoreply',
+      recipients: [
+        { address: from, redacted: false, reason: 'vacation', hard: false, action: null, status: null, replyCode: null, diagnostic: tidy(h.decoded('subject')) },
+      ],
+      original,
+    };
+  }
+  return null;
+}
+
+/** Exposed for tests: the text rule a diagnostic would hit. */
+export { matchText };

@@ -1,0 +1,284 @@
+/**
+ * The one entry point from bytes to a Report, shared by the SMTP path and `abusegate parse`
+ * (contracts.md, "`abusegate parse`"). Pure apart from loading the default bounce rules
+ * once when the caller passes none. Never throws: what cannot be read comes back as
+ * `kind: 'unknown'` with `error` set, and the SMTP path quarantines it.
+ */
+import { parseArf, pastedMessage, classify, firstAddress, addressesIn, type ArfResult } from './arf.js';
+import { attribute, DEFAULT_TOKEN_HEADER } from './attribution.js';
+import { loadBounceRules, parseBounce, type BounceRules } from './bounce/index.js';
+import { type HeaderList, type MimeLimits, type MimePart, parseMime, partText } from './mime.js';
+import type { Attribution, OriginalMessage, RecipientReport, Report, Reporter } from './report.js';
+import type { TokenCodec } from '../token/token.js';
+
+export interface ParseOptions {
+  /** Which of our mailboxes the message was delivered to. */
+  mailbox?: 'fbl' | 'abuse' | 'bounces' | 'unsubscribe';
+  /** The token of the envelope recipient (`bounces+TOKEN@`, `unsubscribe+TOKEN@`). */
+  envelopeToken?: string;
+  /** Without a codec no token verifies (attribution is then Feedback-ID or none). */
+  codec?: TokenCodec;
+  /** Name of the header that carries the long token; default X-Abuse-Token. */
+  tokenHeader?: string;
+  bounceRules?: BounceRules;
+  limits?: MimeLimits;
+}
+
+/** Bodies searched for a token: enough for any footer, bounded for hostile input. */
+const MAX_BODY_TEXT = 1024 * 1024;
+const MESSAGE_FIELDS = ['from', 'to', 'subject', 'date', 'message-id', 'received', 'content-type', 'return-path', 'mime-version'];
+
+let defaultRules: BounceRules | null | undefined;
+
+function rulesFor(opts: ParseOptions): BounceRules | null {
+  if (opts.bounceRules) return opts.bounceRules;
+  if (defaultRules === undefined) {
+    try {
+      defaultRules = loadBounceRules();
+    } catch {
+      defaultRules = null;
+    }
+  }
+  return defaultRules;
+}
+
+export function parseMessage(raw: Buffer, opts: ParseOptions = {}): Report {
+  try {
+    return parse(raw, opts);
+  } catch (err) {
+    return unknown(err instanceof Error ? err.message || err.name : String(err));
+  }
+}
+
+function parse(raw: Buffer, opts: ParseOptions): Report {
+  if (raw.length === 0 || /^\s*$/.test(raw.subarray(0, 4096).toString('latin1'))) return unknown('empty message');
+  const root = parseMime(raw, opts.limits);
+  if (!MESSAGE_FIELDS.some((f) => root.headers.has(f))) return unknown('no message header fields');
+
+  const arf = parseArf(root);
+  if (arf) return complaint(root, arf, opts);
+
+  if (opts.mailbox === 'unsubscribe') return unsubscribe(root, opts);
+  if (opts.mailbox === 'abuse') return other('abuse', root, opts);
+
+  const rules = rulesFor(opts);
+  const bounce = rules ? parseBounce(root, rules) : null;
+  if (bounce) {
+    const enclosed = firstEnclosed(root);
+    const original = bounce.original ?? enclosed?.headers ?? null;
+    const { attribution, recipient } = attribute({
+      headers: original,
+      bodyText: enclosed ? () => textOf(enclosed) : null,
+      envelopeToken: opts.envelopeToken,
+      codec: opts.codec,
+      tokenHeader: opts.tokenHeader ?? DEFAULT_TOKEN_HEADER,
+    });
+    const recipients = bounce.recipients.map(shape);
+    // A bounce that lost the address (some MTAs write only "user unknown") can still be
+    // traced to its recipient through a long token, when there is exactly one.
+    if (recipient && recipients.length === 1 && recipients[0].address === null) recipients[0].address = recipient;
+    return report(bounce.kind, recipients, originalOf(original, null), nullReporter(), attribution);
+  }
+
+  return other('unknown', root, opts);
+}
+
+// ---------------------------------------------------------------------------------------
+
+function complaint(root: MimePart, arf: ArfResult, opts: ParseOptions): Report {
+  const orig = arf.originalPart;
+  const { attribution, recipient } = attribute({
+    headers: arf.original,
+    bodyText: orig ? () => textOf(orig) : arf.original ? null : () => textOf(root),
+    envelopeAddresses: [arf.originalMailFrom, ...arf.tokenAddresses],
+    envelopeToken: opts.envelopeToken,
+    feedbackId: arf.feedbackId,
+    codec: opts.codec,
+    tokenHeader: opts.tokenHeader ?? DEFAULT_TOKEN_HEADER,
+  });
+
+  // Recipient: the token's, then the report's Original-Rcpt-To, then the original's To
+  // (parseArf has applied the last two).
+  let named = arf.recipients;
+  if (recipient && (named.length <= 1 || named.every((r) => r.address === null))) {
+    named = [{ address: normaliseDomain(recipient), redacted: named[0]?.redacted ?? false }];
+  }
+  const recipients: RecipientReport[] = named.map((r) => ({
+    address: r.address,
+    redacted: r.redacted,
+    reason: 'feedback',
+    hard: false,
+    action: null,
+    status: null,
+    replyCode: null,
+    diagnostic: null,
+    feedbackType: arf.feedbackType,
+  }));
+  const kind = arf.dialect === 'unsubscribe-request' && opts.mailbox === 'unsubscribe' ? 'unsubscribe' : 'complaint';
+  const reporter: Reporter = { userAgent: arf.userAgent, sourceIp: arf.sourceIp, reportedDomain: arf.reportedDomain };
+  return report(kind, recipients, originalOf(arf.original, arf.originalMailFrom), reporter, attribution);
+}
+
+/** A request sent to unsubscribe+TOKEN@: the sender opts out. */
+function unsubscribe(root: MimePart, opts: ParseOptions): Report {
+  const { attribution, recipient } = attribute({
+    headers: null,
+    envelopeAddresses: addressesIn(root.headers.get('to') || ''),
+    envelopeToken: opts.envelopeToken,
+    feedbackId: null,
+    codec: opts.codec,
+  });
+  const from = firstAddress(root.headers.get('from'));
+  const who = recipient ? { address: normaliseDomain(recipient), redacted: false } : from ? classify(from) : null;
+  const recipients: RecipientReport[] = who
+    ? [
+        {
+          address: who.address,
+          redacted: who.redacted,
+          reason: 'feedback',
+          hard: false,
+          action: null,
+          status: null,
+          replyCode: null,
+          diagnostic: null,
+          feedbackType: 'opt-out',
+        },
+      ]
+    : [];
+  return report('unsubscribe', recipients, originalOf(null, null), nullReporter(), attribution);
+}
+
+/**
+ * Abuse reports and anything unrecognised: the original is an attached message, or one
+ * pasted into the text (an inline forward); tokens are looked for in both.
+ */
+function other(kind: 'abuse' | 'unknown', root: MimePart, opts: ParseOptions): Report {
+  const enclosed = firstEnclosed(root);
+  let original: HeaderList | null = enclosed?.headers ?? null;
+  if (!original) {
+    const text = firstText(root);
+    if (text) original = pastedMessage(text)?.headers ?? null;
+  }
+  const { attribution } = attribute({
+    headers: original,
+    bodyText: () => textOf(root),
+    envelopeToken: opts.envelopeToken,
+    codec: opts.codec,
+    tokenHeader: opts.tokenHeader ?? DEFAULT_TOKEN_HEADER,
+  });
+  return report(kind, [], originalOf(original, null), nullReporter(), attribution);
+}
+
+// ---------------------------------------------------------------------------------------
+// Shapes (field order as in contracts.md)
+
+function report(
+  kind: Report['kind'],
+  recipients: RecipientReport[],
+  original: OriginalMessage,
+  reporter: Reporter,
+  attribution: Attribution,
+): Report {
+  return { kind, recipients, original, reporter, attribution, phones: [] };
+}
+
+function unknown(error: string): Report {
+  return {
+    kind: 'unknown',
+    recipients: [],
+    original: originalOf(null, null),
+    reporter: nullReporter(),
+    attribution: { account: null, campaign: null, verified: false, via: 'none' },
+    phones: [],
+    error,
+  };
+}
+
+function shape(r: RecipientReport): RecipientReport {
+  const out: RecipientReport = {
+    address: r.address ?? null,
+    redacted: r.redacted ?? false,
+    reason: r.reason ?? null,
+    hard: r.hard ?? false,
+    action: r.action ?? null,
+    status: r.status ?? null,
+    replyCode: r.replyCode ?? null,
+    diagnostic: r.diagnostic ?? null,
+  };
+  if (r.feedbackType !== undefined) out.feedbackType = r.feedbackType;
+  return out;
+}
+
+function nullReporter(): Reporter {
+  return { userAgent: null, sourceIp: null, reportedDomain: null };
+}
+
+function originalOf(h: HeaderList | null, mailFrom: string | null): OriginalMessage {
+  const val = (name: string): string | null => {
+    const v = h?.decoded(name)?.trim();
+    return v ? v : null;
+  };
+  const rp = h?.get('return-path');
+  return {
+    messageId: val('message-id'),
+    from: val('from'),
+    subject: val('subject'),
+    date: val('date'),
+    returnPath: (rp !== undefined ? firstAddress(rp) : null) ?? mailFrom,
+  };
+}
+
+function normaliseDomain(a: string): string {
+  const at = a.lastIndexOf('@');
+  return at < 0 ? a : a.slice(0, at + 1) + a.slice(at + 1).toLowerCase();
+}
+
+// ---------------------------------------------------------------------------------------
+// Walking
+
+const ENCLOSED = new Set(['message/rfc822', 'message/global', 'text/rfc822-headers', 'text/rfc822-header']);
+
+function firstEnclosed(root: MimePart): MimePart | null {
+  const stack: MimePart[] = [root];
+  while (stack.length > 0) {
+    const p = stack.shift()!;
+    if (p !== root && ENCLOSED.has(p.type) && p.children[0]) return p.children[0];
+    stack.push(...p.children);
+  }
+  return null;
+}
+
+/** The first text/plain leaf outside enclosed messages (the forwarder's own words). */
+function firstText(root: MimePart): string | null {
+  const stack: MimePart[] = [root];
+  while (stack.length > 0) {
+    const p = stack.shift()!;
+    if (p.children.length === 0) {
+      if (p.type === 'text/plain') return partText(p).slice(0, MAX_BODY_TEXT);
+      continue;
+    }
+    if (ENCLOSED.has(p.type)) continue;
+    stack.push(...p.children);
+  }
+  return null;
+}
+
+/** Decoded text of every text leaf under `part`, bounded. */
+function textOf(part: MimePart): string {
+  const out: string[] = [];
+  let size = 0;
+  const visit = (p: MimePart): void => {
+    if (size >= MAX_BODY_TEXT) return;
+    if (p.children.length > 0) {
+      for (const c of p.children) visit(c);
+      return;
+    }
+    if (!p.type.startsWith('text/')) return;
+    const t = partText(p);
+    out.push(t);
+    size += t.length;
+  };
+  visit(part);
+  const s = out.join('\n');
+  return s.length > MAX_BODY_TEXT ? s.slice(0, MAX_BODY_TEXT) : s;
+}

@@ -1,0 +1,63 @@
+/**
+ * A Report is what one message says, in the shape of `abusegate parse` (contracts.md).
+ * Produced by pure code in src/parse/; consumed by rules/ and store/.
+ */
+
+export type ReportKind =
+  | 'complaint'
+  | 'bounce'
+  | 'abuse'
+  | 'unsubscribe'
+  | 'autoreply'
+  | 'delivery-notice'
+  | 'unknown';
+
+export interface RecipientReport {
+  /** Normalised address, or null when the reporter redacted it and nothing recovers it. */
+  address: string | null;
+  redacted: boolean;
+  reason: string | null;
+  hard: boolean;
+  /** DSN Action (failed, delayed, delivered, relayed, expanded) or null. */
+  action: string | null;
+  /** Enhanced status code (RFC 3463), e.g. "5.1.1", or null. */
+  status: string | null;
+  /** SMTP reply code, e.g. "550", or null. */
+  replyCode: string | null;
+  diagnostic: string | null;
+  /** ARF Feedback-Type (lower case) for complaints. */
+  feedbackType?: string | null;
+}
+
+export interface OriginalMessage {
+  messageId: string | null;
+  from: string | null;
+  subject: string | null;
+  date: string | null;
+  returnPath: string | null;
+}
+
+export interface Reporter {
+  userAgent: string | null;
+  sourceIp: string | null;
+  reportedDomain: string | null;
+}
+
+export interface Attribution {
+  account: string | null;
+  campaign: string | null;
+  /** True only when an authenticated token named the account. */
+  verified: boolean;
+  via: 'token' | 'verp' | 'feedback-id' | 'none';
+}
+
+export interface Report {
+  kind: ReportKind;
+  recipients: RecipientReport[];
+  original: OriginalMessage;
+  reporter: Reporter;
+  attribution: Attribution;
+  phones: string[];
+  /** Set only when the message could not be parsed; such mail is quarantined. */
+  error?: string;
+}

@@ -1,0 +1,165 @@
+/**
+ * The SMTP edge (smtp-server): mailbox routing at RCPT, the size limit during DATA, and a
+ * 250 only once Ingest has recorded the report. Errors go back through the callbacks with
+ * a responseCode; this module never writes to the socket itself.
+ */
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import type { Config } from '../config/schema.js';
+import { GatewayError } from '../errors.js';
+import type { Ingest } from '../ingest.js';
+import type { Logger } from '../log.js';
+import { messageSize, smtpMessages, smtpRcptRejected } from '../metrics.js';
+import { type MailboxTarget, resolveMailbox } from './mailbox.js';
+
+interface SessionState {
+  target?: MailboxTarget;
+}
+
+/** Collects a stream into one Buffer, keeping at most `limit` bytes (the rest is drained). */
+class Collector extends Writable {
+  readonly chunks: Buffer[] = [];
+  size = 0;
+  constructor(private readonly limit: number) {
+    super();
+  }
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
+    if (this.size + chunk.length <= this.limit) this.chunks.push(chunk);
+    this.size += chunk.length;
+    cb();
+  }
+}
+
+export interface SmtpEdge {
+  listen(): Promise<number>;
+  stop(graceMs: number): Promise<void>;
+  readonly listening: boolean;
+}
+
+export function createSmtpServer(cfg: Config['smtp'], ingest: Ingest, log: Logger): SmtpEdge {
+  const states = new WeakMap<SMTPServerSession, SessionState>();
+  const state = (s: SMTPServerSession): SessionState => {
+    let st = states.get(s);
+    if (!st) states.set(s, (st = {}));
+    return st;
+  };
+  let inFlight = 0;
+  let listening = false;
+  const tls = cfg.tlsKey && cfg.tlsCert ? { key: readFileSync(cfg.tlsKey), cert: readFileSync(cfg.tlsCert) } : null;
+
+  const server = new SMTPServer({
+    name: cfg.hostname,
+    banner: 'abusegate',
+    size: cfg.maxSize,
+    maxClients: cfg.maxClients,
+    socketTimeout: cfg.socketTimeout,
+    disableReverseLookup: !cfg.reverseLookup,
+    authOptional: true,
+    disabledCommands: tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
+    ...(tls ?? {}),
+    logger: false,
+    onMailFrom(_address, session, cb) {
+      state(session).target = undefined;
+      cb();
+    },
+    onRcptTo(address, session, cb) {
+      const target = resolveMailbox(address.address, cfg);
+      if (!target) {
+        smtpRcptRejected.inc({ reason: 'unknown_mailbox' });
+        return cb(new GatewayError('MAILBOX_UNKNOWN', `No such mailbox: <${address.address}>`));
+      }
+      const st = state(session);
+      if (session.envelope.rcptTo.length >= cfg.maxRecipients) {
+        smtpRcptRejected.inc({ reason: 'too_many' });
+        return cb(new GatewayError('TOO_MANY_RECIPIENTS'));
+      }
+      // One transaction, one mailbox: a report is processed once, as what it was sent to.
+      // A second mailbox is deferred (452, RFC 5321 §4.5.3.1.10) so the client resends it.
+      if (st.target && (st.target.mailbox !== target.mailbox || st.target.token !== target.token)) {
+        smtpRcptRejected.inc({ reason: 'second_mailbox' });
+        return cb(new GatewayError('TOO_MANY_RECIPIENTS', 'Send to one mailbox per message; retry this recipient separately'));
+      }
+      st.target = target;
+      cb();
+    },
+    onData(stream: SMTPServerDataStream, session, cb) {
+      const started = Date.now();
+      const target = state(session).target!;
+      const collector = new Collector(cfg.maxSize);
+      inFlight++;
+      const slog = log.child({ session: session.id, mailbox: target.mailbox });
+      const finish = (result: string, err: Error | null, message?: string) => {
+        inFlight--;
+        smtpMessages.inc({ mailbox: target.mailbox, result });
+        cb(err, message);
+      };
+      pipeline(stream, collector)
+        .then(async () => {
+          messageSize.observe(collector.size);
+          if (stream.sizeExceeded) {
+            slog.info({ code: 'SMTP_TOO_BIG', bytes: collector.size }, 'message over the size limit');
+            return finish('rejected', new GatewayError('MESSAGE_TOO_BIG', `Message exceeds the limit of ${cfg.maxSize} bytes`));
+          }
+          const raw = Buffer.concat(collector.chunks, collector.size);
+          const env = {
+            mailbox: target.mailbox,
+            token: target.token,
+            mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+            rcptTo: session.envelope.rcptTo.map((r) => r.address),
+            clientIp: session.remoteAddress,
+            helo: session.hostNameAppearsAs ?? '',
+          };
+          try {
+            const acc = await ingest.accept(raw, env);
+            slog.info(
+              { id: acc.id, kind: acc.report.kind, result: acc.quarantined ? 'quarantined' : 'accepted', bytes: raw.length, ms: Date.now() - started, rcptTo: env.rcptTo },
+              'message recorded',
+            );
+            finish(acc.quarantined ? 'quarantined' : 'accepted', null, `2.0.0 Accepted <${acc.id}>`);
+          } catch (err) {
+            const ge = err instanceof GatewayError ? err : new GatewayError('STORE_UNAVAILABLE', undefined, { cause: err });
+            slog.warn({ code: ge.code, bytes: raw.length, ms: Date.now() - started, err: (ge.cause as Error | undefined)?.message }, 'message not recorded');
+            finish('tempfail', ge);
+          }
+        })
+        .catch((err: Error) => {
+          // The client went away mid-DATA: nothing was acknowledged, nothing recorded.
+          slog.info({ code: 'SMTP_DATA_ABORTED', err: err.message }, 'DATA aborted');
+          finish('aborted', err);
+        });
+    },
+  });
+  server.on('error', (err) => log.error({ code: 'SMTP_SERVER_ERROR', err: err.message }, 'SMTP server error'));
+
+  return {
+    get listening() {
+      return listening;
+    },
+    listen() {
+      return new Promise((resolve, reject) => {
+        server.server.once('error', reject);
+        server.listen(cfg.port, cfg.host, () => {
+          server.server.off('error', reject);
+          listening = true;
+          resolve((server.server.address() as AddressInfo).port);
+        });
+      });
+    },
+    async stop(graceMs: number) {
+      listening = false;
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      // Idle connections need not hold the shutdown: once no DATA is in flight, close them.
+      const deadline = Date.now() + graceMs;
+      while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const conns = (server as unknown as { connections: Set<{ send(c: number, m: string): void; close(): void }> }).connections;
+      for (const c of conns) {
+        c.send(421, 'Server shutting down');
+        c.close();
+      }
+      await closed;
+    },
+  };
+}

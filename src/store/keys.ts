@@ -1,0 +1,49 @@
+/**
+ * The only place that knows Redis key names.
+ *
+ * Every key carries a hash tag (RFC-less but Redis Cluster's rule: the part inside the first
+ * `{…}` picks the slot). An account's keys all share the tag of its partition, so one Lua
+ * script can change an account's state and append the event announcing it to the same
+ * partition's outbox atomically, on a single Redis or a Cluster alike.
+ */
+
+/** FNV-1a, 32 bit: a stable, fast spread of ids over partitions. */
+export function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+export class Keys {
+  constructor(
+    readonly prefix: string,
+    readonly partitions: number,
+  ) {}
+
+  partitionOf(id: string): number {
+    return fnv1a(id) % this.partitions;
+  }
+
+  /** Hash tag of a partition. */
+  tag(partition: number): string {
+    return `${this.prefix}:{p${partition}}`;
+  }
+
+  /** The received-report record; it lives in the partition of its id. */
+  report(reportId: string): string {
+    return `${this.tag(this.partitionOf(reportId))}:report:${reportId}`;
+  }
+
+  /** Newest unparseable messages, with their reasons (one list, one slot). */
+  quarantine(): string {
+    return `${this.prefix}:{q}:quarantine`;
+  }
+
+  /** Liveness probe key (readiness writes nothing, it only reads). */
+  ping(): string {
+    return `${this.prefix}:{q}:ping`;
+  }
+}

@@ -1,0 +1,38 @@
+/** Runs the built gateway (dist/main.js) as a child process, as `npm start` does. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+export interface ChildGateway {
+  proc: ChildProcess;
+  smtpPort: number;
+  httpPort: number;
+  exited: Promise<number | null>;
+  stderr(): string;
+}
+
+export const MAIN = new URL('../../dist/main.js', import.meta.url).pathname;
+
+export async function startChild(env: NodeJS.ProcessEnv, cwd?: string): Promise<ChildGateway> {
+  const proc = spawn(process.execPath, [MAIN], {
+    cwd,
+    env: { PATH: process.env.PATH, ABUSEGATE_SMTP_PORT: '0', ABUSEGATE_HTTP_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  proc.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  const ports = await new Promise<{ smtp: number; http: number }>((resolve, reject) => {
+    const rl = createInterface({ input: proc.stdout! });
+    rl.on('line', (line) => {
+      try {
+        const j = JSON.parse(line);
+        if (j.code === 'STARTED') resolve({ smtp: j.smtp, http: j.http });
+      } catch {
+        // not JSON: ignore
+      }
+    });
+    exited.then((code) => reject(new Error(`gateway exited ${code}: ${err}`)));
+    setTimeout(() => reject(new Error('gateway did not start in 30 s')), 30_000).unref();
+  });
+  return { proc, smtpPort: ports.smtp, httpPort: ports.http, exited, stderr: () => err };
+}

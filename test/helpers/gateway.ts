@@ -1,0 +1,45 @@
+/** Starts a gateway in-process on loopback port 0, against a test Redis, fresh key prefix. */
+import { randomBytes } from 'node:crypto';
+import { ManualClock, type Clock } from '../../src/clock.js';
+import { loadConfig } from '../../src/config/load.js';
+import { Gateway } from '../../src/gateway.js';
+import { createLogger } from '../../src/log.js';
+
+export const TEST_TOKEN_SECRET = 'a:test-secret-0123456789abcdef';
+
+export interface TestGatewayOptions {
+  redisUrl: string;
+  overrides?: Record<string, unknown>;
+  clock?: Clock;
+  env?: NodeJS.ProcessEnv;
+}
+
+function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && a[k] && typeof a[k] === 'object' ? deepMerge(a[k] as Record<string, unknown>, v as Record<string, unknown>) : v;
+  }
+  return out;
+}
+
+export async function startGateway(t: { teardown(fn: () => unknown): void }, opts: TestGatewayOptions): Promise<Gateway> {
+  const overrides = deepMerge(
+    {
+      smtp: { port: 0, host: '127.0.0.1' },
+      http: { port: 0, host: '127.0.0.1' },
+      redis: { url: opts.redisUrl, prefix: 't' + randomBytes(4).toString('hex'), commandTimeout: 500 },
+      tokens: { secret: TEST_TOKEN_SECRET },
+      shutdown: { graceMs: 2000 },
+    },
+    opts.overrides ?? {},
+  );
+  const config = loadConfig({ env: opts.env ?? {}, overrides });
+  const gw = await Gateway.start({
+    config,
+    log: createLogger(process.env.TEST_LOG ?? 'silent'),
+    clock: opts.clock ?? new ManualClock(),
+    redisOptions: { retryStrategy: () => 50 },
+  });
+  t.teardown(() => gw.stop(0));
+  return gw;
+}
