@@ -29,6 +29,7 @@ export const ERRORS = {
   UNSUPPORTED_MEDIA_TYPE: { message: 'Unsupported content type', http: 415 },
   UNAUTHORIZED: { message: 'Missing or wrong bearer token', http: 401 },
   RATE_LIMITED: { message: 'Too many requests', http: 429 },
+  NOT_SUSPENDED: { message: 'The account is not suspended', http: 409 },
   INTERNAL: { message: 'Internal error', http: 500 },
   NOT_READY: { message: 'Not ready', http: 503 },
 } as const satisfies Record<string, ErrorSpec>;

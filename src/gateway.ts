@@ -6,6 +6,12 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis, RedisOptions } from 'ioredis';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config/schema.js';
+import { Accounts } from './accounts.js';
+import { Effects } from './effects.js';
+import { adminAuth } from './http/auth.js';
+import { accountRoutes } from './http/routes/accounts.js';
+import { eventRoutes } from './http/routes/events.js';
+import { Traffic } from './traffic.js';
 import { createHttpServer } from './http/server.js';
 import { Ingest } from './ingest.js';
 import { createLogger, type Logger } from './log.js';
@@ -17,6 +23,11 @@ import { type LocalRedis, startLocalRedis } from './store/local.js';
 import { createRedis } from './store/redis.js';
 import { Store } from './store/store.js';
 import { createTokenCodec, parseTokenSecrets, type TokenCodec } from './token/token.js';
+
+/** 24 → "24h", 168 → "7d". */
+export function windowName(hours: number): string {
+  return hours % 24 === 0 && hours >= 48 ? `${hours / 24}d` : `${hours}h`;
+}
 
 export interface GatewayOptions {
   config: Config;
@@ -62,9 +73,16 @@ export class Gateway {
     const store = new Store(redis, new Keys(config.redis.prefix, config.redis.partitions), {
       retentionMs: config.reports.retentionDays * 86_400_000,
       quarantineKeep: config.quarantine.keep,
+      windows: config.rates.windowHours.map((hours) => ({ name: windowName(hours), hours })),
+      dedupMs: config.rates.dedupDays * 86_400_000,
+      warningWindowMs: config.rates.warningWindowDays * 86_400_000,
     });
+    const effects = new Effects(store, config.rates, clock, log.child({ part: 'effects' }));
     const ingest = new Ingest({
       store,
+      effects,
+      // Until reporters are authenticated (DKIM/SPF), every report counts.
+      trusted: () => true,
       parse: parseMessage,
       parseOptions: { codec: codec ?? undefined, tokenHeader: config.tokens.header, bounceRules },
       clock,
@@ -75,6 +93,11 @@ export class Gateway {
     const http = createHttpServer(config.http, {
       log,
       ready: { redis: () => store.ping(), smtp: () => smtp.listening },
+      routes: (app) => {
+        const auth = adminAuth(config.admin.token);
+        eventRoutes(app, new Traffic(store, clock));
+        accountRoutes(app, new Accounts(store, config.rates, clock), auth);
+      },
     });
     const gw = new Gateway(config, log, redis, store, ingest, codec, smtp, http, localRedis);
     try {

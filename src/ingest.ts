@@ -4,6 +4,7 @@
  * turns into a 4xx. Nothing here speaks SMTP.
  */
 import type { Clock } from './clock.js';
+import type { Effects, EffectOutcome } from './effects.js';
 import { newId } from './ids.js';
 import type { Logger } from './log.js';
 import { parseDuration, reportsByKind } from './metrics.js';
@@ -25,12 +26,16 @@ export interface Accepted {
   id: string;
   report: Report;
   quarantined: boolean;
+  effects: EffectOutcome | null;
 }
 
 export type Parser = (raw: Buffer, opts: ParseOptions) => Report;
 
 export interface IngestDeps {
   store: Store;
+  effects: Effects;
+  /** Whether a report from this client counts toward warnings and suspensions. */
+  trusted: (env: Envelope, report: Report) => boolean;
   parse: Parser;
   parseOptions: Omit<ParseOptions, 'mailbox' | 'envelopeToken'>;
   clock: Clock;
@@ -65,6 +70,9 @@ export class Ingest {
         head: raw.subarray(0, this.deps.quarantineBytes).toString('latin1'),
       });
     }
+    // Effects first, then the record: if the record fails the client gets a 451 and
+    // retries, and the retry's effects are recognised as a duplicate and counted once.
+    const effects = quarantined ? null : await this.deps.effects.apply(report, { reportId: id, trusted: this.deps.trusted(env, report) });
     await store.recordReport({
       id,
       mailbox: env.mailbox,
@@ -79,8 +87,9 @@ export class Ingest {
       error: report.error,
       account: report.attribution.account,
       campaign: report.attribution.campaign,
+      effects: effects ?? undefined,
     });
     reportsByKind.inc({ kind: report.kind });
-    return { id, report, quarantined };
+    return { id, report, quarantined, effects };
   }
 }

@@ -56,3 +56,17 @@ export const httpRequests = new client.Counter({
   labelNames: ['route', 'status'] as const,
   registers: [registry],
 });
+
+export const unattributedReports = new client.Counter({
+  name: 'abusegate_unattributed_reports_total',
+  help: 'Reports that named no account we could verify, kept for review, by kind',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});
+
+export const accountActions = new client.Counter({
+  name: 'abusegate_account_actions_total',
+  help: 'Warnings and suspensions issued, by action (warned, suspended) and kind (complaint, bounce, investigation)',
+  labelNames: ['action', 'kind'] as const,
+  registers: [registry],
+});

@@ -71,6 +71,18 @@ function validate(value: unknown, node: SchemaNode, path: string[]): unknown {
       if (n < node.min || n > node.max) throw new ConfigError(`config key ${key}: must be between ${node.min} and ${node.max}, got ${n}`);
       return n;
     }
+    case 'number': {
+      const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+      if (typeof n !== 'number' || !Number.isFinite(n)) throw new ConfigError(`config key ${key}: must be a number, got ${show(value)}`);
+      if (n < node.min || n > node.max) throw new ConfigError(`config key ${key}: must be between ${node.min} and ${node.max}, got ${n}`);
+      return n;
+    }
+    case 'ints': {
+      if (!Array.isArray(value) || value.length === 0 || value.some((n) => !Number.isInteger(n) || n < node.min || n > node.max)) {
+        throw new ConfigError(`config key ${key}: must be a non-empty list of integers between ${node.min} and ${node.max}`);
+      }
+      return Object.freeze([...value]);
+    }
     case 'string': {
       if (value === null || value === undefined || value === '') {
         if (node.nullable) return null;

@@ -5,6 +5,8 @@
 
 type Leaf =
   | { kind: 'int'; min: number; max: number }
+  | { kind: 'number'; min: number; max: number }
+  | { kind: 'ints'; min: number; max: number }
   | { kind: 'string'; nullable: boolean; pattern?: RegExp; hint?: string }
   | { kind: 'bool' }
   | { kind: 'strings' }
@@ -13,7 +15,10 @@ type Leaf =
 export type SchemaNode = Leaf | { [key: string]: SchemaNode };
 
 const int = (min: number, max: number) => ({ kind: 'int', min, max }) as const;
+const num = (min: number, max: number) => ({ kind: 'number', min, max }) as const;
+const ints = (min: number, max: number) => ({ kind: 'ints', min, max }) as const;
 const port = () => int(0, 65535);
+const rate = () => num(0, 1);
 const str = () => ({ kind: 'string', nullable: false }) as const;
 const optStr = (pattern?: RegExp, hint?: string) => ({ kind: 'string', nullable: true, pattern, hint }) as const;
 const bool = () => ({ kind: 'bool' }) as const;
@@ -47,6 +52,16 @@ export const schema = {
   quarantine: { keep: int(1, 10000000), maxBytes: int(0, 1024 ** 3) },
   reports: { retentionDays: int(1, 3650) },
   tokens: { header: str(), secret: optStr() },
+  rates: {
+    windowHours: ints(1, 24 * 90),
+    minVolume: int(0, 1e12),
+    complaint: { shared: { warn: rate(), suspend: rate() }, dedicated: { warn: rate(), suspend: rate() } },
+    bounce: { warn: rate(), suspend: rate() },
+    warnCooldownHours: int(0, 24 * 365),
+    warningsToSuspend: int(1, 1000),
+    warningWindowDays: int(1, 3650),
+    dedupDays: int(1, 3650),
+  },
   webhooks: {
     url: optStr(/^https?:\/\//, 'an http:// or https:// URL'),
     secret: optStr(/^whsec_[A-Za-z0-9+/=]+$/, 'whsec_ followed by base64'),
@@ -57,8 +72,10 @@ export const schema = {
   shutdown: { graceMs: int(0, 3600000) },
 } as const;
 
-type Infer<S> = S extends { kind: 'int' }
+type Infer<S> = S extends { kind: 'int' | 'number' }
   ? number
+  : S extends { kind: 'ints' }
+    ? readonly number[]
   : S extends { kind: 'string'; nullable: true }
     ? string | null
     : S extends { kind: 'string' }

@@ -10,6 +10,8 @@ import { httpRequests, registry } from '../metrics.js';
 
 export interface HttpDeps {
   log: Logger;
+  /** Registers the API routes (the wiring lives in gateway.ts). */
+  routes?: (app: FastifyInstance) => void;
   /** Readiness checks: each returns true when its part is up. */
   ready: Record<string, () => Promise<boolean> | boolean>;
 }
@@ -74,5 +76,6 @@ export function createHttpServer(cfg: Config['http'], deps: HttpDeps): FastifyIn
     reply.header('content-type', registry.contentType).send(await registry.metrics());
   });
 
+  deps.routes?.(app);
   return app;
 }

@@ -106,8 +106,9 @@ const MESSAGE_FIELD_NAMES = new Set([
   'x-hmxmroriginalrecipient',
 ]);
 const FIELD_LINE = /^([!-9;-~]+)[ \t]*:/;
-const JMRP_SUBJECT = /complaint about message from\s+\[?([0-9A-Fa-f.:]+)\]?/i;
-const IP_LIKE = /^\[?([0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+)\]?$/;
+const IP_SOURCE = String.raw`[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f]*:[0-9A-Fa-f:.]+`;
+const IP_LIKE = new RegExp(String.raw`^\[?(${IP_SOURCE})\]?$`);
+const JMRP_SUBJECT = new RegExp(String.raw`complaint about message from\s+\[?(${IP_SOURCE})\]?`, 'i');
 const MAX_INLINE_SCAN = 512 * 1024;
 
 /** Parses a feedback-loop report; null when the message is not one. */
@@ -143,8 +144,14 @@ function findPart(part: MimePart, parent: MimePart | null, want: (p: MimePart) =
 function fromFeedbackPart(root: MimePart): ArfResult | null {
   const hit = findPart(root, null, (p) => p.type === 'message/feedback-report');
   if (!hit) return null;
-  const fields = parseHeaderBlock(partText(hit.part).replace(/^\s+/, ''));
-  const originalPart = hit.parent ? enclosedOriginal(hit.parent, hit.part) : null;
+  const text = partText(hit.part).replace(/^\s+/, '');
+  let originalPart = hit.parent ? enclosedOriginal(hit.parent, hit.part) : null;
+  // Some generators put the original's headers into the feedback part itself, after a
+  // blank line: read the fields only up to where a message header block begins.
+  const gap = text.indexOf('\n\n');
+  const at = gap < 0 ? -1 : messageStart(text, gap + 1);
+  if (at >= 0 && !originalPart) originalPart = safeParse(text.slice(at));
+  const fields = parseHeaderBlock(at >= 0 ? text.slice(0, at) : text);
   return build('arf', fields, originalPart);
 }
 
@@ -194,14 +201,14 @@ function safeParse(text: string): MimePart | null {
 // X-HmXmrOriginalRecipient (an ISP-added header), the source IP in the subject.
 
 function fromJmrp(root: MimePart): ArfResult | null {
-  const bySubject = JMRP_SUBJECT.exec(root.headers.get('subject') || '');
+  const bySubject = JMRP_SUBJECT.exec(root.headers.decoded('subject') || '');
   const enclosed = (p: MimePart): boolean => p !== root && ENCLOSED_TYPES.has(p.type) && p.children.length > 0;
   const hit =
     findPart(root, null, (p) => enclosed(p) && p.children[0].headers.has('x-hmxmroriginalrecipient')) ??
     (bySubject ? findPart(root, null, enclosed) : null);
   if (!hit) return null;
   const r = build('jmrp', null, hit.part.children[0]);
-  if (bySubject && IP_LIKE.test(bySubject[1])) r.sourceIp = bySubject[1];
+  if (bySubject) r.sourceIp = bySubject[1];
   return r;
 }
 
@@ -226,7 +233,7 @@ function fromUnsubscribeRequest(root: MimePart): ArfResult | null {
 
 function fromInline(root: MimePart): ArfResult | null {
   let scanned = 0;
-  for (const part of leaves(root)) {
+  for (const { part, parent } of leaves(root, null)) {
     if (part.type !== 'text/plain' && part.type !== 'message/feedback-report') continue;
     if (scanned > MAX_INLINE_SCAN) break;
     let text = partText(part);
@@ -240,25 +247,27 @@ function fromInline(root: MimePart): ArfResult | null {
     let arfFields = 0;
     for (const [name] of fields.fields) if (ARF_FIELD_NAMES.has(name)) arfFields++;
     if (arfFields === 0) continue;
-    let original: MimePart | null = null;
+    // The original follows in the same text (a flattened report), or sits next to the part
+    // (a report whose feedback part was mislabelled text/plain).
     const at = messageStart(text, block.end, prefix);
-    if (at >= 0) original = safeParse(stripPrefix(text.slice(at), prefix));
+    let original = at >= 0 ? safeParse(stripPrefix(text.slice(at), prefix)) : null;
+    if (!original && parent) original = enclosedOriginal(parent, part);
     return build('inline', fields, original);
   }
   return null;
 }
 
-/** Text leaves, not descending into DSN/MDN returned messages. */
-function* leaves(part: MimePart): Generator<MimePart> {
+/** Leaves with their parents, not descending into DSN/MDN returned messages. */
+function* leaves(part: MimePart, parent: MimePart | null): Generator<Located> {
   if (part.type === 'multipart/report') {
     const rt = (part.params['report-type'] || '').toLowerCase();
     if (rt !== '' && rt !== 'feedback-report') return;
   }
   if (part.children.length === 0) {
-    yield part;
+    yield { part, parent };
     return;
   }
-  for (const c of part.children) yield* leaves(c);
+  for (const c of part.children) yield* leaves(c, part);
 }
 
 /** Lines of the paragraph that starts at `from`, each without the quote prefix. */
@@ -368,15 +377,18 @@ function build(dialect: ArfDialect, fields: HeaderList | null, originalPart: Mim
   };
 
   const named = reportRecipients(f);
-  result.recipients =
-    named.length > 0 || !inner ? resolveRecipients(named, original) : inner.recipients;
+  result.recipients = named.length > 0 || !inner ? resolveRecipients(named, original) : inner.recipients;
   return result;
 }
 
-/** Recipients the report fields name: Removal-Recipient (opt-out) first, else Original-Rcpt-To. */
+/**
+ * Recipients the report fields name: Removal-Recipient (opt-out) first, else Original-Rcpt-To,
+ * else the Redacted-Address some reporters write instead.
+ */
 function reportRecipients(f: HeaderList): ArfRecipient[] {
-  const removal = f.getAll('removal-recipient');
-  const values = removal.length > 0 ? removal : [...f.getAll('original-rcpt-to'), ...f.getAll('redacted-address')];
+  let values = f.getAll('removal-recipient');
+  if (values.length === 0) values = f.getAll('original-rcpt-to');
+  if (values.length === 0) values = f.getAll('redacted-address');
   const out: ArfRecipient[] = [];
   for (const v of values) {
     const r = classify(v);
@@ -429,7 +441,7 @@ function resolveRecipients(named: ArfRecipient[], original: HeaderList | null): 
 const ADDRESS_RE = /(?:"[^"\n]{1,64}"|[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64})@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?|@[A-Za-z0-9.-]+/;
 const ADDRESS_GLOBAL_RE = new RegExp(ADDRESS_RE.source, 'g');
 const ANGLE_RE = /<([^<>]*)>/g;
-const REDACTED_LOCAL = /redact|\*\*|^x{3,}$|^\[.*\]$|^(?:hidden|removed|anonymous|anonymi[sz]ed|masked|undisclosed|null|unknown|none)$/i;
+const REDACTED_LOCAL = /redact|\*\*|^x{3,}$|^\[.*\]$|^(?:hidden|removed|anonymous|anonymi[sz]ed|masked|undisclosed)$/i;
 const HEX_HASH = /^[0-9a-f]{24,}$/i;
 const B64_HASH = /^[A-Za-z0-9+/=-]{22,}$/;
 const UPPER = /[A-Z]/g;

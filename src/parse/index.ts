@@ -51,7 +51,7 @@ export function parseMessage(raw: Buffer, opts: ParseOptions = {}): Report {
 }
 
 function parse(raw: Buffer, opts: ParseOptions): Report {
-  if (raw.length === 0 || /^\s*$/.test(raw.subarray(0, 4096).toString('latin1'))) return unknown('empty message');
+  if (raw.length === 0 || (raw.length < 4096 && /^\s*$/.test(raw.toString('latin1')))) return unknown('empty message');
   const root = parseMime(raw, opts.limits);
   if (!MESSAGE_FIELDS.some((f) => root.headers.has(f))) return unknown('no message header fields');
 

@@ -17,6 +17,22 @@ export function fnv1a(s: string): number {
   return h >>> 0;
 }
 
+export interface AccountKeys {
+  /** Hash: pool, createdAt, suspended, suspendedAt, suspendReason, lastWarnAt. */
+  meta: string;
+  /** Sorted set of warnings, scored by time. */
+  warnings: string;
+  /** Hash of counters per hour bucket: `<channel>|<hour>|<s c h a u>`. */
+  windows: string;
+  /** Hash of per-campaign counters: `<channel>|<hour>|<campaign>|<letter>`. */
+  campaigns: string;
+  /** List of recent report ids (evidence). */
+  samples: string;
+  suppressions(channel: string): string;
+  dedup(fingerprint: string): string;
+  outbox: string;
+}
+
 export class Keys {
   constructor(
     readonly prefix: string,
@@ -40,6 +56,31 @@ export class Keys {
   /** Newest unparseable messages, with their reasons (one list, one slot). */
   quarantine(): string {
     return `${this.prefix}:{q}:quarantine`;
+  }
+
+  /** All keys of one account, in its partition. */
+  account(account: string): AccountKeys {
+    const t = `${this.tag(this.partitionOf(account))}:a:${account}`;
+    return {
+      meta: `${t}:meta`,
+      warnings: `${t}:warnings`,
+      windows: `${t}:windows`,
+      campaigns: `${t}:campaigns`,
+      samples: `${t}:samples`,
+      suppressions: (channel: string) => `${t}:sup:${channel}`,
+      dedup: (fingerprint: string) => `${t}:seen:${fingerprint}`,
+      outbox: this.outbox(this.partitionOf(account)),
+    };
+  }
+
+  /** The partition's outbox stream: events written atomically with the state they announce. */
+  outbox(partition: number): string {
+    return `${this.tag(partition)}:outbox`;
+  }
+
+  /** Admin-managed suppressions that apply to every account (spam traps, never-mail). */
+  globalSuppressions(channel: string): string {
+    return `${this.prefix}:{g}:sup:${channel}`;
   }
 
   /** Liveness probe key (readiness writes nothing, it only reads). */

@@ -5,6 +5,8 @@
 import type { Redis } from 'ioredis';
 import { GatewayError } from '../errors.js';
 import { redisErrors } from '../metrics.js';
+import type { Channel } from '../address.js';
+import type { Pool, WindowFigures } from '../rules/policy.js';
 import type { Keys } from './keys.js';
 import { SCRIPT_VERSION } from './redis.js';
 
@@ -23,6 +25,7 @@ export interface ReceivedReport {
   error?: string;
   account?: string | null;
   campaign?: string | null;
+  effects?: { suppressed: string[]; duplicate: boolean; action: string };
 }
 
 export interface QuarantineEntry {
@@ -38,7 +41,97 @@ export interface QuarantineEntry {
 export interface StoreOptions {
   retentionMs: number;
   quarantineKeep: number;
+  /** Rolling windows, e.g. [{name: '24h', hours: 24}, {name: '7d', hours: 168}]. */
+  windows: ReadonlyArray<{ name: string; hours: number }>;
+  /** How long a report's fingerprint is remembered to drop duplicates. */
+  dedupMs: number;
+  /** How long warnings count (the warning window) and are kept. */
+  warningWindowMs: number;
 }
+
+/** Counter letters in the hour buckets. */
+export type Counter =
+  | 's' // sent
+  | 'd' // delivered
+  | 'c' // complaint that counts toward the rates
+  | 'u' // complaint from an unverified reporter: recorded, not counted toward the rates
+  | 'a' // auth-failure report (RFC 6591)
+  | 'h' // hard bounce
+  | 'f' // soft bounce
+  | 'e'; // engaged (opens, clicks)
+
+export interface SuppressionRecord {
+  reason: string;
+  source: string;
+  at: string;
+  reportId?: string;
+  feedbackType?: string;
+  campaign?: string;
+  status?: string;
+  diagnostic?: string;
+  by?: string;
+  note?: string;
+}
+
+export interface OutboxEvent {
+  id: string;
+  type: string;
+  timestamp: string;
+  data: Record<string, unknown>;
+}
+
+export interface EffectInput {
+  account: string;
+  channel: Channel;
+  campaign: string | null;
+  /** Normalised address or phone number; null when the report names none. */
+  address: string | null;
+  counter: Counter | null;
+  suppression: SuppressionRecord | null;
+  /** The event announcing a new suppression (written only when it is new). */
+  event: OutboxEvent | null;
+  /** Stable fingerprint of the report, so a redelivery counts once; null: no dedup. */
+  fingerprint: string | null;
+  reportId: string | null;
+  now: number;
+}
+
+export interface AccountFigures {
+  duplicate: boolean;
+  newlySuppressed: boolean;
+  suspended: boolean;
+  pool: Pool;
+  lastWarnAt: number;
+  warnings: number;
+  windows: WindowFigures[];
+}
+
+export interface DecisionInput {
+  account: string;
+  action: 'warn' | 'suspend';
+  now: number;
+  cooldownMs: number;
+  suspendAfter: number;
+  /** Reason recorded for a direct suspension. */
+  reason: string;
+  channel: Channel;
+  /** Counter whose per-campaign figures are the evidence. */
+  counter: Counter;
+  windowHours: number;
+  warnEventId: string;
+  suspendEventId: string;
+  data: Record<string, unknown>;
+}
+
+export interface CountItem {
+  channel: Channel;
+  at: number;
+  campaign: string | null;
+  counter: Counter;
+  n: number;
+}
+
+const HOUR = 3_600_000;
 
 type Script = (...args: Array<string | number>) => Promise<unknown>;
 
@@ -74,6 +167,158 @@ export class Store {
       this.script('recordReport')(this.keys.report(r.id), this.opts.retentionMs, ...fields),
     );
     return created === 1;
+  }
+
+  private get maxHours(): number {
+    return Math.max(...this.opts.windows.map((w) => w.hours));
+  }
+
+  private get bucketTtlMs(): number {
+    return (this.maxHours + 24) * HOUR;
+  }
+
+  /** Dedup, suppression (+ event), counting and evidence of one report, in one step. */
+  async recordEffect(e: EffectInput): Promise<AccountFigures> {
+    const k = this.keys.account(e.account);
+    const r = (await this.call('recordEffect', () =>
+      this.script('recordEffect')(
+        k.dedup(e.fingerprint ?? '-'),
+        k.suppressions(e.channel),
+        k.meta,
+        k.windows,
+        k.campaigns,
+        k.samples,
+        k.outbox,
+        k.warnings,
+        e.now,
+        e.fingerprint ? this.opts.dedupMs : 0,
+        e.channel,
+        Math.floor(e.now / HOUR),
+        e.counter ?? '',
+        e.campaign ?? '',
+        e.address ?? '',
+        e.suppression ? JSON.stringify(e.suppression) : '',
+        e.event ? JSON.stringify(e.event) : '',
+        e.reportId ?? '',
+        this.bucketTtlMs,
+        this.opts.windows.map((w) => w.hours).join(','),
+        e.now - this.opts.warningWindowMs,
+      ),
+    )) as Array<number | string>;
+    return {
+      duplicate: r[0] === 1,
+      newlySuppressed: r[1] === 1,
+      suspended: r[2] === 1,
+      pool: r[3] === 'dedicated' ? 'dedicated' : 'shared',
+      lastWarnAt: Number(r[4]),
+      warnings: Number(r[5]),
+      windows: this.opts.windows.map((w, i) => ({
+        name: w.name,
+        hours: w.hours,
+        sent: Number(r[6 + i * 3]),
+        complaints: Number(r[7 + i * 3]),
+        hardBounces: Number(r[8 + i * 3]),
+      })),
+    };
+  }
+
+  /** Applies a warn/suspend decision with its guards; returns what happened. */
+  async applyDecision(d: DecisionInput): Promise<{ outcome: 'none' | 'cooldown' | 'warned' | 'suspended'; warnings: number }> {
+    const k = this.keys.account(d.account);
+    const r = (await this.call('applyDecision', () =>
+      this.script('applyDecision')(
+        k.meta,
+        k.warnings,
+        k.campaigns,
+        k.samples,
+        k.outbox,
+        d.action,
+        d.now,
+        d.cooldownMs,
+        d.now - this.opts.warningWindowMs,
+        d.suspendAfter,
+        d.warnEventId,
+        d.suspendEventId,
+        JSON.stringify(d.data),
+        new Date(d.now).toISOString(),
+        d.reason,
+        `${d.channel}|${Math.floor(d.now / HOUR) - d.windowHours + 1}|${d.counter}`,
+        this.opts.warningWindowMs,
+      ),
+    )) as [string, number];
+    return { outcome: r[0] as 'none' | 'cooldown' | 'warned' | 'suspended', warnings: Number(r[1]) };
+  }
+
+  /** Adds counts for one account; with an idempotency key a repeated batch counts once. */
+  async count(account: string, items: CountItem[], idempotencyKey: string | null, now: number): Promise<boolean> {
+    const k = this.keys.account(account);
+    const args: Array<string | number> = [];
+    for (const it of items) args.push(it.channel, Math.floor(it.at / HOUR), it.campaign ?? '', it.counter, it.n);
+    const r = await this.call('count', () =>
+      this.script('count')(
+        k.windows,
+        k.campaigns,
+        k.meta,
+        k.dedup('batch:' + (idempotencyKey ?? '-')),
+        now,
+        this.bucketTtlMs,
+        idempotencyKey ? this.opts.dedupMs : 0,
+        ...args,
+      ),
+    );
+    return r === 1;
+  }
+
+  /** An account's standing: meta, warnings in the warning window, figures per window. */
+  async readAccount(account: string, channel: Channel, now: number) {
+    const k = this.keys.account(account);
+    const hour = Math.floor(now / HOUR);
+    const fields: string[] = [];
+    for (let back = 0; back < this.maxHours; back++) fields.push(`${channel}|${hour - back}|s`, `${channel}|${hour - back}|c`, `${channel}|${hour - back}|h`);
+    const [meta, warnings, buckets] = await this.call('readAccount', () =>
+      Promise.all([
+        this.redis.hgetall(k.meta),
+        this.redis.zrangebyscore(k.warnings, now - this.opts.warningWindowMs, '+inf', 'WITHSCORES'),
+        this.redis.hmget(k.windows, ...fields),
+      ]),
+    );
+    const windows: WindowFigures[] = this.opts.windows.map((w) => {
+      let sent = 0;
+      let complaints = 0;
+      let hardBounces = 0;
+      for (let back = 0; back < w.hours; back++) {
+        sent += Number(buckets[back * 3] ?? 0);
+        complaints += Number(buckets[back * 3 + 1] ?? 0);
+        hardBounces += Number(buckets[back * 3 + 2] ?? 0);
+      }
+      return { name: w.name, hours: w.hours, sent, complaints, hardBounces };
+    });
+    const warningTimes: number[] = [];
+    for (let i = 1; i < warnings.length; i += 2) warningTimes.push(Number(warnings[i]));
+    return { meta, warnings: warningTimes, windows };
+  }
+
+  /** Lifts a suspension and clears the warnings; writes account.reinstated with it. */
+  async reinstate(account: string, event: OutboxEvent): Promise<boolean> {
+    const k = this.keys.account(account);
+    const r = await this.call('reinstate', () => this.script('reinstate')(k.meta, k.warnings, k.outbox, JSON.stringify(event)));
+    return r === 1;
+  }
+
+  async setAccountMeta(account: string, fields: Record<string, string>): Promise<void> {
+    const k = this.keys.account(account);
+    await this.call('setAccountMeta', () => this.redis.hset(k.meta, fields));
+  }
+
+  async getSuppression(account: string, channel: Channel, address: string): Promise<SuppressionRecord | null> {
+    const v = await this.call('getSuppression', () => this.redis.hget(this.keys.account(account).suppressions(channel), address));
+    return v ? (JSON.parse(v) as SuppressionRecord) : null;
+  }
+
+  /** Events waiting in a partition's outbox (the delivery worker reads them in order). */
+  async outboxEvents(partition: number, count = 1000): Promise<OutboxEvent[]> {
+    const entries = await this.call('outbox', () => this.redis.xrange(this.keys.outbox(partition), '-', '+', 'COUNT', count));
+    return entries.map(([, f]) => JSON.parse(f[f.indexOf('event') + 1]) as OutboxEvent);
   }
 
   async getReport(id: string): Promise<Record<string, string> | null> {

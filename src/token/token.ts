@@ -63,8 +63,8 @@ const RADIX32 = '0123456789abcdefghijklmnopqrstuv';
 const B32_TO_RADIX32: Record<string, string> = {};
 const RADIX32_TO_B32: Record<string, string> = {};
 for (let i = 0; i < 32; i++) {
-  B32_TO_RADIX32[B32[i]!] = RADIX32[i]!;
-  RADIX32_TO_B32[RADIX32[i]!] = B32[i]!;
+  B32_TO_RADIX32[B32[i]] = RADIX32[i];
+  RADIX32_TO_B32[RADIX32[i]] = B32[i];
 }
 
 /** Short-form symbols: NUL (the separator) is 0, then the 65 id characters are 1..65. */
@@ -155,7 +155,7 @@ function shortMac(k: DerivedKey, payload: string): string {
 function toBase32Digits(n: bigint): string {
   const r = n.toString(32);
   let out = '';
-  for (let i = 0; i < r.length; i++) out += RADIX32_TO_B32[r[i]!]!;
+  for (let i = 0; i < r.length; i++) out += RADIX32_TO_B32[r[i]];
   return out;
 }
 
@@ -166,7 +166,7 @@ function fromBase32Digits(s: string): bigint {
   for (let i = 0; i < s.length; i += 10) {
     const chunk = s.slice(i, i + 10);
     let r = '';
-    for (let j = 0; j < chunk.length; j++) r += B32_TO_RADIX32[chunk[j]!]!;
+    for (let j = 0; j < chunk.length; j++) r += B32_TO_RADIX32[chunk[j]];
     n = (n << BigInt(5 * chunk.length)) | BigInt(parseInt(r, 32));
   }
   return n;
@@ -187,7 +187,7 @@ function decodeIds(payload: string): { account: string; campaign: string } | nul
     let chunk = Number(n % RADIX_CHUNK);
     n /= RADIX_CHUNK;
     for (let i = 0; i < CHUNK_DIGITS && (chunk > 0 || n > 0n); i++) {
-      s = ID_SYMBOLS[chunk % 66]! + s;
+      s = ID_SYMBOLS[chunk % 66] + s;
       chunk = Math.floor(chunk / 66);
     }
   }
@@ -225,14 +225,15 @@ export function createTokenCodec(keys: TokenKeys): TokenCodec {
     }
     derived.set(kid, derive(kid, secret));
   }
-  const current = derived.get(keys.current);
-  if (current === undefined) throw bad(`current token key ${JSON.stringify(keys.current)} is not among the keys`);
+  const found = derived.get(keys.current);
+  if (found === undefined) throw bad(`current token key ${JSON.stringify(keys.current)} is not among the keys`);
+  const current: DerivedKey = found;
 
   function mintLong(c: { account: string; campaign: string; recipient: string }): string {
     const account = checkId('account', c.account);
     const campaign = checkId('campaign', c.campaign);
     const recipient = checkRecipient(c.recipient);
-    const k = current!;
+    const k = current;
     const plaintext = Buffer.from(`${account}\x00${campaign}\x00${recipient}`, 'utf8');
     const nonce = hmac(k.siv, plaintext).subarray(0, NONCE_OCTETS);
     const cipher = createCipheriv('aes-256-gcm', k.enc, nonce, { authTagLength: TAG_OCTETS });
@@ -244,7 +245,7 @@ export function createTokenCodec(keys: TokenKeys): TokenCodec {
   function mintShort(c: { account: string; campaign: string }, localPrefix: string = DEFAULT_LOCAL_PREFIX): string {
     const account = checkId('account', c.account);
     const campaign = checkId('campaign', c.campaign);
-    const k = current!;
+    const k = current;
     const payload = encodeIds(account, campaign);
     const token = k.kid + shortMac(k, payload) + payload;
     const octets = Buffer.byteLength(localPrefix, 'utf8') + token.length;
@@ -260,7 +261,7 @@ export function createTokenCodec(keys: TokenKeys): TokenCodec {
 
   function verifyLong(token: string): TokenClaims | null {
     if (token.length < MIN_LONG || token.length > MAX_LONG) return null;
-    const k = derived.get(token[1]!);
+    const k = derived.get(token[1]);
     if (k === undefined) return null;
     const body = token.slice(2);
     if (!B64URL_RE.test(body)) return null;
@@ -303,7 +304,7 @@ export function createTokenCodec(keys: TokenKeys): TokenCodec {
     // Test before lowercasing: toLowerCase maps a few non-ASCII letters (U+212A KELVIN) to ASCII.
     if (!SHORT_RE.test(token)) return null;
     const t = token.toLowerCase();
-    const k = derived.get(t[0]!);
+    const k = derived.get(t[0]);
     if (k === undefined) return null;
     const mac = t.slice(1, 1 + MAC_CHARS);
     const payload = t.slice(1 + MAC_CHARS);
@@ -330,9 +331,11 @@ export function createTokenCodec(keys: TokenKeys): TokenCodec {
       const start = nextStart(text, from);
       if (start < 0) break;
       from = start + 1;
+      const next = text[start + 1];
+      if (!derived.has(next) && next !== '=' && next !== '\r' && next !== '\n') continue;
       const cand = gather(text, start);
       for (const [value, end] of cand) {
-        if (value.length < MIN_LONG || !derived.has(value[1]!) || budget-- <= 0) continue;
+        if (value.length < MIN_LONG || !derived.has(value[1]) || budget-- <= 0) continue;
         const claims = safely(verifyLong, value);
         if (claims === null) continue;
         const key = `${claims.account}\x00${claims.campaign}\x00${claims.recipient}`;
@@ -395,15 +398,15 @@ function gather(text: string, start: number): Array<[string, number]> {
     if (joined.length >= MAX_LONG) break;
     BREAK_RE.lastIndex = pos;
     const br = BREAK_RE.exec(text);
-    break;
+    if (br === null || !isTokenChar(text[pos + br[0].length])) break;
     pos += br[0].length;
   }
   const out: Array<[string, number]> = [];
   for (let i = ends.length - 1; i >= 0; i--) {
-    const [value, end] = ends[i]!;
+    const [value, end] = ends[i];
     out.push([value, end]);
-    const trimmed = value.replace(/[-_]{1,3}$/, '');
-    if (trimmed !== value) out.push([trimmed, end]);
+    // A token may itself end in '-' or '_', so try each cut.
+    for (let k = 1; k <= 3 && /[-_]/.test(value[value.length - k] ?? ''); k++) out.push([value.slice(0, -k), end]);
   }
   return out;
 }
@@ -437,11 +440,11 @@ export function parseTokenSecrets(spec: string): TokenKeys {
     const entry = raw.trim();
     const where = entries.length > 1 ? `entry ${i + 1}` : 'the value';
     if (entry === '') throw bad(`${where} is empty (stray ',')`);
-    if (entry[1] !== ':' || !KID_RE.test(entry[0]!)) {
+    if (entry[1] !== ':' || !KID_RE.test(entry[0])) {
       // Never echo the entry: it may be a secret.
       throw bad(`${where} is not kid:secret with kid one character of [a-z2-7] (a bare secret must not contain ':'; write a:<secret>)`);
     }
-    const kid = entry[0]!;
+    const kid = entry[0];
     if (kid in keys) throw bad(`names key id '${kid}' twice`);
     const secret = entry.slice(2).trim();
     checkSecret(secret, `key '${kid}'`);

@@ -13,6 +13,8 @@ export interface DsnRecipient {
   otherRecipient: string | null;
   action: string | null;
   status: string | null;
+  /** Text after the code in the Status field ("4.0.0 (host name lookup failure)"). */
+  statusComment: string | null;
   diagnosticType: string | null;
   diagnostic: string | null;
   remoteMta: string | null;
@@ -46,6 +48,7 @@ function emptyRecipient(): DsnRecipient {
     otherRecipient: null,
     action: null,
     status: null,
+    statusComment: null,
     diagnosticType: null,
     diagnostic: null,
     remoteMta: null,
@@ -127,6 +130,8 @@ export function parseDsnFields(text: string): DsnFields | null {
         if (cur.status) flush();
         const m = /([245])\.(\d{1,3})\.(\d{1,3})/.exec(f.value);
         cur.status = m ? m[0] : null;
+        const comment = m ? f.value.slice(m.index + m[0].length).replace(/^[\s(]+|[\s)]+$/g, '') : '';
+        cur.statusComment = comment && !/^(?:permanent|persistent|temporary|transient)/i.test(comment) ? comment : null;
         break;
       }
       case 'diagnostic-code': {

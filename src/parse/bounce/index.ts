@@ -8,6 +8,7 @@ import { findAddresses, normaliseAddress } from './address.js';
 import { isAutoreply } from './autoreply.js';
 import { type DsnRecipient, dsnAddress, parseDsnFields } from './dsn.js';
 import { type BounceRules, type Classification, classify, matchText, statusFromText, replyCodeFromText } from './rules.js';
+import { parseSesNotification } from './ses.js';
 import { cutOriginal, findNoticeRecipients, type NoticeRecipient, segmentFor } from './text.js';
 
 export { loadBounceRules, classify, compileBounceRules } from './rules.js';
@@ -67,6 +68,8 @@ function collectParts(root: MimePart): Parts {
         parts.html.push(p);
         return;
       default:
+        // A multipart whose boundary could not be read is still worth reading as text.
+        if (p.type.startsWith('multipart/') && p.children.length === 0) parts.text.push(p);
         for (const c of p.children) visit(c);
     }
   };
@@ -86,6 +89,10 @@ function htmlToText(html: string): string {
     .replace(/&amp;/g, '&');
 }
 
+/** Sentences only non-delivery notices write. */
+const NOTICE_PHRASE =
+  /could not be delivered|couldn't be delivered|was not delivered|undeliverable|delivery (?:has )?failed|delivery to the following|permanent (?:fatal )?error|following (?:address(?:es)?|recipients?) (?:had|failed|could not|was|were)|not be delivered to|unable to deliver|error delivering|wasn't able to deliver|did not reach|returned mail|mail delivery failed|delivery status notification/i;
+
 function isBounceLike(h: HeaderList): boolean {
   if (h.has('x-failed-recipients')) return true;
   const from = h.decoded('from') ?? '';
@@ -96,11 +103,15 @@ function isBounceLike(h: HeaderList): boolean {
   return false;
 }
 
-/** Picks the status: the DSN field, unless it is a bare class ("5.0.0") the text makes precise. */
+/**
+ * Picks the status: the remote server's code quoted in the diagnostic when it has the same
+ * class as the Status field (the field is often the reporting MTA's summary, e.g. 4.4.7
+ * "expired" over the 4.7.1 the remote host actually said), else the field.
+ */
 function chooseStatus(field: string | null, text: string | null): string | null {
   const inText = text ? statusFromText(text) : null;
   if (!field) return inText;
-  if (inText && /^[245]\.0\.0$/.test(field) && inText[0] === field[0] && !/^[245]\.0\.0$/.test(inText)) return inText;
+  if (inText && inText[0] === field[0] && !/^[245]\.0\.0$/.test(inText)) return inText;
   return field;
 }
 
@@ -115,24 +126,36 @@ interface Candidate {
   action: string | null;
   status: string | null;
   diagnostic: string | null;
-  /** Further texts to classify with when the diagnostic itself says nothing classifiable. */
-  context: string[];
+  /** Text about this recipient alone (its paragraph in the notice). */
+  near: string[];
+  /** The whole notice: read last, it is mostly boilerplate. */
+  far: string | null;
 }
 
+const DECISIVE = new Set<Classification['source']>(['status', 'text', 'action']);
+
 function report(rules: BounceRules, c: Candidate): RecipientReport {
-  const texts = [c.diagnostic, ...c.context].filter((t): t is string => Boolean(t && t.trim()));
-  const status = chooseStatus(c.status, texts.find((t) => statusFromText(t)) ?? null);
-  const replyCode = texts.map((t) => replyCodeFromText(t.replace(/\s+/g, ' '))).find(Boolean) ?? null;
+  const own = [c.diagnostic, ...c.near].filter((t): t is string => Boolean(t && t.trim()));
+  const all = c.far ? [...own, c.far] : own;
+  const status = chooseStatus(c.status, own.find((t) => statusFromText(t)) ?? null);
+  const replyCode = own.map((t) => replyCodeFromText(t.replace(/\s+/g, ' '))).find(Boolean) ?? null;
+  const context = all.slice(1).join('\n');
+  const run = (t: string | null): Classification => classify(rules, { status, replyCode, diagnostic: t, action: c.action, context });
   let best: Classification | null = null;
-  for (const t of texts) {
-    const r = classify(rules, { status, replyCode, diagnostic: t, action: c.action });
+  for (const t of own) {
+    const r = run(t);
     best ??= r;
-    if (r.source === 'text' || r.source === 'status' || r.source === 'action') {
+    if (DECISIVE.has(r.source)) {
       best = r;
       break;
     }
   }
-  best ??= classify(rules, { status, replyCode, diagnostic: null, action: c.action });
+  if (c.far && (!best || (best.source !== 'status' && best.source !== 'text'))) {
+    const r = run(c.far);
+    // The notice's prose beats only the absence of anything better.
+    if (!best || (r.source === 'text' && (best.source === 'none' || best.source === 'action'))) best = r;
+  }
+  best ??= run(null);
   return {
     address: c.address,
     redacted: false,
@@ -141,7 +164,7 @@ function report(rules: BounceRules, c: Candidate): RecipientReport {
     action: c.action,
     status: best.status,
     replyCode,
-    diagnostic: tidy(c.diagnostic ?? c.context[0] ?? null),
+    diagnostic: tidy(c.diagnostic ?? c.near[0] ?? c.far ?? null),
   };
 }
 
@@ -158,18 +181,16 @@ function originalHeaders(parts: Parts, rest: string): HeaderList | undefined {
   return h.fields.length > 0 ? h : undefined;
 }
 
-/**
- * Parses a bounce, delivery notice or autoreply. Returns null when the message is none of
- * these (ARF feedback reports included: they have their own parser).
- */
-export function parseBounce(root: MimePart, rules: BounceRules): BounceResult | null {
-  const parts = collectParts(root);
-  if (parts.feedback) return null;
-  const h = root.headers;
+/** Lines quoted with "> " (a bounce forwarded inline by a person), unquoted one level. */
+function unquote(text: string): string | null {
+  const lines = text.split('\n');
+  const quoted = lines.filter((l) => l.startsWith('>')).length;
+  if (quoted < 5) return null;
+  return lines.map((l) => (l.startsWith('>') ? l.replace(/^> ?/, '') : l)).join('\n');
+}
 
-  let text = parts.text.map((p) => partText(p)).join('\n\n');
-  if (!text.trim() && parts.html.length > 0) text = parts.html.map((p) => htmlToText(partText(p))).join('\n\n');
-  text = text.replace(/\r\n?/g, '\n');
+/** Reads recipients from the text of the notice (and the report part, if any). */
+function fromNotice(h: HeaderList, parts: Parts, text: string): { candidates: Candidate[]; original?: HeaderList } {
   const { notice, rest } = cutOriginal(text);
 
   const exclude = new Set<string>();
@@ -190,8 +211,16 @@ export function parseBounce(root: MimePart, rules: BounceRules): BounceResult | 
   dsn = dsn.filter((r) => dsnAddress(r) || r.action || r.status || r.diagnostic);
 
   const bounceLike = dsn.length > 0 || isBounceLike(h);
-  const noticeRecipients: NoticeRecipient[] = bounceLike ? findNoticeRecipients(notice, exclude) : [];
   const original = originalHeaders(parts, rest);
+  // The returned message's sender is who is being told, never a failed recipient.
+  if (original) {
+    for (const name of ['from', 'return-path', 'sender']) {
+      for (const a of findAddresses(original.get(name) ?? '')) exclude.add(a.toLowerCase());
+    }
+  }
+  const noticeLike = bounceLike || NOTICE_PHRASE.test(notice);
+  let noticeRecipients: NoticeRecipient[] = noticeLike ? findNoticeRecipients(notice, exclude) : [];
+  if (noticeLike && noticeRecipients.length === 0 && exclude.size > 0) noticeRecipients = findNoticeRecipients(notice, new Set());
 
   const candidates: Candidate[] = [];
   if (dsn.length > 0) {
@@ -199,41 +228,83 @@ export function parseBounce(root: MimePart, rules: BounceRules): BounceResult | 
       let address = dsnAddress(r);
       if (!address && dsn.length === noticeRecipients.length) address = noticeRecipients[i].address;
       const segment = address ? segmentFor(noticeRecipients, address) : null;
-      const context = [segment, dsn.length === 1 ? notice : null].filter((s): s is string => Boolean(s));
-      candidates.push({ address, action: r.action ?? 'failed', status: r.status, diagnostic: r.diagnostic ?? segment, context });
+      candidates.push({
+        address,
+        action: r.action ?? 'failed',
+        status: r.status,
+        diagnostic: r.diagnostic ?? r.statusComment ?? segment,
+        near: segment && r.diagnostic ? [segment] : [],
+        far: dsn.length === 1 ? notice : null,
+      });
     }
-  } else if (bounceLike) {
-    let recipients = noticeRecipients;
-    if (recipients.length === 0) {
-      // No recipient line: the MTA named the recipients in a header (Exim) or only in the
-      // returned message.
-      const failed = h.get('x-failed-recipients');
-      const src = failed ?? original?.get('to') ?? '';
-      recipients = findAddresses(src)
-        .filter((a) => !exclude.has(a.toLowerCase()))
-        .map((address) => ({ address, segment: '' }));
-      if (failed && recipients.length === 0) recipients = findAddresses(failed).map((address) => ({ address, segment: '' }));
-    }
-    if (recipients.length > 0) {
-      const delayed = DELAY_NOTICE.test(notice) && !PERMANENT_NOTICE.test(notice) ? 'delayed' : 'failed';
-      for (const r of recipients) {
-        const context = recipients.length === 1 ? [notice] : [notice];
-        candidates.push({ address: r.address, action: delayed, status: null, diagnostic: r.segment || null, context });
-      }
-    }
+    return { candidates, original };
+  }
+  if (!bounceLike && noticeRecipients.length === 0) return { candidates, original };
+
+  let recipients = noticeRecipients;
+  if (recipients.length === 0) {
+    // A bounce forwarding another bounce: the inner one names the recipients.
+    if (parts.original && isBounceLike(parts.original.headers)) return { candidates, original };
+    // No recipient line: the MTA named the recipients in a header (Exim) or only in the
+    // returned message.
+    const failed = h.get('x-failed-recipients');
+    const src = failed ?? original?.get('to') ?? '';
+    recipients = findAddresses(src)
+      .filter((a) => !exclude.has(a.toLowerCase()))
+      .map((address) => ({ address, segment: '' }));
+    if (failed && recipients.length === 0) recipients = findAddresses(failed).map((address) => ({ address, segment: '' }));
+  }
+  const action = DELAY_NOTICE.test(notice) && !PERMANENT_NOTICE.test(notice) ? 'delayed' : 'failed';
+  for (const r of recipients) {
+    candidates.push({ address: r.address, action, status: null, diagnostic: r.segment || null, near: [], far: notice });
+  }
+  return { candidates, original };
+}
+
+function result(rules: BounceRules, candidates: Candidate[], original: HeaderList | undefined): BounceResult {
+  const seen = new Set<string>();
+  const recipients: RecipientReport[] = [];
+  for (const c of candidates) {
+    const key = c.address ? c.address.toLowerCase() : `#${recipients.length}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    recipients.push(report(rules, c));
+  }
+  const failed = recipients.some((r) => r.action === 'failed' || r.action === null);
+  return { kind: failed ? 'bounce' : 'delivery-notice', recipients, original };
+}
+
+/**
+ * Parses a bounce, delivery notice or autoreply. Returns null when the message is none of
+ * these (ARF feedback reports included: they have their own parser).
+ */
+export function parseBounce(root: MimePart, rules: BounceRules, depth = 0): BounceResult | null {
+  const parts = collectParts(root);
+  if (parts.feedback) return null;
+  const h = root.headers;
+
+  let text = parts.text.map((p) => partText(p)).join('\n\n');
+  if (!text.trim() && parts.html.length > 0) text = parts.html.map((p) => htmlToText(partText(p))).join('\n\n');
+  text = text.replace(/\r\n?/g, '\n');
+
+  const ses = parseSesNotification(text);
+  if (ses) {
+    if (ses.type === 'complaint' || ses.recipients.length === 0) return null;
+    const candidates = ses.recipients.map((r) => ({ address: r.address, action: r.action, status: r.status, diagnostic: r.diagnostic, near: [], far: null }));
+    return result(rules, candidates, parts.original?.headers);
   }
 
-  if (candidates.length > 0) {
-    const seen = new Set<string>();
-    const recipients: RecipientReport[] = [];
-    for (const c of candidates) {
-      const key = c.address ? c.address.toLowerCase() : `#${recipients.length}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      recipients.push(report(rules, c));
-    }
-    const failed = recipients.some((r) => r.action === 'failed' || r.action === null);
-    return { kind: failed ? 'bounce' : 'delivery-notice', recipients, original };
+  let found = fromNotice(h, parts, text);
+  if (found.candidates.length === 0 && parts.dsn.length === 0) {
+    const unquoted = unquote(text);
+    if (unquoted) found = fromNotice(h, parts, unquoted);
+  }
+  if (found.candidates.length > 0) return result(rules, found.candidates, found.original);
+
+  // A notice that encloses another bounce (forwarded or re-bounced): read the inner one.
+  if (parts.original && depth < 3 && isBounceLike(parts.original.headers)) {
+    const inner = parseBounce(parts.original, rules, depth + 1);
+    if (inner && inner.kind !== 'autoreply') return inner;
   }
 
   if (isAutoreply(h)) {
@@ -243,7 +314,7 @@ export function parseBounce(root: MimePart, rules: BounceRules): BounceResult | 
       recipients: [
         { address: from, redacted: false, reason: 'vacation', hard: false, action: null, status: null, replyCode: null, diagnostic: tidy(h.decoded('subject')) },
       ],
-      original,
+      original: found.original,
     };
   }
   return null;

@@ -14,6 +14,16 @@ export interface TextRule {
   example: string;
   /** Human name of the rule, for tests and debugging. */
   name: string;
+  /** Weak rules run only after the status table found nothing. */
+  weak: boolean;
+}
+
+export interface StageRule {
+  name: string;
+  re: RegExp;
+  from: Set<string>;
+  to: string;
+  example: string;
 }
 
 export interface BounceRules {
@@ -25,6 +35,12 @@ export interface BounceRules {
   replyCodes: Map<string, string>;
   /** Ordered text patterns; the first that matches decides. */
   patterns: TextRule[];
+  /** Ordered weak text patterns, tried after the status table. */
+  weakPatterns: TextRule[];
+  /** SMTP-stage corrections applied to a decided reason. */
+  stages: StageRule[];
+  /** Action "failed" with a 4.x.x status turns these reasons into `gaveUp.to`. */
+  gaveUp: { from: Set<string>; to: string; statusPrefix: string } | null;
   /** Reason → status detail ("1.1") used when a message gives no status at all. */
   defaultStatus: Map<string, string>;
   /** Reasons that are recipient-permanent (contracts.md). */
@@ -38,6 +54,8 @@ export interface ClassifyInput {
   replyCode?: string | null;
   diagnostic?: string | null;
   action?: string | null;
+  /** Surrounding text (the SMTP transcript around the diagnostic): read for the stage rules only. */
+  context?: string | null;
 }
 
 export interface Classification {
@@ -55,7 +73,17 @@ interface RawRules {
   default_status?: Record<string, string>;
   hard?: string[];
   hard_if_permanent?: string[];
-  patterns?: Array<{ reason: string; match: string[]; example: string; name?: string }>;
+  patterns?: Array<{ reason: string; match: string[]; example: string; name?: string; weak?: boolean }>;
+  stages?: Array<{ name: string; match: string[]; from: string[]; to: string; example: string }>;
+  gave_up?: { from: string[]; to: string; status_prefix?: string };
+}
+
+function alternation(what: string, match: unknown): RegExp {
+  if (!Array.isArray(match) || match.length === 0) throw new Error(`${what} needs at least one match`);
+  const bad = match.find((m) => typeof m !== 'string');
+  if (bad !== undefined) throw new Error(`${what}: every match must be a string (quote patterns that contain ": ")`);
+  // One alternation per rule: the engine scans the text once per rule, not once per phrase.
+  return new RegExp((match as string[]).map((m) => `(?:${m})`).join('|'), 'i');
 }
 
 /** Walks up from this module to the directory that holds package.json. */
@@ -84,23 +112,25 @@ export function loadBounceRules(path?: string): BounceRules {
 export function compileBounceRules(raw: RawRules): BounceRules {
   const patterns: TextRule[] = [];
   for (const [i, p] of (raw.patterns ?? []).entries()) {
-    if (!p.reason || !Array.isArray(p.match) || p.match.length === 0) {
-      throw new Error(`bounce rule #${i + 1} needs a reason and at least one match`);
-    }
-    const bad = p.match.find((m) => typeof m !== 'string');
-    if (bad !== undefined) {
-      throw new Error(`bounce rule #${i + 1} (${p.reason}): every match must be a string (quote patterns that contain ": ")`);
-    }
-    if (!p.example) throw new Error(`bounce rule #${i + 1} (${p.reason}) needs an example line`);
-    // One alternation per rule: the engine scans the text once per rule, not once per phrase.
-    const re = new RegExp(p.match.map((m) => `(?:${m})`).join('|'), 'i');
-    patterns.push({ reason: p.reason, re, example: p.example, name: p.name ?? `${p.reason}#${i + 1}` });
+    const what = `bounce rule #${i + 1} (${p.reason})`;
+    if (!p.reason) throw new Error(`${what} needs a reason`);
+    if (!p.example) throw new Error(`${what} needs an example line`);
+    const re = alternation(what, p.match);
+    patterns.push({ reason: p.reason, re, example: p.example, name: p.name ?? `${p.reason}#${i + 1}`, weak: p.weak === true });
   }
+  const stages: StageRule[] = (raw.stages ?? []).map((st, i) => {
+    const what = `stage rule #${i + 1} (${st.name})`;
+    if (!st.to || !Array.isArray(st.from) || !st.example) throw new Error(`${what} needs from, to and an example`);
+    return { name: st.name, re: alternation(what, st.match), from: new Set(st.from), to: st.to, example: st.example };
+  });
   return {
+    weakPatterns: patterns.filter((p) => p.weak),
+    stages,
+    gaveUp: raw.gave_up ? { from: new Set(raw.gave_up.from), to: raw.gave_up.to, statusPrefix: raw.gave_up.status_prefix ?? '4.' } : null,
     strongStatus: new Map(Object.entries(raw.strong_status ?? {})),
     statusFallback: new Map(Object.entries(raw.status ?? {})),
     replyCodes: new Map(Object.entries(raw.reply_codes ?? {}).map(([k, v]) => [String(k), v])),
-    patterns,
+    patterns: patterns.filter((p) => !p.weak),
     defaultStatus: new Map(Object.entries(raw.default_status ?? {})),
     hardReasons: new Set(raw.hard ?? []),
     hardIfPermanent: new Set(raw.hard_if_permanent ?? []),
@@ -112,15 +142,20 @@ const STATUS_IN_TEXT = /(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d]|\.\d)/g;
 /** An SMTP reply code as a diagnostic starts it: "550 ", "550-", "said: 550". */
 const REPLY_IN_TEXT = /(?<![\d.:/#-])([245][0-9][0-9])(?=[ -](?:[^\d]|[245]\.\d)|$)/;
 
-/** Picks the first status code from text, skipping 2.x.x (except when nothing else is there). */
+/**
+ * The status code a text gives. When it quotes several (a relay wrapping the remote
+ * server's reply: "5.1.0 - Unknown address error 550-'5.2.2 … Mailbox Full'"), the last
+ * one is the innermost, the remote server's own. 2.x.x codes count only when alone.
+ */
 export function statusFromText(text: string): string | null {
-  let fallback: string | null = null;
+  let last: string | null = null;
+  let success: string | null = null;
   for (const m of text.matchAll(STATUS_IN_TEXT)) {
     const code = `${m[1]}.${m[2]}.${m[3]}`;
-    if (m[1] !== '2') return code;
-    fallback ??= code;
+    if (m[1] !== '2') last = code;
+    else success ??= code;
   }
-  return fallback;
+  return last ?? success;
 }
 
 export function replyCodeFromText(text: string): string | null {
@@ -128,11 +163,31 @@ export function replyCodeFromText(text: string): string | null {
   return m ? m[1] : null;
 }
 
-/** The first text rule that matches, or null. */
-export function matchText(rules: BounceRules, text: string): TextRule | null {
-  for (const r of rules.patterns) if (r.re.test(text)) return r;
-  return null;
+/** The first text rule that matches (strong rules, then weak ones), or null. */
+export function matchText(rules: BounceRules, text: string, weak = false): TextRule | null {
+  for (const r of weak ? rules.weakPatterns : rules.patterns) if (r.re.test(text)) return r;
+  return weak ? null : matchText(rules, text, true);
 }
+
+/**
+ * White space collapsed, and the reply-code prefixes of continuation lines removed
+ * ("550-5.7.1 [..] Messages with multiple 550-5.7.1 addresses" reads as one sentence).
+ */
+export function normaliseDiagnostic(s: string): string {
+  const flat = s.replace(/\s+/g, ' ').trim();
+  const first = /^(?:.{0,80}?)(?<![\d.])([245]\d\d)[- ]/.exec(flat);
+  if (!first) return flat;
+  const code = first[1];
+  const start = first.index + first[0].length;
+  // Later "550-" or "550 5.7.1 " prefixes of the same reply are line continuations.
+  let again = CONTINUATION.get(code);
+  if (!again) {
+    again = new RegExp(`(?<=\\S) ${code}[- ](?:[245]\\.\\d{1,3}\\.\\d{1,3} )?(?=\\S)`, 'g');
+    CONTINUATION.set(code, again);
+  }
+  return flat.slice(0, start) + flat.slice(start).replace(again, ' ');
+}
+const CONTINUATION = new Map<string, RegExp>();
 
 function statusLookup(map: Map<string, string>, status: string): string | undefined {
   const exact = map.get(status);
@@ -146,9 +201,10 @@ function statusLookup(map: Map<string, string>, status: string): string | undefi
  * the looser status and reply-code tables, then the DSN action.
  */
 export function classify(rules: BounceRules, input: ClassifyInput): Classification {
-  const diagnostic = (input.diagnostic ?? '').replace(/\s+/g, ' ');
-  let status = input.status && /^[245]\.\d{1,3}\.\d{1,3}$/.test(input.status) ? input.status : statusFromText(diagnostic);
-  const replyCode = input.replyCode ?? (diagnostic ? replyCodeFromText(diagnostic) : null);
+  const raw = (input.diagnostic ?? '').replace(/\s+/g, ' ');
+  const diagnostic = normaliseDiagnostic(raw);
+  let status = input.status && /^[245]\.\d{1,3}\.\d{1,3}$/.test(input.status) ? input.status : statusFromText(raw);
+  const replyCode = input.replyCode ?? (raw ? replyCodeFromText(raw) : null);
   const action = (input.action ?? '').toLowerCase();
 
   let reason: string | undefined;
@@ -163,11 +219,40 @@ export function classify(rules: BounceRules, input: ClassifyInput): Classificati
     decide('delivered', 'action');
   }
   if (status) decide(statusLookup(rules.strongStatus, status), 'status');
-  if (diagnostic) decide(matchText(rules, diagnostic)?.reason, 'text');
+  if (diagnostic) {
+    for (const r of rules.patterns) {
+      if (r.re.test(diagnostic)) {
+        decide(r.reason, 'text');
+        break;
+      }
+    }
+  }
   if (status) decide(statusLookup(rules.statusFallback, status), 'status-class');
+  if (diagnostic && !reason) {
+    for (const r of rules.weakPatterns) {
+      if (r.re.test(diagnostic)) {
+        decide(r.reason, 'text');
+        break;
+      }
+    }
+  }
   if (replyCode) decide(rules.replyCodes.get(replyCode), 'reply-code');
   if (action === 'delayed') decide('expired', 'action');
   if (!reason) reason = diagnostic.trim() ? 'onhold' : 'undefined';
+  const stageText = input.context ? diagnostic + ' ' + normaliseDiagnostic(input.context) : diagnostic;
+  if (stageText) {
+    for (const st of rules.stages) {
+      if (st.from.has(reason) && st.re.test(stageText)) {
+        reason = st.to;
+        break;
+      }
+    }
+  }
+  const given = status;
+  const temporary = given ? given.startsWith(rules.gaveUp?.statusPrefix ?? '4.') : Boolean(replyCode?.startsWith('4'));
+  if (rules.gaveUp && action === 'failed' && temporary && rules.gaveUp.from.has(reason)) {
+    reason = rules.gaveUp.to;
+  }
 
   if (!status) {
     // RFC 3463 class from what the message says (reply code, action), detail from the reason.
@@ -176,9 +261,10 @@ export function classify(rules: BounceRules, input: ClassifyInput): Classificati
     if (detail && (cls === '4' || cls === '5')) status = `${cls}.${detail}`;
   }
 
-  const permanent = !(status?.startsWith('4.') || replyCode?.startsWith('4') || action === 'delayed');
+  // contracts.md: these reasons are hard whatever the code (a 4.1.1 is still a missing
+  // mailbox; some servers answer 450 to slow down address harvesting).
   let hard = false;
-  if (rules.hardReasons.has(reason)) hard = permanent;
+  if (rules.hardReasons.has(reason)) hard = true;
   else if (rules.hardIfPermanent.has(reason)) {
     hard = !(replyCode?.startsWith('4') || status?.startsWith('4.'));
   }

@@ -20,10 +20,10 @@ const ORIGINAL_MARKERS: RegExp[] = [
   // message, including all the headers. ------", Gmail "----- Original message -----",
   // Notes "------- Returned Message --------", GMX "--- The header of the original message is following. ---"
   /^\s*[-=*_]{2,}\s*(?:below this line is a copy|this is a copy|original message|the (?:header|headers) of the original|returned message|(?:the )?original (?:mail|message)|unsent message|undelivered message|message header|start of (?:returned|original)|returned mail|rfc822 header)/i,
-  /^\s*(?:original message follows|original mail as follows|included is a copy of the message header|the original message (?:was|is) (?:attached|below|as follows|follows)|a copy of the original message (?:is|was) (?:attached|below)|the first \d+ lines of (?:the|your) message|--- ?original message|bounced e-?mail:|headers? of (?:the )?(?:original|returned) message(?: follows)?:?\s*$|your message (?:reads|follows)|message follows:?\s*$)/i,
+  /^\s*(?:original message:?\s*$|original message follows|original mail as follows|included is a copy of the message header|the original message (?:was|is) (?:attached|below|as follows|follows)|a copy of the original message (?:is|was) (?:attached|below)|the first \d+ lines of (?:the|your) message|--- ?original message|bounced e-?mail:|headers? of (?:the )?(?:original|returned) message(?: follows)?:?\s*$|your message (?:reads|follows)|message follows:?\s*$)/i,
   /^content-type:\s*(?:message\/rfc822|text\/rfc822-headers)/i,
   // A header block of the returned message pasted without a marker.
-  /^(?:Return-Path|Received|DKIM-Signature|X-Received|ARC-Seal|X-Google-Smtp-Source|Authentication-Results):\s/,
+  /^(?:Return-Path|Received|DKIM-Signature|X-Received|ARC-Seal|X-Google-Smtp-Source|Authentication-Results):/,
 ];
 
 /**
@@ -37,18 +37,29 @@ const RECIPIENT_LINES: RegExp[] = [
   new RegExp(String.raw`^\s*[<"](${A})[>"]\s*[:.]\s*(.*)$`),
   // ">>> kijitora@example.org <kijitora@example.org>" (sendmail-style transcripts); "<addr> (unrecoverable error)"
   new RegExp(String.raw`^\s*>>>\s*<?(${A})>?.*$`),
-  new RegExp(String.raw`^\s*<(${A})>\s*(\(.*\)|\.\.\..*)\s*$`),
+  // "<kijitora@example.org> (unrecoverable error)", "kijitora@example.co.jp [User unknown]"
+  new RegExp(String.raw`^\s*<?(${A})>?\s*([(\[].*[)\]]|\.\.\..*)\s*$`),
   // "kijitora@example.co.jp on Thu, 29 Apr 2007 16:51:51 -0500" (Exchange 2003)
-  new RegExp(String.raw`^\s*<?(${A})>?\s+on\s+\w{3},?\s+\d.*$`),
+  new RegExp(String.raw`^\s*<?(${A})>?\s+on\s+\S.*\d.*$`),
   // "kijitora@example.jp: 550 5.1.1 …", "kijitora@example.jp ... User unknown"
   new RegExp(String.raw`^\s*(${A})\s*(?::|\.\.\.)\s+(.*)$`),
   // Prose prefixes: "Could not be delivered to: <…>", "Unable to deliver message to: <…>",
   // "RCPT TO: …", "Unknown user: …", "Failed recipient: …", "Recipient address: …"
   new RegExp(
-    String.raw`^\s*(?:.*?\b(?:could not be delivered to|unable to deliver (?:the )?(?:message |mail )?to|delivery to(?: the following recipients?)? failed(?: permanently)?(?: for)?|failed (?:to deliver )?to|failed recipient|recipient(?: address| e-?mail)?|intended recipient|original recipient|rcpt to|unknown (?:user|recipient|address)|invalid (?:user|recipient|address)|user unknown|no such (?:user|mailbox)|addressed to|delivery failed for|mailbox|destinatario|empfänger|destinataire|address(?:ee)?)\s*(?:address(?:es)?)?\s*[:=]?\s*)<?(${A})>?[:,.]?\s*(.*)$`,
+    String.raw`^\s*(?:.*?\b(?:could not be delivered to|unable to deliver (?:the )?(?:message |mail )?to|delivery to(?: the following recipients?)? failed(?: permanently)?(?: for)?|failed (?:to deliver )?to|failed recipient|recipient(?: address| e-?mail)?|intended recipient|original recipient|rcpt to|unknown (?:user|recipient|address)|invalid (?:user|recipient|address)|user unknown|no such (?:user|mailbox)|addressed to|delivery failed for|delivering (?:your )?(?:mail|message) to|mailbox|destinatario|empfänger|destinataire|address(?:ee)?)\s*(?:address(?:es)?)?\s*[:=]?\s*)<?(${A})>?[:,.]?\s*(.*)$`,
     'i',
   ),
+  // "Delivery failed 20 attempts: kijitora@example.com": a short label, a colon, an address
+  // (quoted header fields of the returned message are not labels).
+  new RegExp(String.raw`^\s*(?!(?:from|to|cc|bcc|reply-to|sender|return-path|subject|envelope-from|mail from)\s*:)[^:<>@]{0,40} [^:<>@]{1,40}:\s*<?(${A})>?\s*$`, 'i'),
+  // Sendmail V5 transcripts: "554 <kijitora@example.edu>... Remote protocol error"
+  new RegExp(String.raw`^\s*[45]\d\d[ -]<(${A})>\.\.\.\s*(.*)$`),
+  // "mikeneko@example.co.jp Invalid Address, ERROR_CODE :550" (Zoho): an address opens the line.
+  new RegExp(String.raw`^\s*<?(${A})>?\s+(\S.*)$`),
 ];
+
+/** Patterns whose address is also accepted when it is the bounce's own To (self-addressed mail). */
+const STRUCTURED = new Set([1, 2, 3, 4]);
 
 /** A line that is only decoration (a rule of dashes, stars, equals). */
 const DECORATION = /^\s*[-=*_#~]{3,}.*$/;
@@ -88,7 +99,7 @@ export function findNoticeRecipients(notice: string, exclude: Set<string>): Noti
       const m = re.exec(line);
       if (!m) continue;
       const address = normaliseAddress(m[1]);
-      if (!address || exclude.has(address.toLowerCase())) break;
+      if (!address || (exclude.has(address.toLowerCase()) && !STRUCTURED.has(RECIPIENT_LINES.indexOf(re)))) break;
       hits.push({ line: i, address, tail: (m[2] ?? '').trim() });
       break;
     }

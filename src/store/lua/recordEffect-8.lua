@@ -1,0 +1,88 @@
+--[[
+  Records what one report does to an account, atomically: deduplication, suppression of
+  the recipient (with the recipient.suppressed event in the outbox), counting in the hour
+  buckets, and a sample report id. Replies with the account's figures for the decision.
+
+  KEYS[1] dedup marker            KEYS[5] per-campaign counters (hash)
+  KEYS[2] suppressions (hash)     KEYS[6] recent report ids (list)
+  KEYS[3] account meta (hash)     KEYS[7] outbox (stream)
+  KEYS[4] hour buckets (hash)     KEYS[8] warnings (sorted set)
+  ARGV[1]  now, ms                     ARGV[8]  suppression record JSON, '' for none
+  ARGV[2]  dedup TTL, ms ('0': none)   ARGV[9]  recipient.suppressed event JSON, '' for none
+  ARGV[3]  channel                     ARGV[10] report id, '' for none
+  ARGV[4]  hour bucket (now / 1 h)     ARGV[11] bucket TTL, ms
+  ARGV[5]  counter letter, '' for none ARGV[12] window lengths in hours, comma-separated
+  ARGV[6]  campaign, '' for none       ARGV[13] count warnings since, ms
+  ARGV[7]  address, '' for none
+  Reply: {duplicate, newlySuppressed, suspended, pool, lastWarnAt, warnings,
+          then per window: sent, complaints, hard bounces}
+]]
+local now = tonumber(ARGV[1])
+local ch = ARGV[3]
+local hour = tonumber(ARGV[4])
+local letter = ARGV[5]
+local windows = {}
+local maxh = 1
+for h in string.gmatch(ARGV[12], '%d+') do
+  windows[#windows + 1] = tonumber(h)
+  if tonumber(h) > maxh then maxh = tonumber(h) end
+end
+
+local duplicate = 0
+if ARGV[2] ~= '0' then
+  if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[2]) then duplicate = 1 end
+end
+
+local newly = 0
+if duplicate == 0 then
+  redis.call('HSETNX', KEYS[3], 'createdAt', now)
+  if ARGV[8] ~= '' and ARGV[7] ~= '' then
+    newly = redis.call('HSETNX', KEYS[2], ARGV[7], ARGV[8])
+    if newly == 1 and ARGV[9] ~= '' then
+      redis.call('XADD', KEYS[7], '*', 'event', ARGV[9])
+    end
+  end
+  if letter ~= '' then
+    redis.call('HINCRBY', KEYS[4], ch .. '|' .. hour .. '|' .. letter, 1)
+    -- Buckets older than the longest window are never read again: drop a few each time.
+    for back = maxh, maxh + 3 do
+      local p = ch .. '|' .. (hour - back) .. '|'
+      redis.call('HDEL', KEYS[4], p .. 's', p .. 'c', p .. 'h', p .. 'u', p .. 'a', p .. 'f')
+    end
+    redis.call('PEXPIRE', KEYS[4], ARGV[11])
+    if ARGV[6] ~= '' then
+      redis.call('HINCRBY', KEYS[5], ch .. '|' .. hour .. '|' .. ARGV[6] .. '|' .. letter, 1)
+      redis.call('PEXPIRE', KEYS[5], ARGV[11])
+    end
+  end
+  if ARGV[10] ~= '' then
+    redis.call('LPUSH', KEYS[6], ARGV[10])
+    redis.call('LTRIM', KEYS[6], 0, 9)
+    redis.call('PEXPIRE', KEYS[6], ARGV[11])
+  end
+end
+
+local meta = redis.call('HMGET', KEYS[3], 'suspended', 'pool', 'lastWarnAt')
+local reply = { duplicate, newly, tonumber(meta[1] or '0'), meta[2] or '', meta[3] or '0',
+  redis.call('ZCOUNT', KEYS[8], ARGV[13], '+inf') }
+
+local fields = {}
+for back = 0, maxh - 1 do
+  local p = ch .. '|' .. (hour - back) .. '|'
+  fields[#fields + 1] = p .. 's'
+  fields[#fields + 1] = p .. 'c'
+  fields[#fields + 1] = p .. 'h'
+end
+local vals = redis.call('HMGET', KEYS[4], unpack(fields))
+for _, wh in ipairs(windows) do
+  local s, c, hb = 0, 0, 0
+  for back = 0, wh - 1 do
+    s = s + tonumber(vals[back * 3 + 1] or '0')
+    c = c + tonumber(vals[back * 3 + 2] or '0')
+    hb = hb + tonumber(vals[back * 3 + 3] or '0')
+  end
+  reply[#reply + 1] = s
+  reply[#reply + 1] = c
+  reply[#reply + 1] = hb
+end
+return reply

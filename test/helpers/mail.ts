@@ -1,0 +1,55 @@
+/** Builders for the messages that tests send: ARF reports and DSNs, made in the test. */
+
+export interface ArfOptions {
+  feedbackType?: string;
+  /** Original-Rcpt-To value(s) in the report; omitted when empty. */
+  rcptTo?: string[];
+  /** Headers of the original message (the complained-about mail). */
+  original: Record<string, string>;
+  originalBody?: string;
+  userAgent?: string;
+  sourceIp?: string;
+  from?: string;
+}
+
+export function arfReport(o: ArfOptions): string {
+  const b = 'arf-boundary-' + Math.random().toString(36).slice(2);
+  const fields = [
+    `Feedback-Type: ${o.feedbackType ?? 'abuse'}`,
+    `User-Agent: ${o.userAgent ?? 'ExampleFBL/1.0'}`,
+    'Version: 1',
+    ...(o.rcptTo ?? []).map((r) => `Original-Rcpt-To: ${r}`),
+    'Arrival-Date: Thu, 8 Mar 2026 14:00:00 +0000',
+    `Source-IP: ${o.sourceIp ?? '192.0.2.1'}`,
+  ];
+  const orig = Object.entries(o.original).map(([k, v]) => `${k}: ${v}`).join('\n');
+  return [
+    `From: ${o.from ?? 'fbl@isp.example'}`,
+    'To: fbl@localhost',
+    'Subject: FW: complaint',
+    `Message-ID: <${Math.random().toString(36).slice(2)}@isp.example>`,
+    'MIME-Version: 1.0',
+    `Content-Type: multipart/report; report-type=feedback-report; boundary="${b}"`,
+    '',
+    `--${b}`,
+    'Content-Type: text/plain; charset=us-ascii',
+    '',
+    'This is an email abuse report for an email message received from IP 192.0.2.1.',
+    '',
+    `--${b}`,
+    'Content-Type: message/feedback-report',
+    '',
+    fields.join('\n'),
+    '',
+    `--${b}`,
+    'Content-Type: message/rfc822',
+    'Content-Disposition: inline',
+    '',
+    orig,
+    '',
+    o.originalBody ?? 'Buy now!',
+    '',
+    `--${b}--`,
+    '',
+  ].join('\n');
+}
