@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { type Config, ENV_KEYS, type SchemaNode, isLeaf, schema } from './schema.js';
+import { type Config, ENV_KEYS, type SchemaNode, WHSEC, isLeaf, schema } from './schema.js';
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -102,6 +102,22 @@ function validate(value: unknown, node: SchemaNode, path: string[]): unknown {
         throw new ConfigError(`config key ${key}: must be a list of non-empty strings`);
       }
       return Object.freeze([...value]);
+    }
+    case 'endpoints': {
+      if (!Array.isArray(value)) throw new ConfigError(`config key ${key}: must be a list of endpoints`);
+      return Object.freeze(
+        value.map((e, i) => {
+          const at = `config key ${key}[${i}]`;
+          if (!e || typeof e !== 'object' || Array.isArray(e)) throw new ConfigError(`${at}: must be a mapping with url, secret and types`);
+          for (const k of Object.keys(e)) if (!['url', 'secret', 'types'].includes(k)) throw new ConfigError(`${at}.${k}: unknown key`);
+          if (typeof e.url !== 'string' || !/^https?:\/\//.test(e.url)) throw new ConfigError(`${at}.url: must be an http:// or https:// URL`);
+          if (typeof e.secret !== 'string' || !WHSEC.test(e.secret)) throw new ConfigError(`${at}.secret: must be whsec_ followed by base64`);
+          if (e.types !== undefined && (!Array.isArray(e.types) || e.types.some((t: unknown) => typeof t !== 'string' || !t))) {
+            throw new ConfigError(`${at}.types: must be a list of event types`);
+          }
+          return Object.freeze({ url: e.url, secret: e.secret, types: e.types ? Object.freeze([...e.types]) : null });
+        }),
+      );
     }
     case 'enum': {
       if (typeof value !== 'string' || !node.values.includes(value)) {

@@ -10,7 +10,15 @@ type Leaf =
   | { kind: 'string'; nullable: boolean; pattern?: RegExp; hint?: string }
   | { kind: 'bool' }
   | { kind: 'strings' }
-  | { kind: 'enum'; values: readonly string[] };
+  | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'endpoints' };
+
+/** A webhook endpoint: where to POST, how to sign, which event types it wants (all when absent). */
+export interface WebhookEndpoint {
+  readonly url: string;
+  readonly secret: string;
+  readonly types: readonly string[] | null;
+}
 
 export type SchemaNode = Leaf | { [key: string]: SchemaNode };
 
@@ -24,6 +32,9 @@ const optStr = (pattern?: RegExp, hint?: string) => ({ kind: 'string', nullable:
 const bool = () => ({ kind: 'bool' }) as const;
 const strings = () => ({ kind: 'strings' }) as const;
 const oneOf = <T extends string>(...values: T[]) => ({ kind: 'enum', values }) as const;
+
+/** One or more Standard Webhooks secrets, space-separated (both sign during a rotation). */
+export const WHSEC = /^whsec_[A-Za-z0-9+/=]+( whsec_[A-Za-z0-9+/=]+)*$/;
 
 export const schema = {
   smtp: {
@@ -64,7 +75,12 @@ export const schema = {
   },
   webhooks: {
     url: optStr(/^https?:\/\//, 'an http:// or https:// URL'),
-    secret: optStr(/^whsec_[A-Za-z0-9+/=]+$/, 'whsec_ followed by base64'),
+    secret: optStr(WHSEC, 'whsec_ followed by base64 (several, space-separated, during a rotation)'),
+    endpoints: { kind: 'endpoints' } as const,
+    timeoutMs: int(100, 300000),
+    retrySchedule: ints(1, 7 * 86400),
+    claimIdleMs: int(1000, 86400000),
+    concurrency: int(1, 1000),
   },
   admin: { token: optStr() },
   trustedReporters: strings(),
@@ -86,6 +102,8 @@ type Infer<S> = S extends { kind: 'int' | 'number' }
           ? readonly string[]
           : S extends { kind: 'enum'; values: readonly (infer V)[] }
             ? V
+            : S extends { kind: 'endpoints' }
+              ? readonly WebhookEndpoint[]
             : { readonly [K in keyof S]: Infer<S[K]> };
 
 export type Config = Infer<typeof schema>;

@@ -78,6 +78,16 @@ export class Keys {
     return `${this.tag(partition)}:outbox`;
   }
 
+  /** Events of a partition waiting for a retry: sorted set scored by when it is due. */
+  outboxRetry(partition: number): string {
+    return `${this.tag(partition)}:outbox:retry`;
+  }
+
+  /** Events that exhausted their retries (one stream, its own slot). */
+  deadLetters(): string {
+    return `${this.prefix}:{dl}:dead`;
+  }
+
   /** Admin-managed suppressions that apply to every account (spam traps, never-mail). */
   globalSuppressions(channel: string): string {
     return `${this.prefix}:{g}:sup:${channel}`;
