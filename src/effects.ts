@@ -48,20 +48,115 @@ export function event(type: string, now: number, data: Record<string, unknown>):
 
 export class Effects {
   private readonly policy: PolicyConfig;
+  private readonly rates: Config['rates'];
+  private readonly bounces: Config['bounces'];
+  private readonly senderSide: Set<string>;
 
   constructor(
     private readonly store: Store,
-    private readonly rates: Config['rates'],
+    config: Pick<Config, 'rates' | 'bounces'>,
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {
-    this.policy = { minVolume: rates.minVolume, complaint: rates.complaint, bounce: rates.bounce };
+    this.rates = config.rates;
+    this.bounces = config.bounces;
+    this.senderSide = new Set(config.bounces.senderSideReasons);
+    this.policy = { minVolume: this.rates.minVolume, complaint: this.rates.complaint, bounce: this.rates.bounce };
   }
 
   async apply(report: Report, ctx: EffectContext): Promise<EffectOutcome> {
     if (report.error) return NONE;
-    if (report.kind === 'complaint') return this.complaint(report, ctx);
-    return NONE;
+    switch (report.kind) {
+      case 'complaint':
+        return this.complaint(report, ctx);
+      case 'bounce':
+        return this.bounce(report, ctx);
+      case 'unsubscribe':
+        return this.unsubscribe(report, ctx);
+      default:
+        return NONE;
+    }
+  }
+
+  /** An unsubscribe request mailed to unsubscribe+TOKEN@ (the List-Unsubscribe mailto). */
+  private async unsubscribe(report: Report, ctx: EffectContext): Promise<EffectOutcome> {
+    const { account, campaign } = report.attribution;
+    const address = report.recipients[0]?.address ? normaliseEmail(report.recipients[0].address) : null;
+    if (!account || !address) {
+      unattributedReports.inc({ kind: report.kind });
+      return NONE;
+    }
+    return this.suppress(account, 'email', address, { reason: 'unsubscribe', source: 'mailto', campaign: campaign ?? undefined, reportId: ctx.reportId });
+  }
+
+  /** Suppresses one recipient for an account (with its event), outside any report counting. */
+  async suppress(account: string, channel: Channel, address: string, rec: Omit<SuppressionRecord, 'at'>): Promise<EffectOutcome> {
+    const now = this.clock.now();
+    const suppression: SuppressionRecord = { ...rec, at: new Date(now).toISOString() };
+    const f = await this.store.recordEffect({
+      account,
+      channel,
+      campaign: rec.campaign ?? null,
+      address,
+      counter: null,
+      suppression,
+      event: event('recipient.suppressed', now, { account, channel, address, ...suppression }),
+      fingerprint: null,
+      reportId: null,
+      now,
+    });
+    return { suppressed: f.newlySuppressed ? [address] : [], duplicate: false, action: 'none' };
+  }
+
+  /**
+   * Bounces (DSNs and the like): a hard bounce suppresses at once; recipient-side soft
+   * bounces count toward the 7/15 rule; sender-side reasons (we were blocked) only count
+   * toward the account's figures. Hard bounces drive the bounce-rate policy.
+   */
+  private async bounce(report: Report, ctx: EffectContext): Promise<EffectOutcome> {
+    const { account, campaign } = report.attribution;
+    if (!account) {
+      unattributedReports.inc({ kind: report.kind });
+      return NONE;
+    }
+    const now = this.clock.now();
+    const out: EffectOutcome = { suppressed: [], duplicate: false, action: 'none' };
+    let hardFigures: AccountFigures | null = null;
+    for (const r of report.recipients) {
+      if (r.action && r.action !== 'failed') continue;
+      const address = r.address ? normaliseEmail(r.address) : null;
+      const senderSide = !r.hard && this.senderSide.has(r.reason ?? '');
+      const suppression: SuppressionRecord | null =
+        address && !senderSide
+          ? {
+              reason: r.hard ? 'hard-bounce' : 'soft-bounce-limit',
+              source: 'bounce',
+              at: new Date(now).toISOString(),
+              reportId: ctx.reportId,
+              campaign: campaign ?? undefined,
+              status: r.status ?? undefined,
+              diagnostic: r.diagnostic?.slice(0, 500) ?? undefined,
+            }
+          : null;
+      const f = await this.store.recordEffect({
+        account,
+        channel: 'email',
+        campaign,
+        address,
+        counter: r.hard ? 'h' : 'f',
+        suppression,
+        event: suppression ? event('recipient.suppressed', now, { account, channel: 'email', address, ...suppression }) : null,
+        fingerprint: fingerprint(['bounce', account, address, r.status, r.reason, report.original.messageId ?? `${report.original.date}|${report.original.subject}`]),
+        reportId: ctx.reportId,
+        now,
+        softLimits: r.hard ? undefined : { unengaged: this.bounces.softLimit, engaged: this.bounces.softLimitEngaged, idleMs: this.bounces.softIdleDays * 86_400_000 },
+      });
+      if (f.newlySuppressed && address) out.suppressed.push(address);
+      if (f.duplicate) out.duplicate = true;
+      if (r.hard && !f.suspended) hardFigures = f;
+    }
+    if (hardFigures) out.action = await this.judge(account, 'bounce', 'email', hardFigures, now);
+    return out;
   }
 
   private async complaint(report: Report, ctx: EffectContext): Promise<EffectOutcome> {

@@ -77,7 +77,7 @@ export class Gateway {
       dedupMs: config.rates.dedupDays * 86_400_000,
       warningWindowMs: config.rates.warningWindowDays * 86_400_000,
     });
-    const effects = new Effects(store, config.rates, clock, log.child({ part: 'effects' }));
+    const effects = new Effects(store, config, clock, log.child({ part: 'effects' }));
     const ingest = new Ingest({
       store,
       effects,

@@ -2,8 +2,9 @@
  * Traffic from the sending MTA: sent counts feed the rate windows; delivered and engaged
  * events are about one recipient (they drive the soft-bounce rule).
  */
-import { type Channel } from './address.js';
+import { type Channel, normaliseAddress } from './address.js';
 import type { Clock } from './clock.js';
+import { GatewayError } from './errors.js';
 import type { CountItem, Store } from './store/store.js';
 
 export interface TrafficEvent {
@@ -24,6 +25,12 @@ export class Traffic {
 
   /** Applies a validated batch; one store call per account. */
   async record(events: TrafficEvent[], idempotencyKey: string | null): Promise<{ accepted: number; repeated: boolean }> {
+    // Checked before anything is applied: a bad item rejects the whole batch.
+    events.forEach((e, i) => {
+      if (e.recipient !== undefined && !normaliseAddress(e.recipient, e.channel ?? 'email')) {
+        throw new GatewayError('VALIDATION', `body/events/${i}/recipient is not a valid ${e.channel === 'sms' ? 'E.164 number' : 'address'}`);
+      }
+    });
     const now = this.clock.now();
     const byAccount = new Map<string, CountItem[]>();
     for (const e of events) {
@@ -38,6 +45,16 @@ export class Traffic {
       const counted = await this.store.count(account, items, idempotencyKey, now);
       if (!counted) repeated = true;
     }
+    const marks = new Map<string, Array<{ address: string; type: 'delivered' | 'engaged' }>>();
+    for (const e of events) {
+      if (e.type === 'sent' || !e.recipient) continue;
+      const address = normaliseAddress(e.recipient, e.channel ?? 'email');
+      if (!address) continue;
+      const list = marks.get(e.account) ?? [];
+      list.push({ address, type: e.type });
+      marks.set(e.account, list);
+    }
+    for (const [account, items] of marks) await this.store.markRecipients(account, items, now);
     return { accepted: events.length, repeated };
   }
 }

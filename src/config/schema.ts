@@ -73,6 +73,12 @@ export const schema = {
     warningWindowDays: int(1, 3650),
     dedupDays: int(1, 3650),
   },
+  bounces: {
+    softLimit: int(1, 1000),
+    softLimitEngaged: int(1, 1000),
+    softIdleDays: int(1, 3650),
+    senderSideReasons: strings(),
+  },
   webhooks: {
     url: optStr(/^https?:\/\//, 'an http:// or https:// URL'),
     secret: optStr(WHSEC, 'whsec_ followed by base64 (several, space-separated, during a rotation)'),

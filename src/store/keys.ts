@@ -28,6 +28,10 @@ export interface AccountKeys {
   campaigns: string;
   /** List of recent report ids (evidence). */
   samples: string;
+  /** Hash of recipients who opened or clicked: address → time. */
+  engaged: string;
+  /** A recipient's consecutive soft bounces (expires after the idle time). */
+  softBounces(address: string): string;
   suppressions(channel: string): string;
   dedup(fingerprint: string): string;
   outbox: string;
@@ -67,6 +71,8 @@ export class Keys {
       windows: `${t}:windows`,
       campaigns: `${t}:campaigns`,
       samples: `${t}:samples`,
+      engaged: `${t}:engaged`,
+      softBounces: (address: string) => `${t}:soft:${address}`,
       suppressions: (channel: string) => `${t}:sup:${channel}`,
       dedup: (fingerprint: string) => `${t}:seen:${fingerprint}`,
       outbox: this.outbox(this.partitionOf(account)),

@@ -94,6 +94,8 @@ export interface EffectInput {
   fingerprint: string | null;
   reportId: string | null;
   now: number;
+  /** Soft bounce: the suppression applies only at the Nth consecutive one (7, or 15 engaged). */
+  softLimits?: { unengaged: number; engaged: number; idleMs: number };
 }
 
 export interface AccountFigures {
@@ -103,6 +105,8 @@ export interface AccountFigures {
   pool: Pool;
   lastWarnAt: number;
   warnings: number;
+  /** The recipient's consecutive soft bounces after this one (0 when not counted). */
+  softCount: number;
   windows: WindowFigures[];
 }
 
@@ -190,6 +194,8 @@ export class Store {
         k.samples,
         k.outbox,
         k.warnings,
+        k.softBounces(e.address ?? '-'),
+        k.engaged,
         e.now,
         e.fingerprint ? this.opts.dedupMs : 0,
         e.channel,
@@ -203,6 +209,8 @@ export class Store {
         this.bucketTtlMs,
         this.opts.windows.map((w) => w.hours).join(','),
         e.now - this.opts.warningWindowMs,
+        e.softLimits ? `${e.softLimits.unengaged},${e.softLimits.engaged}` : '',
+        e.softLimits?.idleMs ?? 0,
       ),
     )) as Array<number | string>;
     return {
@@ -212,12 +220,13 @@ export class Store {
       pool: r[3] === 'dedicated' ? 'dedicated' : 'shared',
       lastWarnAt: Number(r[4]),
       warnings: Number(r[5]),
+      softCount: Number(r[6]),
       windows: this.opts.windows.map((w, i) => ({
         name: w.name,
         hours: w.hours,
-        sent: Number(r[6 + i * 3]),
-        complaints: Number(r[7 + i * 3]),
-        hardBounces: Number(r[8 + i * 3]),
+        sent: Number(r[7 + i * 3]),
+        complaints: Number(r[8 + i * 3]),
+        hardBounces: Number(r[9 + i * 3]),
       })),
     };
   }
@@ -267,6 +276,17 @@ export class Store {
       ),
     );
     return r === 1;
+  }
+
+  /** Per-recipient traffic: a delivery resets the soft-bounce count; engagement is remembered. */
+  async markRecipients(account: string, items: Array<{ address: string; type: 'delivered' | 'engaged' }>, now: number): Promise<void> {
+    const k = this.keys.account(account);
+    const tx = this.redis.multi();
+    for (const it of items) {
+      if (it.type === 'delivered') tx.del(k.softBounces(it.address));
+      else tx.hset(k.engaged, it.address, now);
+    }
+    await this.call('markRecipients', () => tx.exec());
   }
 
   /** An account's standing: meta, warnings in the warning window, figures per window. */

@@ -53,3 +53,51 @@ export function arfReport(o: ArfOptions): string {
     '',
   ].join('\n');
 }
+
+export interface DsnOptions {
+  recipient: string;
+  status: string;
+  action?: string;
+  diagnostic?: string;
+  /** Message-ID of the returned message (the same bounce twice shares it). */
+  messageId?: string;
+  /** Extra header lines of the returned message. */
+  originalHeaders?: Record<string, string>;
+}
+
+/** An RFC 3464 delivery status notification for one recipient. */
+export function dsn(o: DsnOptions): string {
+  const b = 'dsn-' + Math.random().toString(36).slice(2);
+  const orig = { From: 'news@customer.example', To: o.recipient, Subject: 'Our news', 'Message-ID': `<${o.messageId ?? Math.random().toString(36).slice(2)}@mta.example>`, ...o.originalHeaders };
+  return [
+    'From: MAILER-DAEMON@mx.receiver.example',
+    'To: bounces@localhost',
+    'Subject: Undelivered Mail Returned to Sender',
+    `Message-ID: <${Math.random().toString(36).slice(2)}@mx.receiver.example>`,
+    'MIME-Version: 1.0',
+    `Content-Type: multipart/report; report-type=delivery-status; boundary="${b}"`,
+    '',
+    `--${b}`,
+    'Content-Type: text/plain',
+    '',
+    'I could not deliver your message.',
+    '',
+    `--${b}`,
+    'Content-Type: message/delivery-status',
+    '',
+    'Reporting-MTA: dns; mx.receiver.example',
+    '',
+    `Final-Recipient: rfc822; ${o.recipient}`,
+    `Action: ${o.action ?? 'failed'}`,
+    `Status: ${o.status}`,
+    `Diagnostic-Code: smtp; ${o.diagnostic ?? (o.status.startsWith('5') ? '550 5.1.1 User unknown' : '452 4.2.2 Mailbox full')}`,
+    '',
+    `--${b}`,
+    'Content-Type: text/rfc822-headers',
+    '',
+    Object.entries(orig).map(([k, v]) => `${k}: ${v}`).join('\n'),
+    '',
+    `--${b}--`,
+    '',
+  ].join('\n');
+}

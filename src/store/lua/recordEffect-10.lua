@@ -7,6 +7,7 @@
   KEYS[2] suppressions (hash)     KEYS[6] recent report ids (list)
   KEYS[3] account meta (hash)     KEYS[7] outbox (stream)
   KEYS[4] hour buckets (hash)     KEYS[8] warnings (sorted set)
+  KEYS[9] soft-bounce count of the recipient   KEYS[10] engaged recipients (hash)
   ARGV[1]  now, ms                     ARGV[8]  suppression record JSON, '' for none
   ARGV[2]  dedup TTL, ms ('0': none)   ARGV[9]  recipient.suppressed event JSON, '' for none
   ARGV[3]  channel                     ARGV[10] report id, '' for none
@@ -14,7 +15,11 @@
   ARGV[5]  counter letter, '' for none ARGV[12] window lengths in hours, comma-separated
   ARGV[6]  campaign, '' for none       ARGV[13] count warnings since, ms
   ARGV[7]  address, '' for none
-  Reply: {duplicate, newlySuppressed, suspended, pool, lastWarnAt, warnings,
+  ARGV[14] soft-bounce limits "unengaged,engaged" ('' : the suppression applies at once)
+  ARGV[15] soft-bounce count idle TTL, ms
+  With soft-bounce limits the suppression record is applied only when this bounce is the
+  recipient's Nth consecutive soft bounce (7, or 15 when the recipient engaged before).
+  Reply: {duplicate, newlySuppressed, suspended, pool, lastWarnAt, warnings, softCount,
           then per window: sent, complaints, hard bounces}
 ]]
 local now = tonumber(ARGV[1])
@@ -34,9 +39,20 @@ if ARGV[2] ~= '0' then
 end
 
 local newly = 0
+local soft = 0
 if duplicate == 0 then
   redis.call('HSETNX', KEYS[3], 'createdAt', now)
-  if ARGV[8] ~= '' and ARGV[7] ~= '' then
+  local suppress = ARGV[8] ~= '' and ARGV[7] ~= ''
+  if suppress and ARGV[14] ~= '' then
+    soft = redis.call('INCR', KEYS[9])
+    redis.call('PEXPIRE', KEYS[9], ARGV[15])
+    local unengaged, engaged = string.match(ARGV[14], '^(%d+),(%d+)$')
+    local limit = tonumber(unengaged)
+    if redis.call('HEXISTS', KEYS[10], ARGV[7]) == 1 then limit = tonumber(engaged) end
+    suppress = soft >= limit
+    if suppress then redis.call('DEL', KEYS[9]) end
+  end
+  if suppress then
     newly = redis.call('HSETNX', KEYS[2], ARGV[7], ARGV[8])
     if newly == 1 and ARGV[9] ~= '' then
       redis.call('XADD', KEYS[7], '*', 'event', ARGV[9])
@@ -64,7 +80,7 @@ end
 
 local meta = redis.call('HMGET', KEYS[3], 'suspended', 'pool', 'lastWarnAt')
 local reply = { duplicate, newly, tonumber(meta[1] or '0'), meta[2] or '', meta[3] or '0',
-  redis.call('ZCOUNT', KEYS[8], ARGV[13], '+inf') }
+  redis.call('ZCOUNT', KEYS[8], ARGV[13], '+inf'), soft }
 
 local fields = {}
 for back = 0, maxh - 1 do
