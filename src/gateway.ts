@@ -11,6 +11,8 @@ import { Effects } from './effects.js';
 import { adminAuth } from './http/auth.js';
 import { accountRoutes } from './http/routes/accounts.js';
 import { eventRoutes } from './http/routes/events.js';
+import { suppressionRoutes } from './http/routes/suppressions.js';
+import { unsubscribeRoutes } from './http/routes/unsubscribe.js';
 import { Traffic } from './traffic.js';
 import { createHttpServer } from './http/server.js';
 import { Ingest } from './ingest.js';
@@ -97,6 +99,8 @@ export class Gateway {
         const auth = adminAuth(config.admin.token);
         eventRoutes(app, new Traffic(store, clock));
         accountRoutes(app, new Accounts(store, config.rates, clock), auth);
+        suppressionRoutes(app, { store, clock, admin: auth });
+        unsubscribeRoutes(app, { codec, effects });
       },
     });
     const gw = new Gateway(config, log, redis, store, ingest, codec, smtp, http, localRedis);

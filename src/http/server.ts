@@ -42,7 +42,25 @@ export function createHttpServer(cfg: Config['http'], deps: HttpDeps): FastifyIn
     loggerInstance: deps.log.child({ edge: 'http' }) as unknown as FastifyBaseLogger,
     disableRequestLogging: true,
     bodyLimit: cfg.bodyLimit,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // No silent dropping of unknown fields: additionalProperties: false rejects them.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  });
+
+  // RFC 8058 one-click POSTs and the abuse form are application/x-www-form-urlencoded.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+  // multipart/form-data one-click POSTs (some providers send those) carry one small field.
+  app.addContentTypeParser('multipart/form-data', { parseAs: 'string' }, (req, body, done) => {
+    const m = /boundary=("?)([^";]+)\1/i.exec(req.headers['content-type'] ?? '');
+    const fields: Record<string, string> = {};
+    if (m) {
+      for (const part of (body as string).split('--' + m[2])) {
+        const f = /name="([^"]+)"\r?\n\r?\n([\s\S]*?)\r?\n$/.exec(part);
+        if (f) fields[f[1]] = f[2];
+      }
+    }
+    done(null, fields);
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {

@@ -99,6 +99,11 @@ export class Keys {
     return `${this.prefix}:{g}:sup:${channel}`;
   }
 
+  /** Audit trail of admin changes (one stream, its own slot). */
+  audit(): string {
+    return `${this.prefix}:{audit}:log`;
+  }
+
   /** Liveness probe key (readiness writes nothing, it only reads). */
   ping(): string {
     return `${this.prefix}:{q}:ping`;

@@ -335,6 +335,56 @@ export class Store {
     return v ? (JSON.parse(v) as SuppressionRecord) : null;
   }
 
+  /**
+   * Which of `addresses` are suppressed for the account or globally: one HMGET on the
+   * account's hash and one on the global hash (two hash slots), whatever the count.
+   */
+  async checkSuppressions(account: string, channel: Channel, addresses: string[]): Promise<Array<(SuppressionRecord & { scope: 'account' | 'global' }) | null>> {
+    if (addresses.length === 0) return [];
+    const [own, global] = await this.call('checkSuppressions', () =>
+      Promise.all([this.redis.hmget(this.keys.account(account).suppressions(channel), ...addresses), this.redis.hmget(this.keys.globalSuppressions(channel), ...addresses)]),
+    );
+    return addresses.map((_, i) => {
+      const v = own[i] ?? global[i];
+      return v ? { ...(JSON.parse(v) as SuppressionRecord), scope: own[i] ? 'account' : 'global' } : null;
+    });
+  }
+
+  /** An admin's suppression (account or, with account null, global) and its audit entry. */
+  async addSuppressionManual(account: string | null, channel: Channel, address: string, rec: SuppressionRecord, event: OutboxEvent | null): Promise<boolean> {
+    const key = account ? this.keys.account(account).suppressions(channel) : this.keys.globalSuppressions(channel);
+    const created = account
+      ? (await this.recordEffect({ account, channel, campaign: null, address, counter: null, suppression: rec, event, fingerprint: null, reportId: null, now: Date.parse(rec.at) })).newlySuppressed
+      : (await this.call('addGlobal', () => this.redis.hsetnx(key, address, JSON.stringify(rec)))) === 1;
+    await this.audit({ action: 'suppression.add', account: account ?? '*', channel, address, reason: rec.reason, by: rec.by ?? '', note: rec.note ?? '', at: rec.at, result: created ? 'added' : 'exists' });
+    return created;
+  }
+
+  async removeSuppression(account: string | null, channel: Channel, address: string, by: string, note: string, at: string): Promise<SuppressionRecord | null> {
+    const key = account ? this.keys.account(account).suppressions(channel) : this.keys.globalSuppressions(channel);
+    const [[, old], [, removed]] = (await this.call('removeSuppression', () => this.redis.multi().hget(key, address).hdel(key, address).exec())) as [[unknown, string | null], [unknown, number]];
+    await this.audit({ action: 'suppression.remove', account: account ?? '*', channel, address, by, note, at, result: removed ? 'removed' : 'absent' });
+    return old ? (JSON.parse(old) as SuppressionRecord) : null;
+  }
+
+  /** One page of an account's (or the global) suppressions, cursor-paginated (HSCAN). */
+  async listSuppressions(account: string | null, channel: Channel, cursor: string, count: number): Promise<{ cursor: string; items: Array<{ address: string } & SuppressionRecord> }> {
+    const key = account ? this.keys.account(account).suppressions(channel) : this.keys.globalSuppressions(channel);
+    const [next, flat] = await this.call('listSuppressions', () => this.redis.hscan(key, cursor, 'COUNT', count));
+    const items: Array<{ address: string } & SuppressionRecord> = [];
+    for (let i = 0; i < flat.length; i += 2) items.push({ address: flat[i], ...(JSON.parse(flat[i + 1]) as SuppressionRecord) });
+    return { cursor: next, items };
+  }
+
+  async audit(entry: Record<string, string>): Promise<void> {
+    await this.call('audit', () => this.redis.xadd(this.keys.audit(), 'MAXLEN', '~', '1000000', '*', ...Object.entries(entry).flat()));
+  }
+
+  async readAudit(count: number): Promise<Array<Record<string, string>>> {
+    const entries = await this.call('readAudit', () => this.redis.xrevrange(this.keys.audit(), '+', '-', 'COUNT', count));
+    return entries.map(([, f]) => Object.fromEntries(f.reduce<string[][]>((acc, v, i) => (i % 2 ? acc[acc.length - 1].push(v) : acc.push([v]), acc), [])));
+  }
+
   /** Events waiting in a partition's outbox (the delivery worker reads them in order). */
   async outboxEvents(partition: number, count = 1000): Promise<OutboxEvent[]> {
     const entries = await this.call('outbox', () => this.redis.xrange(this.keys.outbox(partition), '-', '+', 'COUNT', count));

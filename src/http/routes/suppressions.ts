@@ -1,0 +1,163 @@
+/** Suppression lookups for the MTA, and the admin's manual list (audited). */
+import { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { type Channel, normaliseAddress } from '../../address.js';
+import type { Clock } from '../../clock.js';
+import { event } from '../../effects.js';
+import { GatewayError } from '../../errors.js';
+import type { Store } from '../../store/store.js';
+import type { adminAuth } from '../auth.js';
+import { ACCOUNT_ID, CHANNEL } from '../schemas.js';
+
+/** The account path segment also accepts "*": the global list (spam traps, never-mail). */
+const ACCOUNT_OR_GLOBAL = { type: 'string', pattern: '^([A-Za-z0-9._-]{1,64}|\\*)$' } as const;
+const channelQuery = { type: 'object', properties: { channel: CHANNEL } } as const;
+
+function address(raw: string, channel: Channel, where: string): string {
+  const a = normaliseAddress(raw, channel);
+  if (!a) throw new GatewayError('VALIDATION', `${where} is not a valid ${channel === 'sms' ? 'E.164 number' : 'address'}`);
+  return a;
+}
+
+const scope = (account: string) => (account === '*' ? null : account);
+
+export function suppressionRoutes(app: FastifyInstance, deps: { store: Store; clock: Clock; admin: ReturnType<typeof adminAuth> }): void {
+  const { store, clock } = deps;
+
+  app.get<{ Params: { account: string; address: string }; Querystring: { channel?: Channel } }>(
+    '/v1/suppressions/:account/:address',
+    { schema: { params: { type: 'object', properties: { account: ACCOUNT_ID, address: { type: 'string', maxLength: 320 } } }, querystring: channelQuery } },
+    async (req, reply) => {
+      const channel = req.query.channel ?? 'email';
+      const addr = address(req.params.address, channel, 'address');
+      const [hit] = await store.checkSuppressions(req.params.account, channel, [addr]);
+      if (!hit) return reply.status(404).send({ suppressed: false, error: { code: 'NOT_SUPPRESSED', message: 'The address is not suppressed for this account' } });
+      return { suppressed: true, address: addr, channel, reason: hit.reason, source: hit.source, at: hit.at, scope: hit.scope };
+    },
+  );
+
+  app.post<{ Body: { account: string; addresses: string[]; channel?: Channel } }>(
+    '/v1/suppressions/check',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['account', 'addresses'],
+          additionalProperties: false,
+          properties: { account: ACCOUNT_ID, channel: CHANNEL, addresses: { type: 'array', maxItems: 10000, items: { type: 'string', maxLength: 320 } } },
+        },
+      },
+    },
+    async (req) => {
+      const channel = req.body.channel ?? 'email';
+      const normal = req.body.addresses.map((a) => normaliseAddress(a, channel));
+      const valid = [...new Set(normal.filter((a): a is string => a !== null))];
+      const hits = await store.checkSuppressions(req.body.account, channel, valid);
+      const byAddress = new Map(valid.map((a, i) => [a, hits[i]]));
+      const suppressed = [];
+      const invalid = [];
+      for (const [i, a] of normal.entries()) {
+        if (a === null) invalid.push(req.body.addresses[i]);
+        else {
+          const h = byAddress.get(a);
+          if (h) suppressed.push({ address: req.body.addresses[i], normalized: a, reason: h.reason, source: h.source, at: h.at, scope: h.scope });
+        }
+      }
+      return { checked: req.body.addresses.length, suppressed, invalid };
+    },
+  );
+
+  app.post<{ Body: { account: string; address: string; reason: string; channel?: Channel; note?: string } }>(
+    '/v1/suppressions',
+    {
+      preHandler: deps.admin,
+      schema: {
+        body: {
+          type: 'object',
+          required: ['account', 'address', 'reason'],
+          additionalProperties: false,
+          properties: {
+            account: ACCOUNT_OR_GLOBAL,
+            address: { type: 'string', maxLength: 320 },
+            reason: { type: 'string', minLength: 1, maxLength: 64 },
+            channel: CHANNEL,
+            note: { type: 'string', maxLength: 2000 },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const channel = req.body.channel ?? 'email';
+      const addr = address(req.body.address, channel, 'body/address');
+      const account = scope(req.body.account);
+      const now = clock.now();
+      const rec = { reason: req.body.reason, source: 'admin', at: new Date(now).toISOString(), by: req.admin, note: req.body.note };
+      const created = await store.addSuppressionManual(
+        account,
+        channel,
+        addr,
+        rec,
+        account ? event('recipient.suppressed', now, { account, channel, address: addr, ...rec }) : null,
+      );
+      reply.status(created ? 201 : 200).send({ account: req.body.account, address: addr, channel, created, ...rec });
+    },
+  );
+
+  app.delete<{ Params: { account: string; address: string }; Querystring: { channel?: Channel; note?: string } }>(
+    '/v1/suppressions/:account/:address',
+    {
+      preHandler: deps.admin,
+      schema: {
+        params: { type: 'object', properties: { account: ACCOUNT_OR_GLOBAL, address: { type: 'string', maxLength: 320 } } },
+        querystring: { type: 'object', properties: { channel: CHANNEL, note: { type: 'string', maxLength: 2000 } } },
+      },
+    },
+    async (req) => {
+      const channel = req.query.channel ?? 'email';
+      const addr = address(req.params.address, channel, 'address');
+      const old = await store.removeSuppression(scope(req.params.account), channel, addr, req.admin ?? '', req.query.note ?? '', new Date(clock.now()).toISOString());
+      if (!old) throw new GatewayError('NOT_FOUND', 'The address is not suppressed');
+      return { removed: true, account: req.params.account, address: addr, channel, was: old };
+    },
+  );
+
+  app.get<{ Params: { account: string }; Querystring: { channel?: Channel; cursor?: string; limit?: number; format?: 'json' | 'csv' } }>(
+    '/v1/suppressions/:account',
+    {
+      preHandler: deps.admin,
+      schema: {
+        params: { type: 'object', properties: { account: ACCOUNT_OR_GLOBAL } },
+        querystring: {
+          type: 'object',
+          properties: { channel: CHANNEL, cursor: { type: 'string', pattern: '^[0-9]+$' }, limit: { type: 'integer', minimum: 1, maximum: 1000 }, format: { type: 'string', enum: ['json', 'csv'] } },
+        },
+      },
+    },
+    async (req, reply) => {
+      const channel = req.query.channel ?? 'email';
+      const account = scope(req.params.account);
+      if (req.query.format === 'csv' || (req.headers.accept ?? '').includes('text/csv')) {
+        // The whole list, streamed page by page: never held in memory at once.
+        reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="suppressions-${req.params.account === '*' ? 'global' : req.params.account}-${channel}.csv"`);
+        async function* rows() {
+          yield 'address,reason,source,at,campaign,report_id\r\n';
+          let cursor = '0';
+          do {
+            const page = await store.listSuppressions(account, channel, cursor, 1000);
+            cursor = page.cursor;
+            yield page.items.map((s) => [s.address, s.reason, s.source, s.at, s.campaign ?? '', s.reportId ?? ''].map(csv).join(',') + '\r\n').join('');
+          } while (cursor !== '0');
+        }
+        return reply.send(Readable.from(rows()));
+      }
+      const page = await store.listSuppressions(account, channel, req.query.cursor ?? '0', req.query.limit ?? 100);
+      return { items: page.items, next: page.cursor === '0' ? null : page.cursor };
+    },
+  );
+}
+
+/** RFC 4180 field quoting; a leading =,+,-,@ is defused for spreadsheets (CSV injection). */
+function csv(v: string): string {
+  const s = /^[=+\-@]/.test(v) ? `'${v}` : v;
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}

@@ -1,0 +1,48 @@
+/**
+ * One-click unsubscribe (RFC 8058): the mailbox provider POSTs
+ * `List-Unsubscribe=One-Click` to the URL of the List-Unsubscribe header; a person who
+ * follows the footer link GETs a small page with a button that POSTs the same.
+ */
+import type { FastifyInstance } from 'fastify';
+import { normaliseEmail } from '../../address.js';
+import type { Effects } from '../../effects.js';
+import type { TokenCodec } from '../../token/token.js';
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function page(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex"><title>${esc(title)}</title><style>body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}button{font:inherit;padding:.6rem 1.2rem;border:0;border-radius:.3rem;background:#1a5fb4;color:#fff;cursor:pointer}</style></head><body>${body}</body></html>`;
+}
+
+export function unsubscribeRoutes(app: FastifyInstance, deps: { codec: TokenCodec | null; effects: Effects }): void {
+  const claims = (token: string) => {
+    const c = deps.codec?.verify(token);
+    const address = c?.recipient ? normaliseEmail(c.recipient) : null;
+    return c && address ? { ...c, address } : null;
+  };
+  const notFound = page('Link not valid', '<h1>This unsubscribe link is not valid</h1><p>It may have been cut short by your mail program. Use the unsubscribe link at the bottom of the latest message you received.</p>');
+
+  app.get<{ Params: { token: string } }>('/u/:token', async (req, reply) => {
+    reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store');
+    if (!claims(req.params.token)) return reply.status(404).send(notFound);
+    // GET changes nothing: link scanners and prefetchers follow links (RFC 8058 §3.2).
+    return page(
+      'Unsubscribe',
+      `<h1>Unsubscribe</h1><p>Stop receiving these messages?</p><form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>`,
+    );
+  });
+
+  app.post<{ Params: { token: string }; Body: unknown }>('/u/:token', async (req, reply) => {
+    const c = claims(req.params.token);
+    const html = !(req.headers.accept ?? '').includes('application/json');
+    reply.header('cache-control', 'no-store');
+    if (!c) return html ? reply.status(404).type('text/html; charset=utf-8').send(notFound) : reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'Unknown or invalid unsubscribe token' } });
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    if (body['List-Unsubscribe'] !== 'One-Click') {
+      return reply.status(400).send({ error: { code: 'BAD_REQUEST', message: 'Expected the body List-Unsubscribe=One-Click (RFC 8058)' } });
+    }
+    await deps.effects.suppress(c.account, 'email', c.address, { reason: 'unsubscribe', source: 'one-click', campaign: c.campaign });
+    if (!html) return { unsubscribed: true };
+    return reply.type('text/html; charset=utf-8').send(page('Unsubscribed', '<h1>You are unsubscribed</h1><p>You will not receive these messages any more.</p>'));
+  });
+}
