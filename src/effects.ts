@@ -89,6 +89,26 @@ export class Effects {
     return this.suppress(account, 'email', address, { reason: 'unsubscribe', source: 'mailto', campaign: campaign ?? undefined, reportId: ctx.reportId });
   }
 
+  /** An SMS complaint: the number is suppressed and the complaint counts on the sms channel. */
+  async smsComplaint(account: string, campaign: string | null, phone: string, reportId: string): Promise<EffectOutcome> {
+    const now = this.clock.now();
+    const suppression: SuppressionRecord = { reason: 'complaint', source: 'sms', at: new Date(now).toISOString(), reportId, campaign: campaign ?? undefined };
+    const f = await this.store.recordEffect({
+      account,
+      channel: 'sms',
+      campaign,
+      address: phone,
+      counter: 'c',
+      suppression,
+      event: event('recipient.suppressed', now, { account, channel: 'sms', address: phone, ...suppression }),
+      fingerprint: fingerprint(['sms', account, phone, reportId]),
+      reportId,
+      now,
+    });
+    const action = f.suspended ? 'none' : await this.judge(account, 'complaint', 'sms', f, now);
+    return { suppressed: f.newlySuppressed ? [phone] : [], duplicate: f.duplicate, action };
+  }
+
   /** Suppresses one recipient for an account (with its event), outside any report counting. */
   async suppress(account: string, channel: Channel, address: string, rec: Omit<SuppressionRecord, 'at'>): Promise<EffectOutcome> {
     const now = this.clock.now();

@@ -27,6 +27,7 @@ export const ERRORS = {
   METHOD_NOT_ALLOWED: { message: 'Method not allowed', http: 405 },
   BODY_TOO_LARGE: { message: 'The body exceeds the size limit', http: 413 },
   UNSUPPORTED_MEDIA_TYPE: { message: 'Unsupported content type', http: 415 },
+  UNPROCESSABLE: { message: 'The report cannot be used as it is', http: 422 },
   UNAUTHORIZED: { message: 'Missing or wrong bearer token', http: 401 },
   RATE_LIMITED: { message: 'Too many requests', http: 429 },
   NOT_SUSPENDED: { message: 'The account is not suspended', http: 409 },

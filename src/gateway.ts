@@ -7,7 +7,9 @@ import type { Redis, RedisOptions } from 'ioredis';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config/schema.js';
 import { Accounts } from './accounts.js';
+import { Desk } from './desk.js';
 import { Effects } from './effects.js';
+import { caseRoutes } from './http/routes/cases.js';
 import { adminAuth } from './http/auth.js';
 import { accountRoutes } from './http/routes/accounts.js';
 import { eventRoutes } from './http/routes/events.js';
@@ -80,9 +82,12 @@ export class Gateway {
       warningWindowMs: config.rates.warningWindowDays * 86_400_000,
     });
     const effects = new Effects(store, config, clock, log.child({ part: 'effects' }));
+    const desk = new Desk(store, effects, config, clock, log.child({ part: 'desk' }));
     const ingest = new Ingest({
       store,
       effects,
+      desk,
+      caseFeedbackTypes: config.investigation.feedbackTypes,
       // Until reporters are authenticated (DKIM/SPF), every report counts.
       trusted: () => true,
       parse: parseMessage,
@@ -101,6 +106,7 @@ export class Gateway {
         accountRoutes(app, new Accounts(store, config.rates, clock), auth);
         suppressionRoutes(app, { store, clock, admin: auth });
         unsubscribeRoutes(app, { codec, effects });
+        caseRoutes(app, { desk, ingest, store, clock, admin: auth, phoneRegion: config.form.phoneRegion, ratePerMinute: config.form.ratePerMinute });
       },
     });
     const gw = new Gateway(config, log, redis, store, ingest, codec, smtp, http, localRedis);

@@ -4,6 +4,7 @@
  * turns into a 4xx. Nothing here speaks SMTP.
  */
 import type { Clock } from './clock.js';
+import type { AbuseInput, CaseOutcome, Desk } from './desk.js';
 import type { Effects, EffectOutcome } from './effects.js';
 import { newId } from './ids.js';
 import type { Logger } from './log.js';
@@ -27,6 +28,8 @@ export interface Accepted {
   report: Report;
   quarantined: boolean;
   effects: EffectOutcome | null;
+  /** The abuse case this report opened or joined (abuse@ mail, fraud/virus complaints). */
+  case: CaseOutcome | null;
 }
 
 export type Parser = (raw: Buffer, opts: ParseOptions) => Report;
@@ -34,6 +37,9 @@ export type Parser = (raw: Buffer, opts: ParseOptions) => Report;
 export interface IngestDeps {
   store: Store;
   effects: Effects;
+  desk: Desk;
+  /** ARF feedback types that open a case even when they arrive at fbl@. */
+  caseFeedbackTypes: readonly string[];
   /** Whether a report from this client counts toward warnings and suspensions. */
   trusted: (env: Envelope, report: Report) => boolean;
   parse: Parser;
@@ -90,6 +96,33 @@ export class Ingest {
       effects: effects ?? undefined,
     });
     reportsByKind.inc({ kind: report.kind });
-    return { id, report, quarantined, effects };
+    const opensCase = !quarantined && (env.mailbox === 'abuse' || (report.kind === 'complaint' && this.deps.caseFeedbackTypes.includes(report.recipients[0]?.feedbackType ?? '')));
+    const kase = opensCase ? await this.deps.desk.report(abuseInput(report, id, env)) : null;
+    return { id, report, quarantined, effects, case: kase };
   }
+}
+
+/** What the desk needs to know of a report that came by mail. */
+export function abuseInput(report: Report, reportId: string, env: Pick<Envelope, 'mailFrom'>): AbuseInput {
+  const a = report.abuse;
+  const o = report.original;
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ from: o.from, subject: o.subject, date: o.date, messageId: o.messageId, returnPath: o.returnPath })) if (v) headers[k] = v;
+  const sms = a?.channel === 'sms' || (report.phones.length > 0 && !o.messageId);
+  return {
+    reportId,
+    channel: sms ? 'sms' : 'email',
+    reporter: a?.reporter ?? (env.mailFrom || null),
+    account: report.attribution.account,
+    campaign: report.attribution.campaign,
+    verified: report.attribution.verified,
+    tokenState: a?.tokenState ?? (report.attribution.verified ? 'valid' : 'missing'),
+    feedbackType: report.recipients[0]?.feedbackType ?? null,
+    phishing: a?.phishing ?? false,
+    originDomains: a?.originDomains ?? [],
+    headers,
+    phones: report.phones,
+    description: null,
+    recipient: report.recipients.find((r) => r.address)?.address ?? null,
+  };
 }

@@ -79,6 +79,16 @@ export const schema = {
     softIdleDays: int(1, 3650),
     senderSideReasons: strings(),
   },
+  investigation: {
+    feedbackTypes: strings(),
+    phishingLanguage: bool(),
+    whenWarned: bool(),
+    complaintRateShareOfWarn: num(0, 100),
+    accountYoungerThanDays: int(0, 3650),
+    sendingDomains: strings(),
+  },
+  cases: { reportsKept: int(1, 10000), pageSize: int(1, 1000) },
+  form: { ratePerMinute: int(0, 100000), phoneRegion: { kind: 'string', nullable: false, pattern: /^[A-Z]{2}$/, hint: 'an ISO 3166 country code such as AU' } },
   webhooks: {
     url: optStr(/^https?:\/\//, 'an http:// or https:// URL'),
     secret: optStr(WHSEC, 'whsec_ followed by base64 (several, space-separated, during a rotation)'),

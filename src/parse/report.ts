@@ -51,6 +51,18 @@ export interface Attribution {
   via: 'token' | 'verp' | 'feedback-id' | 'none';
 }
 
+export interface AbuseDetails {
+  channel: 'email' | 'sms';
+  /** The report's From address. */
+  reporter: string | null;
+  originalFound: 'attached' | 'inline' | 'headers-only' | 'none';
+  phishing: boolean;
+  phishingTerms: string[];
+  /** Domains the offending message names (From, Return-Path, DKIM d=, Received by). */
+  originDomains: string[];
+  tokenState: 'valid' | 'forged' | 'missing';
+}
+
 export interface Report {
   kind: ReportKind;
   recipients: RecipientReport[];
@@ -58,6 +70,8 @@ export interface Report {
   reporter: Reporter;
   attribution: Attribution;
   phones: string[];
+  /** What an abuse report says beyond the common fields (kind abuse only). */
+  abuse?: AbuseDetails;
   /** Set only when the message could not be parsed; such mail is quarantined. */
   error?: string;
 }

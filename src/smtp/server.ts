@@ -118,7 +118,8 @@ export function createSmtpServer(cfg: Config['smtp'], ingest: Ingest, log: Logge
               { id: acc.id, kind: acc.report.kind, result: acc.quarantined ? 'quarantined' : 'accepted', bytes: raw.length, ms: Date.now() - started, rcptTo: env.rcptTo },
               'message recorded',
             );
-            finish(acc.quarantined ? 'quarantined' : 'accepted', null, `2.0.0 Accepted <${acc.id}>`);
+            // abuse@: the reply names the case, so a reporter can refer to it.
+            finish(acc.quarantined ? 'quarantined' : 'accepted', null, `2.0.0 Accepted <${acc.case?.caseId ?? acc.id}>`);
           } catch (err) {
             const ge = err instanceof GatewayError ? err : new GatewayError('STORE_UNAVAILABLE', undefined, { cause: err });
             slog.warn({ code: ge.code, bytes: raw.length, ms: Date.now() - started, err: (ge.cause as Error | undefined)?.message }, 'message not recorded');

@@ -33,6 +33,8 @@ export interface AccountKeys {
   /** A recipient's consecutive soft bounces (expires after the idle time). */
   softBounces(address: string): string;
   suppressions(channel: string): string;
+  /** Hash of double opt-in proofs: `<channel>|<address>` → JSON. */
+  consents: string;
   dedup(fingerprint: string): string;
   outbox: string;
 }
@@ -74,6 +76,7 @@ export class Keys {
       engaged: `${t}:engaged`,
       softBounces: (address: string) => `${t}:soft:${address}`,
       suppressions: (channel: string) => `${t}:sup:${channel}`,
+      consents: `${t}:consents`,
       dedup: (fingerprint: string) => `${t}:seen:${fingerprint}`,
       outbox: this.outbox(this.partitionOf(account)),
     };
@@ -97,6 +100,32 @@ export class Keys {
   /** Admin-managed suppressions that apply to every account (spam traps, never-mail). */
   globalSuppressions(channel: string): string {
     return `${this.prefix}:{g}:sup:${channel}`;
+  }
+
+  /**
+   * Abuse-desk cases live in one slot of their own: they are few (people write them), and
+   * one slot lets a report join its campaign's open case atomically. The cases outbox is
+   * read by the webhook worker like the partitions' outboxes.
+   */
+  get cases() {
+    return {
+      record: (caseId: string) => `${this.prefix}:{cases}:case:${caseId}`,
+      /** The open case of an account's campaign (or of an account, for reports without one). */
+      open: (account: string, campaign: string) => `${this.prefix}:{cases}:open:${account}:${campaign}`,
+      /** Every case by creation time (sorted set). */
+      all: `${this.prefix}:{cases}:all`,
+      outbox: `${this.prefix}:{cases}:outbox`,
+    };
+  }
+
+  /** Every outbox stream: the partitions' and the cases'. */
+  outboxes(): string[] {
+    return [...Array.from({ length: this.partitions }, (_, p) => this.outbox(p)), this.cases.outbox];
+  }
+
+  /** Per-client request counters of the public routes (fixed one-minute windows). */
+  rateLimit(scope: string, client: string, minute: number): string {
+    return `${this.prefix}:{rl}:${scope}:${client}:${minute}`;
   }
 
   /** Audit trail of admin changes (one stream, its own slot). */

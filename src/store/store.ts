@@ -137,6 +137,47 @@ export interface CountItem {
 
 const HOUR = 3_600_000;
 
+/** One report inside a case's evidence. */
+export interface CaseReport {
+  reportId: string;
+  at: string;
+  channel: 'email' | 'form' | 'sms';
+  reporter: string | null;
+  tokenState: string;
+  headers?: Record<string, string>;
+  phones?: string[];
+  description?: string;
+  recipient?: string;
+}
+
+export interface CaseRecord {
+  id: string;
+  status: 'open' | 'investigating' | 'resolved' | 'dismissed';
+  channel: 'email' | 'form' | 'sms';
+  reporter: string | null;
+  account: string | null;
+  campaign: string | null;
+  createdAt: string;
+  updatedAt: string;
+  reportCount: number;
+  suspicious: string[];
+  reports: CaseReport[];
+  notes: Array<{ at: string; by: string; text: string }>;
+  history: Array<{ at: string; by: string; from: string; to: string }>;
+  recipient?: string;
+}
+
+/** Lua's cjson writes an empty array as {}: put the arrays back. */
+function caseFromJson(raw: string): CaseRecord {
+  const c = JSON.parse(raw) as CaseRecord;
+  const arr = <T>(v: T[] | Record<string, never> | undefined): T[] => (Array.isArray(v) ? v : []);
+  c.suspicious = arr(c.suspicious);
+  c.reports = arr(c.reports).map((r) => ({ ...r, phones: arr(r.phones) }));
+  c.notes = arr(c.notes);
+  c.history = arr(c.history);
+  return c;
+}
+
 type Script = (...args: Array<string | number>) => Promise<unknown>;
 
 export class Store {
@@ -383,6 +424,62 @@ export class Store {
   async readAudit(count: number): Promise<Array<Record<string, string>>> {
     const entries = await this.call('readAudit', () => this.redis.xrevrange(this.keys.audit(), '+', '-', 'COUNT', count));
     return entries.map(([, f]) => Object.fromEntries(f.reduce<string[][]>((acc, v, i) => (i % 2 ? acc[acc.length - 1].push(v) : acc.push([v]), acc), [])));
+  }
+
+  /** Opens a case or joins the campaign's open one (retrying if the pointer moved). */
+  async saveCase(c: CaseRecord, report: CaseReport, eventId: string, now: number, reportsKept: number): Promise<{ outcome: 'opened' | 'joined'; caseId: string; status: string }> {
+    const ck = this.keys.cases;
+    // Reports without an account or campaign never join: each is its own case.
+    const pointer = c.account && c.campaign ? ck.open(c.account, c.campaign) : ck.open('-', c.id);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = (await this.call('saveCase', () => this.redis.get(pointer))) ?? '';
+      const r = (await this.call('saveCase', () =>
+        this.script('saveCase')(pointer, ck.record(current || c.id), ck.all, ck.outbox, current, JSON.stringify(c), JSON.stringify(report), now, eventId, new Date(now).toISOString(), c.status, reportsKept),
+      )) as string[];
+      if (r[0] !== 'retry') return { outcome: r[0] as 'opened' | 'joined', caseId: r[1], status: r[2] };
+    }
+    throw new GatewayError('STORE_UNAVAILABLE', 'case pointer kept moving');
+  }
+
+  async getCase(caseId: string): Promise<CaseRecord | null> {
+    const raw = await this.call('getCase', () => this.redis.hget(this.keys.cases.record(caseId), 'data'));
+    return raw ? caseFromJson(raw) : null;
+  }
+
+  /** Newest first, after the case `before` (exclusive; null: from the newest); filtered by the caller. */
+  async listCases(before: string | null, scan: number): Promise<CaseRecord[]> {
+    const ids = await this.call('listCases', () => this.redis.zrevrangebylex(this.keys.cases.all, before ? `(${before}` : '+', '-', 'LIMIT', 0, scan));
+    if (ids.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hget(this.keys.cases.record(id), 'data');
+    const rows = (await this.call('listCases', () => pipe.exec())) ?? [];
+    return rows.map(([, raw]) => (raw ? caseFromJson(raw as string) : null)).filter((c): c is CaseRecord => c !== null);
+  }
+
+  async updateCase(caseId: string, account: string | null, campaign: string | null, status: string | null, note: Record<string, string> | null, by: string, eventId: string, now: number): Promise<CaseRecord | null> {
+    const ck = this.keys.cases;
+    const pointer = account && campaign ? ck.open(account, campaign) : ck.open('-', caseId);
+    const raw = await this.call('updateCase', () =>
+      this.script('updateCase')(ck.record(caseId), pointer, ck.outbox, status ?? '', note ? JSON.stringify(note) : '', eventId, new Date(now).toISOString(), by),
+    );
+    await this.audit({ action: 'case.update', caseId, by, status: status ?? '', note: note?.text ?? '', at: new Date(now).toISOString() });
+    return raw ? caseFromJson(raw as string) : null;
+  }
+
+  async saveConsent(account: string, channel: Channel, address: string, proof: Record<string, unknown>): Promise<void> {
+    await this.call('saveConsent', () => this.redis.hset(this.keys.account(account).consents, `${channel}|${address}`, JSON.stringify(proof)));
+  }
+
+  async getConsent(account: string, channel: Channel, address: string): Promise<Record<string, unknown> | null> {
+    const v = await this.call('getConsent', () => this.redis.hget(this.keys.account(account).consents, `${channel}|${address}`));
+    return v ? (JSON.parse(v) as Record<string, unknown>) : null;
+  }
+
+  /** Counts a hit in a fixed one-minute window; returns the count so far. */
+  async hit(scope: string, client: string, now: number): Promise<number> {
+    const key = this.keys.rateLimit(scope, client, Math.floor(now / 60_000));
+    const [[, n]] = (await this.call('rateLimit', () => this.redis.multi().incr(key).pexpire(key, 120_000).exec())) as [[unknown, number]];
+    return n;
   }
 
   /** Events waiting in a partition's outbox (the delivery worker reads them in order). */

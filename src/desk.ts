@@ -1,0 +1,183 @@
+/**
+ * The abuse desk: every abuse report (abuse@ mail, the web form, SMS complaints) opens a
+ * case or joins its campaign's open case; a suspicious one suspends the account while the
+ * desk investigates. Case state changes and their events are written atomically by the
+ * store; the account suspension goes through the same guarded step as rate suspensions.
+ */
+import type { Channel } from './address.js';
+import type { Clock } from './clock.js';
+import type { Config } from './config/schema.js';
+import type { Effects } from './effects.js';
+import { GatewayError } from './errors.js';
+import { newId } from './ids.js';
+import type { Logger } from './log.js';
+import { accountActions } from './metrics.js';
+import { type SuspicionReason, suspicions } from './rules/investigation.js';
+import type { CaseRecord, CaseReport, Store } from './store/store.js';
+
+export interface AbuseInput {
+  reportId: string;
+  channel: 'email' | 'form' | 'sms';
+  reporter: string | null;
+  account: string | null;
+  campaign: string | null;
+  /** True when an authenticated token named the account. */
+  verified: boolean;
+  tokenState: 'valid' | 'forged' | 'missing';
+  feedbackType: string | null;
+  phishing: boolean;
+  originDomains: string[];
+  headers: Record<string, string>;
+  phones: string[];
+  description: string | null;
+  recipient: string | null;
+}
+
+export interface CaseOutcome {
+  caseId: string;
+  status: string;
+  joined: boolean;
+  suspicious: SuspicionReason[];
+  suspended: boolean;
+}
+
+export type CaseStatus = CaseRecord['status'];
+export const CASE_STATUSES: readonly CaseStatus[] = ['open', 'investigating', 'resolved', 'dismissed'];
+
+export class Desk {
+  constructor(
+    private readonly store: Store,
+    private readonly effects: Effects,
+    private readonly config: Pick<Config, 'investigation' | 'cases' | 'rates'>,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {}
+
+  async report(input: AbuseInput): Promise<CaseOutcome> {
+    const now = this.clock.now();
+    const at = new Date(now).toISOString();
+    // Only a verified account is judged, and only a verified account can be suspended:
+    // a forged report must never get a customer suspended.
+    const account = input.verified ? input.account : null;
+    const standing = account ? await this.standing(account, now) : null;
+    const suspicious = suspicions(
+      { feedbackType: input.feedbackType, phishing: input.phishing, tokenState: input.tokenState, originDomains: input.originDomains, account: standing, now },
+      this.config.investigation,
+    );
+    const report: CaseReport = strip({
+      reportId: input.reportId,
+      at,
+      channel: input.channel,
+      reporter: input.reporter,
+      tokenState: input.tokenState,
+      headers: Object.keys(input.headers).length ? input.headers : undefined,
+      phones: input.phones.length ? input.phones : undefined,
+      description: input.description?.slice(0, 10_000) ?? undefined,
+      recipient: input.recipient ?? undefined,
+    });
+    const record: CaseRecord = {
+      id: 'case_' + newId(now),
+      status: suspicious.length ? 'investigating' : 'open',
+      channel: input.channel,
+      reporter: input.reporter,
+      account: input.account,
+      campaign: input.campaign,
+      createdAt: at,
+      updatedAt: at,
+      reportCount: 1,
+      suspicious,
+      reports: [report],
+      notes: [],
+      history: [],
+      ...(input.recipient ? { recipient: input.recipient } : {}),
+    };
+    const saved = await this.store.saveCase(record, report, 'evt_' + newId(now), now, this.config.cases.reportsKept);
+    if (saved.outcome === 'joined' && suspicious.length && saved.status === 'open') {
+      await this.store.updateCase(saved.caseId, input.account, input.campaign, 'investigating', { at, by: 'abusegate', text: `suspicious report ${input.reportId}: ${suspicious.join(', ')}` }, 'abusegate', 'evt_' + newId(now), now);
+    }
+    let suspended = false;
+    if (account && suspicious.length) {
+      const r = await this.store.applyDecision({
+        account,
+        action: 'suspend',
+        now,
+        cooldownMs: 0,
+        suspendAfter: Number.MAX_SAFE_INTEGER,
+        reason: 'investigation',
+        channel: input.channel === 'sms' ? 'sms' : 'email',
+        counter: 'c',
+        windowHours: Math.max(...this.config.rates.windowHours),
+        warnEventId: 'evt_' + newId(now),
+        suspendEventId: 'evt_' + newId(now),
+        data: { account, kind: 'investigation', caseId: saved.caseId, suspicions: suspicious, campaign: input.campaign },
+      });
+      suspended = r.outcome === 'suspended';
+      if (suspended) {
+        accountActions.inc({ action: 'suspended', kind: 'investigation' });
+        this.log.warn({ code: 'ACCOUNT_SUSPENDED', account, reason: 'investigation', caseId: saved.caseId, suspicious }, 'account suspended for investigation');
+      }
+    }
+    // SMS complaints suppress the number and count toward the account's SMS figures.
+    if (account && input.channel === 'sms') {
+      for (const phone of input.phones) await this.effects.smsComplaint(account, input.campaign, phone, input.reportId);
+    }
+    return { caseId: saved.caseId, status: suspicious.length ? 'investigating' : saved.status, joined: saved.outcome === 'joined', suspicious, suspended };
+  }
+
+  private async standing(account: string, now: number) {
+    const a = await this.store.readAccount(account, 'email', now);
+    const pool = a.meta.pool === 'dedicated' ? 'dedicated' : 'shared';
+    const judged = a.windows.filter((w) => w.sent >= this.config.rates.minVolume);
+    return {
+      warned: a.warnings.length > 0,
+      complaintRate: judged.length ? Math.max(...judged.map((w) => w.complaints / w.sent)) : null,
+      warnThreshold: this.config.rates.complaint[pool].warn,
+      createdAt: a.meta.createdAt ? Number(a.meta.createdAt) : null,
+    };
+  }
+
+  async get(caseId: string): Promise<CaseRecord & { consent: Record<string, unknown> | null }> {
+    const c = await this.store.getCase(caseId);
+    if (!c) throw new GatewayError('NOT_FOUND', `No case ${caseId}`);
+    const channel: Channel = c.channel === 'sms' ? 'sms' : 'email';
+    const consent = c.account && c.recipient ? await this.store.getConsent(c.account, channel, c.recipient) : null;
+    return { ...c, consent };
+  }
+
+  /** Newest first; `cursor` is the id of the last case of the previous page. */
+  async list(filter: { account?: string; campaign?: string; status?: CaseStatus; limit?: number; cursor?: string }): Promise<{ items: CaseRecord[]; next: string | null }> {
+    const limit = filter.limit ?? this.config.cases.pageSize;
+    const items: CaseRecord[] = [];
+    let before: string | null = filter.cursor ?? null;
+    // Scan in batches until the page is full or the cases run out; filters are applied here.
+    for (let scanned = 0; items.length < limit && scanned < 100_000; ) {
+      const batch = await this.store.listCases(before, 500);
+      if (batch.length === 0) return { items, next: null };
+      scanned += batch.length;
+      for (const c of batch) {
+        before = c.id;
+        if (filter.account && c.account !== filter.account) continue;
+        if (filter.campaign && c.campaign !== filter.campaign) continue;
+        if (filter.status && c.status !== filter.status) continue;
+        items.push(c);
+        if (items.length === limit) return { items, next: before };
+      }
+    }
+    return { items, next: null };
+  }
+
+  async update(caseId: string, change: { status?: CaseStatus; note?: string }, by: string): Promise<CaseRecord> {
+    const c = await this.store.getCase(caseId);
+    if (!c) throw new GatewayError('NOT_FOUND', `No case ${caseId}`);
+    const now = this.clock.now();
+    const note = change.note ? { at: new Date(now).toISOString(), by, text: change.note } : null;
+    const updated = await this.store.updateCase(caseId, c.account, c.campaign, change.status ?? null, note, by, 'evt_' + newId(now), now);
+    if (!updated) throw new GatewayError('NOT_FOUND', `No case ${caseId}`);
+    return updated;
+  }
+}
+
+/** Drops undefined fields (Lua's cjson must not see empty arrays; see caseFromJson). */
+function strip<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}

@@ -1,0 +1,37 @@
+--[[
+  Opens a case, or adds a report to the open case of the same campaign, and writes the
+  event announcing it (case.opened or case.updated) in the same step.
+  KEYS[1] the campaign's open-case pointer ('' campaign: a key no one else uses)
+  KEYS[2] the case record (hash: data JSON, status) — the pointed-to case, or the new one
+  KEYS[3] all cases (sorted set, by id)      KEYS[4] cases outbox (stream)
+  ARGV[1] the case id expected behind the pointer ('' when none was)
+  ARGV[2] the new case JSON (used when opening)
+  ARGV[3] the report JSON to append (used when joining)
+  ARGV[4] now, ms    ARGV[5] event id    ARGV[6] timestamp ISO    ARGV[7] status for a new case
+  ARGV[8] reports kept per case
+  Reply: {'opened'|'joined', caseId, status} or {'retry'} when the pointer moved meanwhile
+]]
+local current = redis.call('GET', KEYS[1]) or ''
+if current ~= ARGV[1] then return { 'retry' } end
+
+if current ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then
+  local c = cjson.decode(redis.call('HGET', KEYS[2], 'data'))
+  local r = cjson.decode(ARGV[3])
+  table.insert(c.reports, r)
+  while #c.reports > tonumber(ARGV[8]) do table.remove(c.reports, 1) end
+  c.reportCount = (c.reportCount or 1) + 1
+  c.updatedAt = ARGV[6]
+  redis.call('HSET', KEYS[2], 'data', cjson.encode(c))
+  redis.call('XADD', KEYS[4], '*', 'event', cjson.encode({ id = ARGV[5], type = 'case.updated', timestamp = ARGV[6],
+    data = { caseId = c.id, account = c.account, campaign = c.campaign, status = c.status, reportCount = c.reportCount, change = 'report-added', reportId = r.reportId } }))
+  return { 'joined', c.id, c.status }
+end
+
+local c = cjson.decode(ARGV[2])
+redis.call('HSET', KEYS[2], 'data', ARGV[2], 'status', c.status)
+-- Score 0: case ids are time-ordered (ULIDs), so the set is read by lexical range.
+redis.call('ZADD', KEYS[3], 0, c.id)
+if c.campaign ~= cjson.null and c.account ~= cjson.null then redis.call('SET', KEYS[1], c.id) end
+redis.call('XADD', KEYS[4], '*', 'event', cjson.encode({ id = ARGV[5], type = 'case.opened', timestamp = ARGV[6],
+  data = { caseId = c.id, account = c.account, campaign = c.campaign, channel = c.channel, status = c.status, suspicious = c.suspicious, reportId = c.reports[1].reportId } }))
+return { 'opened', c.id, c.status }

@@ -1,0 +1,32 @@
+--[[
+  Changes a case's status and/or adds a note; writes case.updated in the same step. A
+  case that is resolved or dismissed no longer collects new reports for its campaign.
+  KEYS[1] the case record   KEYS[2] the campaign's open-case pointer   KEYS[3] cases outbox
+  ARGV[1] new status ('' keep)   ARGV[2] note JSON ('' none)   ARGV[3] event id
+  ARGV[4] timestamp ISO          ARGV[5] who
+  Reply: the case JSON, or false when there is no such case
+]]
+local raw = redis.call('HGET', KEYS[1], 'data')
+if not raw then return false end
+local c = cjson.decode(raw)
+local changes = {}
+if ARGV[1] ~= '' and ARGV[1] ~= c.status then
+  changes[#changes + 1] = 'status'
+  c.history = c.history or {}
+  table.insert(c.history, { at = ARGV[4], by = ARGV[5], from = c.status, to = ARGV[1] })
+  c.status = ARGV[1]
+  if (c.status == 'resolved' or c.status == 'dismissed') and redis.call('GET', KEYS[2]) == c.id then
+    redis.call('DEL', KEYS[2])
+  end
+end
+if ARGV[2] ~= '' then
+  changes[#changes + 1] = 'note'
+  c.notes = c.notes or {}
+  table.insert(c.notes, cjson.decode(ARGV[2]))
+end
+c.updatedAt = ARGV[4]
+raw = cjson.encode(c)
+redis.call('HSET', KEYS[1], 'data', raw, 'status', c.status)
+redis.call('XADD', KEYS[3], '*', 'event', cjson.encode({ id = ARGV[3], type = 'case.updated', timestamp = ARGV[4],
+  data = { caseId = c.id, account = c.account, campaign = c.campaign, status = c.status, change = table.concat(changes, ','), by = ARGV[5] } }))
+return raw
