@@ -89,6 +89,17 @@ export const schema = {
   },
   cases: { reportsKept: int(1, 10000), pageSize: int(1, 1000) },
   form: { ratePerMinute: int(0, 100000), phoneRegion: { kind: 'string', nullable: false, pattern: /^[A-Z]{2}$/, hint: 'an ISO 3166 country code such as AU' } },
+  preflight: {
+    maxRecipients: int(1, 10_000_000),
+    inlineSuppressedLimit: int(0, 1_000_000),
+    blockSuppressedShare: rate(),
+    reviewRoleShare: rate(),
+    reviewInvalidShare: rate(),
+    reviewGlobalHits: int(0, 1_000_000),
+    reviewComplaintRateShareOfWarn: num(0, 100),
+    roleLocalParts: strings(),
+  },
+  guidance: { listHygiene: str(), consent: str(), unsubscribe: str(), complaints: str(), bounces: str() },
   webhooks: {
     url: optStr(/^https?:\/\//, 'an http:// or https:// URL'),
     secret: optStr(WHSEC, 'whsec_ followed by base64 (several, space-separated, during a rotation)'),
