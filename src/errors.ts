@@ -19,20 +19,18 @@ export const ERRORS = {
     smtp: { code: 451, status: '4.3.0' },
     http: 503,
   },
-  SHUTTING_DOWN: { message: 'Shutting down, try again later', smtp: { code: 421, status: '4.3.2' }, http: 503 },
   BAD_REQUEST: { message: 'The request is malformed', http: 400 },
   BAD_JSON: { message: 'The body is not valid JSON', http: 400 },
   VALIDATION: { message: 'The request does not match the schema', http: 400 },
   NOT_FOUND: { message: 'Not found', http: 404 },
-  METHOD_NOT_ALLOWED: { message: 'Method not allowed', http: 405 },
   BODY_TOO_LARGE: { message: 'The body exceeds the size limit', http: 413 },
   UNSUPPORTED_MEDIA_TYPE: { message: 'Unsupported content type', http: 415 },
   UNPROCESSABLE: { message: 'The report cannot be used as it is', http: 422 },
   UNAUTHORIZED: { message: 'Missing or wrong bearer token', http: 401 },
   RATE_LIMITED: { message: 'Too many requests', http: 429 },
+  NOT_SUPPRESSED: { message: 'The address is not suppressed for this account', http: 404 },
   NOT_SUSPENDED: { message: 'The account is not suspended', http: 409 },
   INTERNAL: { message: 'Internal error', http: 500 },
-  NOT_READY: { message: 'Not ready', http: 503 },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -31,7 +31,7 @@ export function suppressionRoutes(app: FastifyInstance, deps: { store: Store; cl
       const channel = req.query.channel ?? 'email';
       const addr = address(req.params.address, channel, 'address');
       const [hit] = await store.checkSuppressions(req.params.account, channel, [addr]);
-      if (!hit) return reply.status(404).send({ suppressed: false, error: { code: 'NOT_SUPPRESSED', message: 'The address is not suppressed for this account' } });
+      if (!hit) return reply.status(404).send({ suppressed: false, ...new GatewayError('NOT_SUPPRESSED').toJSON() });
       return { suppressed: true, address: addr, channel, reason: hit.reason, source: hit.source, at: hit.at, scope: hit.scope };
     },
   );

@@ -130,9 +130,11 @@ interface Candidate {
   near: string[];
   /** The whole notice: read last, it is mostly boilerplate. */
   far: string | null;
+  /** The comment of the DSN Status field, when a Diagnostic-Code was given too. */
+  comment?: string | null;
 }
 
-const DECISIVE = new Set<Classification['source']>(['status', 'text', 'action']);
+const DECISIVE = new Set<Classification['source']>(['status', 'text', 'unconfirmed', 'action']);
 
 function report(rules: BounceRules, c: Candidate): RecipientReport {
   const own = [c.diagnostic, ...c.near].filter((t): t is string => Boolean(t && t.trim()));
@@ -150,10 +152,16 @@ function report(rules: BounceRules, c: Candidate): RecipientReport {
       break;
     }
   }
-  if (c.far && (!best || (best.source !== 'status' && best.source !== 'text'))) {
+  // A generic phrase the stage did not confirm gives way to the reporting MTA's own
+  // reading of the status code ("Status: 5.2.1 (mailbox disabled, not accepting messages)").
+  if (best?.source === 'unconfirmed' && c.comment) {
+    const r = run(c.comment);
+    if (r.source === 'text') best = r;
+  }
+  if (c.far && (!best || (best.source !== 'status' && best.source !== 'text' && best.source !== 'unconfirmed'))) {
     const r = run(c.far);
     // The notice's prose beats only the absence of anything better.
-    if (!best || (r.source === 'text' && (best.source === 'none' || best.source === 'action'))) best = r;
+    if (!best || ((r.source === 'text' || r.source === 'unconfirmed') && (best.source === 'none' || best.source === 'action'))) best = r;
   }
   best ??= run(null);
   return {
@@ -234,6 +242,7 @@ function fromNotice(h: HeaderList, parts: Parts, text: string): { candidates: Ca
         status: r.status,
         diagnostic: r.diagnostic ?? r.statusComment ?? segment,
         near: segment && r.diagnostic ? [segment] : [],
+        comment: r.diagnostic ? r.statusComment : null,
         far: dsn.length === 1 ? notice : null,
       });
     }

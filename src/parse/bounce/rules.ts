@@ -16,6 +16,21 @@ export interface TextRule {
   name: string;
   /** Weak rules run only after the status table found nothing. */
   weak: boolean;
+  /** Name of the confirmation (see `confirmations`) the reason needs to stand. */
+  confirm: string | null;
+}
+
+/**
+ * What a reason read from a generic phrase needs to stand: a status code of the right
+ * subject, or text placing the refusal at the right SMTP stage; else it becomes `otherwise`.
+ */
+export interface Confirmation {
+  name: string;
+  /** Status prefixes ("X.1" = any X.1.x) that confirm on their own. */
+  status: string[];
+  re: RegExp;
+  otherwise: string;
+  example: string;
 }
 
 export interface StageRule {
@@ -39,6 +54,8 @@ export interface BounceRules {
   weakPatterns: TextRule[];
   /** SMTP-stage corrections applied to a decided reason. */
   stages: StageRule[];
+  /** Confirmations that rules marked `confirm` need. */
+  confirmations: Map<string, Confirmation>;
   /** Action "failed" with a 4.x.x status turns these reasons into `gaveUp.to`. */
   gaveUp: { from: Set<string>; to: string; statusPrefix: string } | null;
   /** Reason → status detail ("1.1") used when a message gives no status at all. */
@@ -63,7 +80,7 @@ export interface Classification {
   hard: boolean;
   status: string | null;
   /** What decided the reason: a precise status, a text rule, the looser tables, or nothing. */
-  source: 'status' | 'text' | 'status-class' | 'reply-code' | 'action' | 'none';
+  source: 'status' | 'text' | 'unconfirmed' | 'status-class' | 'reply-code' | 'action' | 'none';
 }
 
 interface RawRules {
@@ -73,7 +90,8 @@ interface RawRules {
   default_status?: Record<string, string>;
   hard?: string[];
   hard_if_permanent?: string[];
-  patterns?: Array<{ reason: string; match: string[]; example: string; name?: string; weak?: boolean }>;
+  patterns?: Array<{ reason: string; match: string[]; example: string; name?: string; weak?: boolean; confirm?: string }>;
+  confirmations?: Record<string, { status?: string[]; match: string[]; otherwise: string; example: string }>;
   stages?: Array<{ name: string; match: string[]; from: string[]; to: string; example: string }>;
   gave_up?: { from: string[]; to: string; status_prefix?: string };
 }
@@ -116,7 +134,14 @@ export function compileBounceRules(raw: RawRules): BounceRules {
     if (!p.reason) throw new Error(`${what} needs a reason`);
     if (!p.example) throw new Error(`${what} needs an example line`);
     const re = alternation(what, p.match);
-    patterns.push({ reason: p.reason, re, example: p.example, name: p.name ?? `${p.reason}#${i + 1}`, weak: p.weak === true });
+    if (p.confirm && !raw.confirmations?.[p.confirm]) throw new Error(`${what}: unknown confirmation '${p.confirm}'`);
+    patterns.push({ reason: p.reason, re, example: p.example, name: p.name ?? `${p.reason}#${i + 1}`, weak: p.weak === true, confirm: p.confirm ?? null });
+  }
+  const confirmations = new Map<string, Confirmation>();
+  for (const [name, c] of Object.entries(raw.confirmations ?? {})) {
+    const what = `confirmation '${name}'`;
+    if (!c.otherwise || !c.example) throw new Error(`${what} needs otherwise and an example`);
+    confirmations.set(name, { name, status: (c.status ?? []).map((x) => x.replace(/^X\./, '')), re: alternation(what, c.match), otherwise: c.otherwise, example: c.example });
   }
   const stages: StageRule[] = (raw.stages ?? []).map((st, i) => {
     const what = `stage rule #${i + 1} (${st.name})`;
@@ -126,6 +151,7 @@ export function compileBounceRules(raw: RawRules): BounceRules {
   return {
     weakPatterns: patterns.filter((p) => p.weak),
     stages,
+    confirmations,
     gaveUp: raw.gave_up ? { from: new Set(raw.gave_up.from), to: raw.gave_up.to, statusPrefix: raw.gave_up.status_prefix ?? '4.' } : null,
     strongStatus: new Map(Object.entries(raw.strong_status ?? {})),
     statusFallback: new Map(Object.entries(raw.status ?? {})),
@@ -189,6 +215,14 @@ export function normaliseDiagnostic(s: string): string {
 }
 const CONTINUATION = new Map<string, RegExp>();
 
+function confirmed(c: Confirmation, status: string | null, text: string): boolean {
+  if (status) {
+    const subject = status.slice(2);
+    if (c.status.some((p) => subject === p || subject.startsWith(p + '.'))) return true;
+  }
+  return c.re.test(text);
+}
+
 function statusLookup(map: Map<string, string>, status: string): string | undefined {
   const exact = map.get(status);
   if (exact) return exact;
@@ -219,10 +253,16 @@ export function classify(rules: BounceRules, input: ClassifyInput): Classificati
     decide('delivered', 'action');
   }
   if (status) decide(statusLookup(rules.strongStatus, status), 'status');
+  const stageText = input.context ? diagnostic + ' ' + normaliseDiagnostic(input.context) : diagnostic;
+  const textRule = (r: TextRule): void => {
+    const c = r.confirm ? rules.confirmations.get(r.confirm) : undefined;
+    if (!c || confirmed(c, status, stageText)) decide(r.reason, 'text');
+    else decide(c.otherwise, 'unconfirmed');
+  };
   if (diagnostic) {
     for (const r of rules.patterns) {
       if (r.re.test(diagnostic)) {
-        decide(r.reason, 'text');
+        textRule(r);
         break;
       }
     }
@@ -231,7 +271,7 @@ export function classify(rules: BounceRules, input: ClassifyInput): Classificati
   if (diagnostic && !reason) {
     for (const r of rules.weakPatterns) {
       if (r.re.test(diagnostic)) {
-        decide(r.reason, 'text');
+        textRule(r);
         break;
       }
     }
@@ -239,7 +279,6 @@ export function classify(rules: BounceRules, input: ClassifyInput): Classificati
   if (replyCode) decide(rules.replyCodes.get(replyCode), 'reply-code');
   if (action === 'delayed') decide('expired', 'action');
   if (!reason) reason = diagnostic.trim() ? 'onhold' : 'undefined';
-  const stageText = input.context ? diagnostic + ' ' + normaliseDiagnostic(input.context) : diagnostic;
   if (stageText) {
     for (const st of rules.stages) {
       if (st.from.has(reason) && st.re.test(stageText)) {

@@ -58,6 +58,9 @@ const RECIPIENT_LINES: RegExp[] = [
   new RegExp(String.raw`^\s*<?(${A})>?\s+(\S.*)$`),
 ];
 
+/** The pattern whose address follows a prose label. */
+const PROSE = 6;
+
 /** Patterns whose address is also accepted when it is the bounce's own To (self-addressed mail). */
 const STRUCTURED = new Set([1, 2, 3, 4]);
 
@@ -100,7 +103,9 @@ export function findNoticeRecipients(notice: string, exclude: Set<string>): Noti
       if (!m) continue;
       const address = normaliseAddress(m[1]);
       if (!address || (exclude.has(address.toLowerCase()) && !STRUCTURED.has(RECIPIENT_LINES.indexOf(re)))) break;
-      hits.push({ line: i, address, tail: (m[2] ?? '').trim() });
+      // A prose prefix ("550 unknown user <addr>", "Unknown user: addr") is part of the reason.
+      const tail = RECIPIENT_LINES.indexOf(re) === PROSE ? line.trim() : (m[2] ?? '').trim();
+      hits.push({ line: i, address, tail });
       break;
     }
   }
