@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 const lines = readFileSync(new URL('../config/default.yaml', import.meta.url), 'utf8').split('\n');
 const ENV = {
   'smtp.port': 'ABUSEGATE_SMTP_PORT', 'http.port': 'ABUSEGATE_HTTP_PORT', 'policy.port': 'ABUSEGATE_POLICY_PORT',
-  'redis.url': 'REDIS_URL', 'webhooks.url': 'ABUSEGATE_WEBHOOK_URL', 'webhooks.secret': 'ABUSEGATE_WEBHOOK_SECRET',
+  'redis.url': 'REDIS_URL', 'redis.cluster': 'ABUSEGATE_REDIS_CLUSTER', 'webhooks.url': 'ABUSEGATE_WEBHOOK_URL', 'webhooks.secret': 'ABUSEGATE_WEBHOOK_SECRET',
   'tokens.secret': 'ABUSEGATE_TOKEN_SECRET', 'admin.token': 'ABUSEGATE_ADMIN_TOKEN', trustedReporters: 'ABUSEGATE_TRUSTED_REPORTERS',
   'log.level': 'ABUSEGATE_LOG_LEVEL',
 };

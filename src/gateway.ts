@@ -3,7 +3,7 @@
  * in order. main.ts adds signals and the process exit; tests start gateways in-process.
  */
 import type { FastifyInstance } from 'fastify';
-import type { Redis, RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config/schema.js';
 import { Accounts } from './accounts.js';
@@ -24,7 +24,7 @@ import { parseMessage } from './parse/index.js';
 import { createSmtpServer, type SmtpEdge } from './smtp/server.js';
 import { Keys } from './store/keys.js';
 import { type LocalRedis, startLocalRedis } from './store/local.js';
-import { createRedis } from './store/redis.js';
+import { createRedis, type RedisClient } from './store/redis.js';
 import { Store } from './store/store.js';
 import { createTokenCodec, parseTokenSecrets, type TokenCodec } from './token/token.js';
 
@@ -48,7 +48,7 @@ export class Gateway {
   private constructor(
     readonly config: Config,
     readonly log: Logger,
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     readonly store: Store,
     readonly ingest: Ingest,
     readonly codec: TokenCodec | null,
@@ -65,11 +65,11 @@ export class Gateway {
     if (!codec) log.warn({ code: 'TOKENS_UNCONFIGURED' }, 'no token secret: reports cannot be attributed to accounts');
     const bounceRules = loadBounceRules();
 
-    const localRedis = config.redis.url
+    const localRedis = config.redis.url || config.redis.cluster.length
       ? null
       : await startLocalRedis({ dir: config.redis.local.dir, appendfsync: config.redis.local.appendfsync });
     if (localRedis) log.info({ code: 'LOCAL_REDIS', socket: localRedis.url }, 'started a local redis-server');
-    const redis = createRedis({ url: config.redis.url ?? localRedis!.url, commandTimeout: config.redis.commandTimeout, extra: opts.redisOptions });
+    const redis = createRedis({ url: config.redis.url ?? localRedis?.url ?? null, cluster: config.redis.cluster, commandTimeout: config.redis.commandTimeout, extra: opts.redisOptions });
     redis.on('error', (err: Error) => log.warn({ code: 'REDIS_ERROR', err: err.message }, 'redis connection error'));
     // Start even when Redis is down: SMTP answers 451 and /readyz says so until it returns.
     await redis.connect().catch((err: Error) => log.error({ code: 'REDIS_UNREACHABLE', err: err.message }, 'redis unreachable at start'));

@@ -55,6 +55,7 @@ export const schema = {
   policy: { port: port(), host: str() },
   redis: {
     url: optStr(/^(rediss?:\/\/|unix:\/\/|\/)/, 'a redis:// or rediss:// URL, or a unix socket path'),
+    cluster: strings(),
     prefix: { kind: 'string', nullable: false, pattern: /^[A-Za-z0-9_.-]{1,32}$/, hint: '1-32 characters of [A-Za-z0-9_.-]' },
     commandTimeout: int(10, 600000),
     partitions: int(1, 16384),
@@ -141,6 +142,7 @@ export const ENV_KEYS: Record<string, { path: string[]; list?: boolean }> = {
   ABUSEGATE_HTTP_PORT: { path: ['http', 'port'] },
   ABUSEGATE_POLICY_PORT: { path: ['policy', 'port'] },
   REDIS_URL: { path: ['redis', 'url'] },
+  ABUSEGATE_REDIS_CLUSTER: { path: ['redis', 'cluster'], list: true },
   ABUSEGATE_WEBHOOK_URL: { path: ['webhooks', 'url'] },
   ABUSEGATE_WEBHOOK_SECRET: { path: ['webhooks', 'secret'] },
   ABUSEGATE_TOKEN_SECRET: { path: ['tokens', 'secret'] },

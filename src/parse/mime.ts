@@ -9,7 +9,6 @@
 import iconv from 'iconv-lite';
 import libmime from 'libmime';
 
-
 export interface MimeLimits {
   maxDepth: number;
   maxParts: number;
@@ -86,10 +85,23 @@ export function parseHeaderBlock(head: string): HeaderList {
       continue;
     }
     const m = FIELD_NAME.exec(line);
-    if (m) fields.push([m[1].toLowerCase(), line.slice(m[0].length).trim()]);
+    if (m) {
+      fields.push([m[1].toLowerCase(), line.slice(m[0].length).trim()]);
+      continue;
+    }
+    // Some MTAs (Apache James among them) fold a Content-Type parameter onto an
+    // unindented line ("Content-Type: multipart/alternative;\nboundary=\"...\""). Not
+    // RFC 5322 folding, but the parameter belongs to the field before it.
+    const last = fields[fields.length - 1];
+    if (last && PARAM_LINE.test(line) && (last[1].endsWith(';') || last[0].startsWith('content-'))) {
+      last[1] = last[1] + ' ' + line.trim();
+    }
   }
   return new HeaderList(fields);
 }
+
+/** A MIME parameter (RFC 2045 §5.1, RFC 2231 §3) at the start of a line: `boundary="…"`, `name*0*=…`. */
+const PARAM_LINE = /^[A-Za-z0-9!#$%&'+.^_`|~-]+(?:\*\d+)?\*?[ \t]*=/;
 
 /** Normalises CRLF and lone CR line endings to LF. */
 export function normaliseNewlines(s: string): string {

@@ -137,4 +137,14 @@ export class Keys {
   ping(): string {
     return `${this.prefix}:{q}:ping`;
   }
+
+  // --- preflight ---
+
+  /**
+   * The suppressed addresses of one large preflight, kept for cursor fetches (a list with
+   * a TTL). It lives in the partition of the preflight id: the fetch knows only the id.
+   */
+  preflightSuppressed(preflightId: string): string {
+    return `${this.tag(this.partitionOf(preflightId))}:pf:${preflightId}:sup`;
+  }
 }

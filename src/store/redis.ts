@@ -4,13 +4,18 @@
  * runs an old script cached under the same name (BullMQ does the same).
  */
 import { readFileSync, readdirSync } from 'node:fs';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+
+/** A single Redis or a Redis Cluster: the store speaks to both the same way. */
+export type RedisClient = Redis | Cluster;
 
 const LUA_DIR = new URL('../../src/store/lua/', import.meta.url);
 export const SCRIPT_VERSION = 'ag1';
 
 export interface RedisConnectOptions {
-  url: string;
+  url: string | null;
+  /** Redis Cluster seed nodes, "host:port"; when given, `url` is not used. */
+  cluster?: readonly string[];
   commandTimeout: number;
   /** Extra ioredis options (tests shorten reconnect back-off). */
   extra?: Partial<RedisOptions>;
@@ -28,17 +33,41 @@ function baseOptions(commandTimeout: number): RedisOptions {
   };
 }
 
-export function createRedis({ url, commandTimeout, extra }: RedisConnectOptions): Redis {
+export function createRedis({ url, cluster, commandTimeout, extra }: RedisConnectOptions): RedisClient {
   const opts = { ...baseOptions(commandTimeout), ...extra };
-  const redis = url.startsWith('/') || url.startsWith('unix://')
-    ? new Redis({ ...opts, path: url.replace(/^unix:\/\//, '') })
-    : new Redis(url, opts);
+  let redis: RedisClient;
+  if (cluster && cluster.length > 0) {
+    const { enableOfflineQueue, lazyConnect, retryStrategy, ...redisOptions } = opts;
+    redis = new Cluster(
+      cluster.map((hp) => {
+        const i = hp.lastIndexOf(':');
+        return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
+      }),
+      {
+        redisOptions,
+        enableOfflineQueue,
+        lazyConnect,
+        clusterRetryStrategy: retryStrategy as (times: number) => number,
+        // During a failover the slots move: look again soon, and retry a command that met a
+        // MOVED/TRYAGAIN a few times before it fails (and SMTP answers 451).
+        slotsRefreshTimeout: 1000,
+        retryDelayOnFailover: 100,
+        retryDelayOnClusterDown: 100,
+        retryDelayOnTryAgain: 100,
+        maxRedirections: 6,
+      },
+    );
+  } else if (url && (url.startsWith('/') || url.startsWith('unix://'))) {
+    redis = new Redis({ ...opts, path: url.replace(/^unix:\/\//, '') });
+  } else {
+    redis = new Redis(url ?? 'redis://127.0.0.1:6379', opts);
+  }
   defineScripts(redis);
   return redis;
 }
 
 /** Registers every src/store/lua/<name>-<numberOfKeys>.lua as `ag1<name>`. */
-export function defineScripts(redis: Redis): void {
+export function defineScripts(redis: RedisClient): void {
   for (const file of readdirSync(LUA_DIR)) {
     const m = /^([A-Za-z]+)-(\d+)\.lua$/.exec(file);
     if (!m) continue;

@@ -2,13 +2,12 @@
  * Typed operations on the state kept in Redis. Callers never see key names or Redis
  * errors: every failure becomes STORE_UNAVAILABLE, which the edges answer with 451 / 503.
  */
-import type { Redis } from 'ioredis';
 import { GatewayError } from '../errors.js';
 import { redisErrors } from '../metrics.js';
 import type { Channel } from '../address.js';
 import type { Pool, WindowFigures } from '../rules/policy.js';
 import type { Keys } from './keys.js';
-import { SCRIPT_VERSION } from './redis.js';
+import { type RedisClient, SCRIPT_VERSION } from './redis.js';
 
 /** What we know about a message we accepted (issue: "received-report record"). */
 export interface ReceivedReport {
@@ -182,7 +181,7 @@ type Script = (...args: Array<string | number>) => Promise<unknown>;
 
 export class Store {
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     readonly keys: Keys,
     private readonly opts: StoreOptions,
   ) {}
@@ -511,5 +510,44 @@ export class Store {
     } catch {
       return false;
     }
+  }
+
+  // --- preflight ---
+
+  /**
+   * Raw suppression lookups for a preflight chunk: one HMGET on the account's hash and one
+   * on the global hash (two hash slots, two round trips pipelined), whatever the count.
+   * Unlike checkSuppressions it reports both lists, so an address suppressed for the
+   * account still counts as a global-list hit. Values are the stored JSON (null: absent).
+   */
+  async lookupSuppressions(account: string, channel: Channel, addresses: string[]): Promise<{ own: Array<string | null>; global: Array<string | null> }> {
+    if (addresses.length === 0) return { own: [], global: [] };
+    const [own, global] = await this.call('lookupSuppressions', () =>
+      Promise.all([this.redis.hmget(this.keys.account(account).suppressions(channel), ...addresses), this.redis.hmget(this.keys.globalSuppressions(channel), ...addresses)]),
+    );
+    return { own, global };
+  }
+
+  /** Keeps a large preflight's suppressed entries (JSON strings) for cursor fetches, with a TTL. */
+  async savePreflightSuppressed(preflightId: string, entries: string[], ttlMs: number): Promise<void> {
+    const key = this.keys.preflightSuppressed(preflightId);
+    const pipe = this.redis.pipeline().del(key);
+    for (let i = 0; i < entries.length; i += 10_000) pipe.rpush(key, ...entries.slice(i, i + 10_000));
+    pipe.pexpire(key, ttlMs);
+    const rows = await this.call('savePreflightSuppressed', () => pipe.exec());
+    const failed = rows?.find(([err]) => err);
+    if (failed) throw new GatewayError('STORE_UNAVAILABLE', undefined, { cause: failed[0] });
+  }
+
+  /** One page of a kept preflight list; null when it is unknown or expired. */
+  async preflightSuppressedPage(preflightId: string, offset: number, count: number): Promise<{ total: number; items: string[] } | null> {
+    const key = this.keys.preflightSuppressed(preflightId);
+    const [[, total], [, items]] = (await this.call('preflightSuppressedPage', () => this.redis.multi().llen(key).lrange(key, offset, offset + count - 1).exec())) as [[unknown, number], [unknown, string[]]];
+    return total > 0 ? { total, items } : null;
+  }
+
+  /** Appends a campaign event (campaign.blocked, campaign.review) to the account's outbox. */
+  async writeCampaignEvent(account: string, e: OutboxEvent): Promise<void> {
+    await this.call('writeCampaignEvent', () => this.redis.xadd(this.keys.account(account).outbox, '*', 'event', JSON.stringify(e)));
   }
 }

@@ -61,19 +61,27 @@ t.test('SMTP listener', async (t) => {
   });
 
   t.test('250 only once the record is in Redis, with its id', async (t) => {
-    const r = await sendMail(gw.smtpPort, 'reporter@example.net', ['abuse@localhost'], PLAIN);
+    const r = await sendMail(gw.smtpPort, 'reporter@example.net', ['fbl@localhost'], PLAIN);
     t.equal(r.code, 250);
     const m = /^2\.0\.0 Accepted <([0-9a-z]{26})>/.exec(r.text);
     t.ok(m, `reply names the id: ${r.text}`);
     const rec = await gw.store.getReport(m![1]);
     t.ok(rec, 'the record exists');
-    t.equal(rec!.mailbox, 'abuse');
+    t.equal(rec!.mailbox, 'fbl');
     t.equal(rec!.mailFrom, 'reporter@example.net');
     t.equal(rec!.clientIp, '127.0.0.1');
     t.equal(rec!.helo, 'client.test');
     t.equal(rec!.outcome, 'parsed');
     t.equal(Number(rec!.size), Buffer.byteLength(PLAIN.replace(/\n/g, '\r\n')));
-    t.same(JSON.parse(rec!.rcptTo), ['abuse@localhost']);
+    t.same(JSON.parse(rec!.rcptTo), ['fbl@localhost']);
+  });
+
+  t.test('abuse@ replies with the case id', async (t) => {
+    const r = await sendMail(gw.smtpPort, 'reporter@example.net', ['abuse@localhost'], PLAIN);
+    t.equal(r.code, 250);
+    const id = /^2\.0\.0 Accepted <(case_[0-9a-z]{26})>/.exec(r.text)?.[1];
+    t.ok(id, r.text);
+    t.equal((await gw.store.getCase(id!))?.reportCount, 1);
   });
 
   t.test('unparseable mail: 250 and a quarantine entry with the reason', async (t) => {
@@ -101,7 +109,7 @@ t.test('SMTP listener', async (t) => {
     const deadline = Date.now() + 10_000;
     let up = down;
     while (Date.now() < deadline) {
-      up = await sendMail(gw.smtpPort, 'x@example.net', ['abuse@localhost'], PLAIN);
+      up = await sendMail(gw.smtpPort, 'x@example.net', ['fbl@localhost'], PLAIN);
       if (up.code === 250) break;
       await new Promise((r) => setTimeout(r, 100));
     }

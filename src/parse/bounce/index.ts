@@ -68,7 +68,8 @@ function collectParts(root: MimePart): Parts {
         parts.html.push(p);
         return;
       default:
-        // A multipart whose boundary could not be read is still worth reading as text.
+        // A multipart whose body holds no delimiter line at all (old sendmail wrote the
+        // report parts without them) is read as the text it is.
         if (p.type.startsWith('multipart/') && p.children.length === 0) parts.text.push(p);
         for (const c of p.children) visit(c);
     }
@@ -270,14 +271,30 @@ function fromNotice(h: HeaderList, parts: Parts, text: string): { candidates: Ca
   return { candidates, original };
 }
 
-function result(rules: BounceRules, candidates: Candidate[], original: HeaderList | undefined): BounceResult {
+/** The reason a header of the bounce states for all its recipients (e.g. EZweb's X-SPASIGN). */
+function headerVerdict(rules: BounceRules, h: HeaderList | null): string | null {
+  if (!h) return null;
+  for (const r of rules.headerRules) {
+    const v = h.get(r.header);
+    if (v !== undefined && r.re.test(v.trim())) return r.reason;
+  }
+  return null;
+}
+
+function result(rules: BounceRules, candidates: Candidate[], original: HeaderList | undefined, h: HeaderList | null = null): BounceResult {
   const seen = new Set<string>();
   const recipients: RecipientReport[] = [];
+  const verdict = headerVerdict(rules, h);
   for (const c of candidates) {
     const key = c.address ? c.address.toLowerCase() : `#${recipients.length}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    recipients.push(report(rules, c));
+    const r = report(rules, c);
+    if (verdict && r.action !== 'delivered') {
+      r.reason = verdict;
+      r.hard = rules.hardReasons.has(verdict) || (rules.hardIfPermanent.has(verdict) && !r.status?.startsWith('4.'));
+    }
+    recipients.push(r);
   }
   const failed = recipients.some((r) => r.action === 'failed' || r.action === null);
   return { kind: failed ? 'bounce' : 'delivery-notice', recipients, original };
@@ -308,7 +325,7 @@ export function parseBounce(root: MimePart, rules: BounceRules, depth = 0): Boun
     const unquoted = unquote(text);
     if (unquoted) found = fromNotice(h, parts, unquoted);
   }
-  if (found.candidates.length > 0) return result(rules, found.candidates, found.original);
+  if (found.candidates.length > 0) return result(rules, found.candidates, found.original, h);
 
   // A notice that encloses another bounce (forwarded or re-bounced): read the inner one.
   if (parts.original && depth < 3 && isBounceLike(parts.original.headers)) {

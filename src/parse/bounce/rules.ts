@@ -33,6 +33,25 @@ export interface Confirmation {
   example: string;
 }
 
+/** A provider's error-code table: the code its replies carry names the reason. */
+export interface ProviderCodes {
+  name: string;
+  /** One capture group: the code. */
+  re: RegExp;
+  codes: Map<string, string>;
+  /** Numeric code ranges, inclusive. */
+  ranges: Array<[number, number, string]>;
+  example: string;
+}
+
+/** A header of the bounce itself that carries the reporting MTA's verdict. */
+export interface HeaderRule {
+  header: string;
+  re: RegExp;
+  reason: string;
+  example: string;
+}
+
 export interface StageRule {
   name: string;
   re: RegExp;
@@ -42,6 +61,10 @@ export interface StageRule {
 }
 
 export interface BounceRules {
+  /** Verdicts written in a header of the bounce: they decide for every recipient. */
+  headerRules: HeaderRule[];
+  /** Provider error-code tables, read before anything else. */
+  providerCodes: ProviderCodes[];
   /** Enhanced status codes whose meaning is precise enough to beat the text. */
   strongStatus: Map<string, string>;
   /** Enhanced status codes (exact, or "X.Y" class/subject) used when the text says nothing. */
@@ -94,6 +117,8 @@ interface RawRules {
   confirmations?: Record<string, { status?: string[]; match: string[]; otherwise: string; example: string }>;
   stages?: Array<{ name: string; match: string[]; from: string[]; to: string; example: string }>;
   gave_up?: { from: string[]; to: string; status_prefix?: string };
+  header_verdicts?: Array<{ header: string; match: string[]; reason: string; example: string }>;
+  provider_codes?: Array<{ name: string; code: string; codes?: Record<string, string>; ranges?: Array<[number, number, string]>; example: string }>;
 }
 
 function alternation(what: string, match: unknown): RegExp {
@@ -148,7 +173,22 @@ export function compileBounceRules(raw: RawRules): BounceRules {
     if (!st.to || !Array.isArray(st.from) || !st.example) throw new Error(`${what} needs from, to and an example`);
     return { name: st.name, re: alternation(what, st.match), from: new Set(st.from), to: st.to, example: st.example };
   });
+  const providerCodes: ProviderCodes[] = (raw.provider_codes ?? []).map((pc) => {
+    const what = `provider codes '${pc.name}'`;
+    if (!pc.example || typeof pc.code !== 'string') throw new Error(`${what} need a code pattern and an example`);
+    const re = new RegExp(pc.code, 'i');
+    if (new RegExp(re.source + '|').exec('')!.length !== 2) throw new Error(`${what}: the code pattern needs exactly one capture group`);
+    const codes = new Map(Object.entries(pc.codes ?? {}).map(([k, v]) => [k.toUpperCase(), v]));
+    return { name: pc.name, re, codes, ranges: pc.ranges ?? [], example: pc.example };
+  });
+  const headerRules: HeaderRule[] = (raw.header_verdicts ?? []).map((h, i) => {
+    const what = `header verdict #${i + 1}`;
+    if (!h.header || !h.reason || !h.example) throw new Error(`${what} needs header, reason and an example`);
+    return { header: h.header.toLowerCase(), re: alternation(what, h.match), reason: h.reason, example: h.example };
+  });
   return {
+    headerRules,
+    providerCodes,
     weakPatterns: patterns.filter((p) => p.weak),
     stages,
     confirmations,
@@ -215,6 +255,20 @@ export function normaliseDiagnostic(s: string): string {
 }
 const CONTINUATION = new Map<string, RegExp>();
 
+/** The reason a provider's error code names, if the text carries one it knows. */
+export function providerReason(rules: BounceRules, text: string): string | undefined {
+  for (const pc of rules.providerCodes) {
+    const m = pc.re.exec(text);
+    if (!m) continue;
+    const code = m[1].toUpperCase();
+    const exact = pc.codes.get(code);
+    if (exact) return exact;
+    const n = Number(code);
+    if (Number.isInteger(n)) for (const [lo, hi, reason] of pc.ranges) if (n >= lo && n <= hi) return reason;
+  }
+  return undefined;
+}
+
 function confirmed(c: Confirmation, status: string | null, text: string): boolean {
   if (status) {
     const subject = status.slice(2);
@@ -252,6 +306,7 @@ export function classify(rules: BounceRules, input: ClassifyInput): Classificati
   if (status?.startsWith('2.') || action === 'delivered' || action === 'relayed' || action === 'expanded') {
     decide('delivered', 'action');
   }
+  if (diagnostic) decide(providerReason(rules, diagnostic), 'text');
   if (status) decide(statusLookup(rules.strongStatus, status), 'status');
   const stageText = input.context ? diagnostic + ' ' + normaliseDiagnostic(input.context) : diagnostic;
   const textRule = (r: TextRule): void => {

@@ -1,0 +1,14 @@
+/**
+ * mailauth ships types for its main module but not for lib/tools.js, whose getAlignment()
+ * is the same relaxed/strict alignment (organizational domain from the Public Suffix List,
+ * RFC 7489 §3.2) that its DMARC check uses. We use it so that our own alignment checks
+ * agree with mailauth's to the letter.
+ */
+declare module 'mailauth/lib/tools.js' {
+  /** The first entry of `domains` aligned with `fromDomain`, or false. */
+  export function getAlignment(
+    fromDomain: string,
+    domains: ReadonlyArray<string | { domain: string }>,
+    opts?: { strict?: boolean },
+  ): { domain: string } | false;
+}
