@@ -1,11 +1,14 @@
 /**
- * `abusegate corpus DIR`: runs the bounce parser over a labelled corpus (the Sisimai sample
- * set layout: bsd/, crlf/, cr/, not/ and answer-key.jsonl) and scores it per recipient.
+ * `abusegate corpus DIR`: runs the parsers over a labelled corpus (the Sisimai sample set
+ * layout: bsd/, crlf/, cr/, not/ and answer-key.jsonl) and scores them per recipient:
+ * bounces through parseBounce, ARF feedback reports through parseMessage.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseMime } from '../parse/mime.js';
 import { loadBounceRules, parseBounce, type BounceResult, type BounceRules } from '../parse/bounce/index.js';
+import { parseMessage } from '../parse/index.js';
+import type { Report } from '../parse/report.js';
 
 interface KeyLine {
   file: string;
@@ -16,6 +19,7 @@ interface KeyLine {
   replycode?: string;
   reason?: string;
   hardbounce?: number;
+  feedbacktype?: string;
   module?: string;
   expect_no_result?: boolean;
 }
@@ -28,7 +32,7 @@ export interface Metric {
 export interface Miss {
   file: string;
   index: number;
-  field: 'recipient' | 'hard' | 'status' | 'reason' | 'not-bounce' | 'missing';
+  field: 'recipient' | 'hard' | 'status' | 'reason' | 'not-bounce' | 'missing' | 'arf-recipient' | 'arf-type' | 'arf-missing';
   expected: string;
   got: string;
 }
@@ -40,6 +44,9 @@ export interface CorpusScore {
   status: Metric;
   reason: Metric;
   notBounce: Metric;
+  /** ARF feedback reports: the recipient and the feedback type of each reported message. */
+  arfRecipient: Metric;
+  arfType: Metric;
   misses: Miss[];
   /** Parse time over all files, milliseconds. */
   elapsedMs: number;
@@ -51,8 +58,8 @@ export interface ScoreOptions {
   exclude?: Iterable<string>;
 }
 
-/** Key entries that belong to other parsers (ARF feedback reports). */
-function isForeign(k: KeyLine): boolean {
+/** Key entries for ARF feedback reports (scored through parseMessage). */
+function isArf(k: KeyLine): boolean {
   return k.module === 'arf' || k.reason === 'feedback';
 }
 
@@ -75,20 +82,27 @@ export function parseFile(path: string, rules: BounceRules): BounceResult | null
 export function scoreCorpus(dir: string, options: ScoreOptions = {}): CorpusScore {
   const rules = options.rules ?? loadBounceRules();
   const excluded = new Set(options.exclude ?? []);
-  const key = readAnswerKey(dir).filter((k) => !isForeign(k) && !excluded.has(k.file));
-  const byFile = new Map<string, KeyLine[]>();
-  for (const k of key) {
-    const list = byFile.get(k.file) ?? [];
-    list.push(k);
-    byFile.set(k.file, list);
-  }
+  const all = readAnswerKey(dir).filter((k) => !excluded.has(k.file));
+  const group = (lines: KeyLine[]): Map<string, KeyLine[]> => {
+    const m = new Map<string, KeyLine[]>();
+    for (const k of lines) {
+      const list = m.get(k.file) ?? [];
+      list.push(k);
+      m.set(k.file, list);
+    }
+    return m;
+  };
+  const byFile = group(all.filter((k) => !isArf(k)));
+  const arfByFile = group(all.filter(isArf));
   const score: CorpusScore = {
-    files: byFile.size,
+    files: byFile.size + arfByFile.size,
     recipient: { ok: 0, total: 0 },
     hard: { ok: 0, total: 0 },
     status: { ok: 0, total: 0 },
     reason: { ok: 0, total: 0 },
     notBounce: { ok: 0, total: 0 },
+    arfRecipient: { ok: 0, total: 0 },
+    arfType: { ok: 0, total: 0 },
     misses: [],
     elapsedMs: 0,
   };
@@ -99,7 +113,32 @@ export function scoreCorpus(dir: string, options: ScoreOptions = {}): CorpusScor
     if (!existsSync(path)) continue;
     results.set(file, parseFile(path, rules));
   }
+  const reports = new Map<string, Report>();
+  for (const file of arfByFile.keys()) {
+    const path = join(dir, file);
+    if (existsSync(path)) reports.set(file, parseMessage(readFileSync(path), { bounceRules: rules }));
+  }
   score.elapsedMs = performance.now() - t0;
+
+  for (const [file, lines] of arfByFile) {
+    const rep = reports.get(file);
+    for (const k of lines) {
+      score.arfRecipient.total++;
+      score.arfType.total++;
+      const got = rep?.kind === 'complaint' ? rep.recipients[k.index - 1] : undefined;
+      if (!got) {
+        score.misses.push({ file, index: k.index, field: 'arf-missing', expected: k.recipient ?? '', got: rep ? `${rep.kind}, ${rep.recipients.length} recipients` : 'null' });
+        continue;
+      }
+      const expected = lowerDomain(k.recipient ?? '');
+      // Sisimai writes a stand-in where the report redacted the recipient; we write null.
+      const same = expected === lowerDomain(got.address ?? '') || (got.address === null && got.redacted && REDACTED_STAND_IN.test(expected));
+      if (same) score.arfRecipient.ok++;
+      else score.misses.push({ file, index: k.index, field: 'arf-recipient', expected, got: got.address ?? '(redacted)' });
+      if ((k.feedbacktype ?? '') === (got.feedbackType ?? '')) score.arfType.ok++;
+      else score.misses.push({ file, index: k.index, field: 'arf-type', expected: k.feedbacktype ?? '', got: got.feedbackType ?? '' });
+    }
+  }
 
   for (const [file, lines] of byFile) {
     const result = results.get(file) ?? null;
@@ -134,6 +173,9 @@ export function scoreCorpus(dir: string, options: ScoreOptions = {}): CorpusScor
   return score;
 }
 
+/** Sisimai's placeholder for a recipient the feedback report does not name. */
+const REDACTED_STAND_IN = /^undisclosed-recipient-in-headers@libsisimai\.org\.invalid$/i;
+
 function pct(m: Metric): string {
   return m.total === 0 ? '   n/a' : `${((100 * m.ok) / m.total).toFixed(1).padStart(5)} %`;
 }
@@ -141,11 +183,13 @@ function pct(m: Metric): string {
 export function formatCorpusTable(score: CorpusScore): string {
   const row = (name: string, m: Metric): string => `${name.padEnd(12)} ${pct(m)}  ${String(m.ok).padStart(4)} / ${m.total}`;
   return [
-    `bounce corpus: ${score.files} files, ${score.elapsedMs.toFixed(0)} ms`,
+    `corpus: ${score.files} files, ${score.elapsedMs.toFixed(0)} ms`,
     row('recipient', score.recipient),
     row('hard/soft', score.hard),
     row('status', score.status),
     row('reason', score.reason),
     row('not/', score.notBounce),
+    row('arf rcpt', score.arfRecipient),
+    row('arf type', score.arfType),
   ].join('\n');
 }

@@ -5,10 +5,6 @@
  * agree with mailauth's to the letter.
  */
 declare module 'mailauth/lib/tools.js' {
-  /** The first entry of `domains` aligned with `fromDomain`, or false. */
-  export function getAlignment(
-    fromDomain: string,
-    domains: ReadonlyArray<string | { domain: string }>,
-    opts?: { strict?: boolean },
-  ): { domain: string } | false;
+  /** The first entry of `domains` in the same organizational domain as `fromDomain`, or false. */
+  export function getAlignment(fromDomain: string, domains: ReadonlyArray<string | { domain: string }>): { domain: string } | false;
 }
