@@ -91,12 +91,18 @@ export class Gateway {
       // Until reporters are authenticated (DKIM/SPF), every report counts.
       trusted: () => true,
       parse: parseMessage,
-      parseOptions: { codec: codec ?? undefined, tokenHeader: config.tokens.header, bounceRules },
+      parseOptions: {
+        codec: codec ?? undefined,
+        tokenHeader: config.tokens.header,
+        bounceRules,
+        limits: { maxDepth: config.smtp.maxMimeDepth, maxParts: config.smtp.maxMimeParts },
+      },
+      maxHeaderBytes: config.smtp.maxHeaderBytes,
       clock,
       log,
       quarantineBytes: config.quarantine.maxBytes,
     });
-    const smtp = createSmtpServer(config.smtp, ingest, log.child({ edge: 'smtp' }));
+    const smtp = createSmtpServer(config.smtp, ingest, log.child({ edge: 'smtp' }), (scope, ip) => store.hit(scope, ip, clock.now()));
     const http = createHttpServer(config.http, {
       log,
       ready: { redis: () => store.ping(), smtp: () => smtp.listening },

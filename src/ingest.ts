@@ -47,6 +47,15 @@ export interface IngestDeps {
   clock: Clock;
   log: Logger;
   quarantineBytes: number;
+  maxHeaderBytes: number;
+}
+
+/** Bytes before the blank line that ends the header block (the whole message if none). */
+export function headerBytes(raw: Buffer): number {
+  const crlf = raw.indexOf('\r\n\r\n');
+  const lf = raw.indexOf('\n\n');
+  const ends = [crlf, lf].filter((i) => i >= 0);
+  return ends.length ? Math.min(...ends) : raw.length;
 }
 
 export class Ingest {
@@ -54,7 +63,10 @@ export class Ingest {
 
   parse(raw: Buffer, env: Pick<Envelope, 'mailbox' | 'token'>): Report {
     const t0 = process.hrtime.bigint();
-    const report = this.deps.parse(raw, { ...this.deps.parseOptions, mailbox: env.mailbox, envelopeToken: env.token });
+    const report =
+      headerBytes(raw) > this.deps.maxHeaderBytes
+        ? unparseable(`header block larger than ${this.deps.maxHeaderBytes} bytes`)
+        : this.deps.parse(raw, { ...this.deps.parseOptions, mailbox: env.mailbox, envelopeToken: env.token });
     parseDuration.observe({ kind: report.kind }, Number(process.hrtime.bigint() - t0) / 1e9);
     return report;
   }
@@ -124,5 +136,17 @@ export function abuseInput(report: Report, reportId: string, env: Pick<Envelope,
     phones: report.phones,
     description: null,
     recipient: report.recipients.find((r) => r.address)?.address ?? null,
+  };
+}
+
+function unparseable(error: string): Report {
+  return {
+    kind: 'unknown',
+    recipients: [],
+    original: { messageId: null, from: null, subject: null, date: null, returnPath: null },
+    reporter: { userAgent: null, sourceIp: null, reportedDomain: null },
+    attribution: { account: null, campaign: null, verified: false, via: 'none' },
+    phones: [],
+    error,
   };
 }

@@ -14,6 +14,7 @@ import type { Ingest } from '../ingest.js';
 import type { Logger } from '../log.js';
 import { messageSize, smtpMessages, smtpRcptRejected } from '../metrics.js';
 import { type MailboxTarget, resolveMailbox } from './mailbox.js';
+import { installProxyV2 } from './proxy.js';
 
 interface SessionState {
   target?: MailboxTarget;
@@ -39,7 +40,10 @@ export interface SmtpEdge {
   readonly listening: boolean;
 }
 
-export function createSmtpServer(cfg: Config['smtp'], ingest: Ingest, log: Logger): SmtpEdge {
+/** Per-client-IP counting shared by every instance (Redis); fails open when Redis is down. */
+export type Limiter = (scope: 'smtp-conn' | 'smtp-msg', ip: string) => Promise<number>;
+
+export function createSmtpServer(cfg: Config['smtp'], ingest: Ingest, log: Logger, limiter: Limiter): SmtpEdge {
   const states = new WeakMap<SMTPServerSession, SessionState>();
   const state = (s: SMTPServerSession): SessionState => {
     let st = states.get(s);
@@ -61,9 +65,29 @@ export function createSmtpServer(cfg: Config['smtp'], ingest: Ingest, log: Logge
     disabledCommands: tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
     ...(tls ?? {}),
     logger: false,
+    ...(cfg.proxyFrom.length ? { useProxy: [...cfg.proxyFrom] } : {}),
+    onConnect(session, cb) {
+      if (cfg.connectionsPerMinute === 0) return cb();
+      limiter('smtp-conn', session.remoteAddress).then(
+        (n) => {
+          if (n <= cfg.connectionsPerMinute) return cb();
+          smtpRcptRejected.inc({ reason: 'connection_rate' });
+          cb(new GatewayError('CONNECTION_LIMITED'));
+        },
+        () => cb(), // fail open: a message will still get its 451 if Redis is really down
+      );
+    },
     onMailFrom(_address, session, cb) {
       state(session).target = undefined;
-      cb();
+      if (cfg.messagesPerMinute === 0) return cb();
+      limiter('smtp-msg', session.remoteAddress).then(
+        (n) => {
+          if (n <= cfg.messagesPerMinute) return cb();
+          smtpRcptRejected.inc({ reason: 'message_rate' });
+          cb(new GatewayError('RATE_LIMITED', 'Too many messages from your address, try again later'));
+        },
+        () => cb(),
+      );
     },
     onRcptTo(address, session, cb) {
       const target = resolveMailbox(address.address, cfg);
@@ -90,8 +114,11 @@ export function createSmtpServer(cfg: Config['smtp'], ingest: Ingest, log: Logge
       const target = state(session).target!;
       const collector = new Collector(cfg.maxSize);
       inFlight++;
+      // A client that trickles its DATA must not hold the connection for ever.
+      const slow = setTimeout(() => stream.destroy(new Error(`DATA not finished within ${cfg.dataTimeout} ms`)), cfg.dataTimeout);
       const slog = log.child({ session: session.id, mailbox: target.mailbox });
       const finish = (result: string, err: Error | null, message?: string) => {
+        clearTimeout(slow);
         inFlight--;
         smtpMessages.inc({ mailbox: target.mailbox, result });
         cb(err, message);
@@ -134,6 +161,7 @@ export function createSmtpServer(cfg: Config['smtp'], ingest: Ingest, log: Logge
     },
   });
   server.on('error', (err) => log.error({ code: 'SMTP_SERVER_ERROR', err: err.message }, 'SMTP server error'));
+  if (cfg.proxyFrom.length) installProxyV2(server as unknown as Parameters<typeof installProxyV2>[0]);
 
   return {
     get listening() {

@@ -34,12 +34,14 @@ export class SmtpClient {
     sock.on('error', () => {});
   }
 
-  static async connect(port: number): Promise<SmtpClient> {
+  /** Connects; `preamble` (a PROXY header) is written before the greeting is read. */
+  static async connect(port: number, preamble?: Buffer): Promise<SmtpClient> {
     const sock = connect({ port, host: '127.0.0.1' });
     await new Promise<void>((res, rej) => {
       sock.once('connect', () => res());
       sock.once('error', rej);
     });
+    if (preamble) sock.write(preamble);
     const c = new SmtpClient(sock);
     const greeting = await c.read();
     if (greeting.code !== 220) throw new Error(`greeting ${greeting.code} ${greeting.text}`);
