@@ -1,5 +1,5 @@
 /** A real redis-server per test file, on a unix socket in a temporary folder. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalRedis, type LocalRedis } from '../../src/store/local.js';
@@ -8,13 +8,16 @@ export interface TestRedis {
   url: string;
   dir: string;
   stop(): Promise<void>;
+  /** SIGKILL: no shutdown, no final fsync — what a crash or an OOM kill does. */
+  kill(): Promise<void>;
   /** Starts it again on the same socket, with the same data. */
   start(): Promise<void>;
 }
 
-export async function testRedis(t: { teardown(fn: () => unknown): void }): Promise<TestRedis> {
+export async function testRedis(t: { teardown(fn: () => unknown): void }, opts: { appendfsync?: string } = {}): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'ag-redis-'));
-  let server: LocalRedis | null = await startLocalRedis({ dir, appendfsync: 'no' });
+  const appendfsync = opts.appendfsync ?? 'no';
+  let server: LocalRedis | null = await startLocalRedis({ dir, appendfsync });
   const r: TestRedis = {
     url: server.url,
     dir,
@@ -22,8 +25,14 @@ export async function testRedis(t: { teardown(fn: () => unknown): void }): Promi
       await server?.stop();
       server = null;
     },
+    async kill() {
+      const pid = Number(readFileSync(join(dir, 'redis.pid'), 'utf8'));
+      process.kill(pid, 'SIGKILL');
+      while (alive(pid)) await new Promise((r) => setTimeout(r, 10));
+      server = null;
+    },
     async start() {
-      server = await startLocalRedis({ dir, appendfsync: 'no' });
+      server = await startLocalRedis({ dir, appendfsync });
     },
   };
   t.teardown(async () => {
@@ -31,4 +40,13 @@ export async function testRedis(t: { teardown(fn: () => unknown): void }): Promi
     rmSync(dir, { recursive: true, force: true });
   });
   return r;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
