@@ -7,7 +7,7 @@
 import type { Channel } from './address.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config/schema.js';
-import type { Effects } from './effects.js';
+import { type Effects, guidanceFor } from './effects.js';
 import { GatewayError } from './errors.js';
 import { newId } from './ids.js';
 import type { Logger } from './log.js';
@@ -48,7 +48,7 @@ export class Desk {
   constructor(
     private readonly store: Store,
     private readonly effects: Effects,
-    private readonly config: Pick<Config, 'investigation' | 'cases' | 'rates'>,
+    private readonly config: Pick<Config, 'investigation' | 'cases' | 'rates' | 'guidance'>,
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {}
@@ -109,7 +109,7 @@ export class Desk {
         windowHours: Math.max(...this.config.rates.windowHours),
         warnEventId: 'evt_' + newId(now),
         suspendEventId: 'evt_' + newId(now),
-        data: { account, kind: 'investigation', caseId: saved.caseId, suspicions: suspicious, campaign: input.campaign },
+        data: { account, kind: 'investigation', caseId: saved.caseId, suspicions: suspicious, campaign: input.campaign, guidance: guidanceFor('investigation', this.config.guidance) },
       });
       suspended = r.outcome === 'suspended';
       if (suspended) {

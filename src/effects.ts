@@ -51,16 +51,18 @@ export class Effects {
   private readonly rates: Config['rates'];
   private readonly bounces: Config['bounces'];
   private readonly senderSide: Set<string>;
+  private readonly guidance: Config['guidance'];
 
   constructor(
     private readonly store: Store,
-    config: Pick<Config, 'rates' | 'bounces'>,
+    config: Pick<Config, 'rates' | 'bounces' | 'guidance'>,
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {
     this.rates = config.rates;
     this.bounces = config.bounces;
     this.senderSide = new Set(config.bounces.senderSideReasons);
+    this.guidance = config.guidance;
     this.policy = { minVolume: this.rates.minVolume, complaint: this.rates.complaint, bounce: this.rates.bounce };
   }
 
@@ -240,7 +242,7 @@ export class Effects {
       windowHours: window,
       warnEventId: 'evt_' + newId(now),
       suspendEventId: 'evt_' + newId(now),
-      data: { account, pool: f.pool, channel, ...d.evidence },
+      data: { account, pool: f.pool, channel, ...d.evidence, guidance: guidanceFor(kind, this.guidance) },
     });
     if (r.outcome === 'warned' || r.outcome === 'suspended') {
       accountActions.inc({ action: r.outcome, kind });
@@ -252,4 +254,12 @@ export class Effects {
 
 export function fingerprint(parts: Array<string | null | undefined>): string {
   return createHash('sha256').update(parts.map((p) => p ?? '').join('\u0000')).digest('base64url').slice(0, 22);
+}
+
+/** What a customer should read when warned or suspended for this kind of trouble. */
+export function guidanceFor(kind: RateKind | 'investigation', g: Config['guidance']): Array<{ topic: string; url: string }> {
+  const pick = (...topics: Array<keyof Config['guidance']>) => topics.map((topic) => ({ topic, url: g[topic] }));
+  if (kind === 'bounce') return pick('bounces', 'listHygiene');
+  if (kind === 'investigation') return pick('consent', 'complaints');
+  return pick('complaints', 'listHygiene', 'consent', 'unsubscribe');
 }

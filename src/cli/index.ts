@@ -3,6 +3,7 @@
  * `abusegate <command>`: parse, token, corpus. Usage errors and bad input end with one
  * line on stderr and exit code 2 (usage) or 1 (failure); never a stack trace.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { loadBounceRules } from '../parse/bounce/index.js';
@@ -14,7 +15,7 @@ const USAGE = `usage:
   abusegate parse PATH...                      one JSON line per message (files, or folders of *.eml)
   abusegate token --account A --campaign C [--recipient R]
                                                mint a token (with --recipient: the long form)
-  abusegate corpus DIR                         score the parser against a corpus with answer-key.jsonl
+  abusegate corpus DIR [--disputed FILE]       score the parser against a corpus with answer-key.jsonl
 Configuration comes from config/default.yaml, ABUSEGATE_CONFIG and the environment
 (ABUSEGATE_TOKEN_SECRET for tokens).`;
 
@@ -60,9 +61,13 @@ async function run(argv: string[]): Promise<number> {
       return 0;
     }
     case 'corpus': {
-      const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
+      const { positionals, values } = parseArgs({ args: rest, allowPositionals: true, options: { disputed: { type: 'string' } } });
       if (positionals.length !== 1) throw new UsageError('corpus needs one DIR');
-      process.stdout.write(formatCorpusTable(scoreCorpus(positionals[0])) + '\n');
+      process.stdout.write('All answer-key entries:\n' + formatCorpusTable(scoreCorpus(positionals[0])) + '\n');
+      if (values.disputed) {
+        const disputed = Object.keys((JSON.parse(readFileSync(values.disputed, 'utf8')) as { files: Record<string, string> }).files);
+        process.stdout.write(`\nWithout the ${disputed.length} disputed entries (${values.disputed}):\n` + formatCorpusTable(scoreCorpus(positionals[0], { exclude: disputed })) + '\n');
+      }
       return 0;
     }
     default:

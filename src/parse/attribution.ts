@@ -12,6 +12,7 @@
  * 5. none.
  *
  * Tokens are authenticated by the codec: a forged or altered one is simply not found.
+ * `tokenState` tells the abuse desk apart "no token" from "a token that does not verify".
  */
 import type { HeaderList } from './mime.js';
 import type { Attribution } from './report.js';
@@ -138,4 +139,35 @@ export function parseFeedbackId(value: string): { account: string; campaign: str
   const [campaign, account] = parts;
   if (!ID_RE.test(account)) return null;
   return { account, campaign: ID_RE.test(campaign) ? campaign : null };
+}
+
+/**
+ * Whether the original carries something in the place and shape of one of our tokens: a
+ * value in the token header (or an ISP's renamed copy of it), an unsubscribe link
+ * `/u/1…`, or a base32 VERP tail in the Return-Path. Says nothing about authenticity.
+ */
+export function tokenShaped(headers: HeaderList | null | undefined, bodyText: string | null | undefined, tokenHeader: string = DEFAULT_TOKEN_HEADER): boolean {
+  const th = tokenHeader.toLowerCase();
+  if (headers) {
+    for (const [name, value] of headers.fields) {
+      if ((name === th || name.endsWith('-' + th)) && value.trim() !== '') return true;
+      if (LINK_SHAPE.test(value)) return true;
+    }
+    for (const rp of headers.getAll('return-path')) {
+      const tail = verpToken(rp);
+      if (tail && SHORT_SHAPE.test(tail)) return true;
+    }
+  }
+  return !!bodyText && LINK_SHAPE.test(bodyText.length > MAX_SHAPE_SCAN ? bodyText.slice(0, MAX_SHAPE_SCAN) : bodyText);
+}
+
+/** A long token in the unsubscribe path, also URL-encoded by a link-rewriting gateway. */
+const LINK_SHAPE = /(?:\/|%2F)u(?:\/|%2F)1[a-z2-7][A-Za-z0-9_-]{20,}/i;
+const SHORT_SHAPE = /^[a-z2-7]{15,}$/i;
+const MAX_SHAPE_SCAN = 1024 * 1024;
+
+/** valid: an authenticated token or VERP address named the account; forged: something token-shaped did not verify. */
+export function tokenState(attribution: Attribution, shaped: () => boolean): 'valid' | 'forged' | 'missing' {
+  if (attribution.verified) return 'valid';
+  return shaped() ? 'forged' : 'missing';
 }

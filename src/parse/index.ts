@@ -4,8 +4,9 @@
  * once when the caller passes none. Never throws: what cannot be read comes back as
  * `kind: 'unknown'` with `error` set, and the SMTP path quarantines it.
  */
+import { analyseAbuse, describeOriginal } from './abuse.js';
 import { parseArf, pastedMessage, classify, firstAddress, addressesIn, type ArfResult } from './arf.js';
-import { attribute, DEFAULT_TOKEN_HEADER } from './attribution.js';
+import { attribute, DEFAULT_TOKEN_HEADER, tokenShaped, tokenState } from './attribution.js';
 import { loadBounceRules, parseBounce, type BounceRules } from './bounce/index.js';
 import { type HeaderList, type MimeLimits, type MimePart, parseMime, partText } from './mime.js';
 import type { Attribution, OriginalMessage, RecipientReport, Report, Reporter } from './report.js';
@@ -22,7 +23,14 @@ export interface ParseOptions {
   tokenHeader?: string;
   bounceRules?: BounceRules;
   limits?: MimeLimits;
+  /**
+   * ISO 3166 region in which a phone number written the national way ("0400 000 000") is
+   * read, for SMS complaints to abuse@; default US (config form.phoneRegion's default).
+   */
+  phoneRegion?: string;
 }
+
+export const DEFAULT_PHONE_REGION = 'US';
 
 /** Bodies searched for a token: enough for any footer, bounded for hostile input. */
 const MAX_BODY_TEXT = 1024 * 1024;
@@ -59,7 +67,7 @@ function parse(raw: Buffer, opts: ParseOptions): Report {
   if (arf) return complaint(root, arf, opts);
 
   if (opts.mailbox === 'unsubscribe') return unsubscribe(root, opts);
-  if (opts.mailbox === 'abuse') return other('abuse', root, opts);
+  if (opts.mailbox === 'abuse') return abuse(root, opts).report;
 
   const rules = rulesFor(opts);
   const bounce = rules ? parseBounce(root, rules) : null;
@@ -80,6 +88,11 @@ function parse(raw: Buffer, opts: ParseOptions): Report {
     return report(bounce.kind, recipients, originalOf(original, null), nullReporter(), attribution);
   }
 
+  // `abusegate parse` names no mailbox: a message that reads as an abuse report is one.
+  if (opts.mailbox === undefined) {
+    const r = abuse(root, opts);
+    if (r.looksLikeReport) return r.report;
+  }
   return other('unknown', root, opts);
 }
 
@@ -116,7 +129,20 @@ function complaint(root: MimePart, arf: ArfResult, opts: ParseOptions): Report {
   }));
   const kind = arf.dialect === 'unsubscribe-request' && opts.mailbox === 'unsubscribe' ? 'unsubscribe' : 'complaint';
   const reporter: Reporter = { userAgent: arf.userAgent, sourceIp: arf.sourceIp, reportedDomain: arf.reportedDomain };
-  return report(kind, recipients, originalOf(arf.original, arf.originalMailFrom), reporter, attribution);
+  const out = report(kind, recipients, originalOf(arf.original, arf.originalMailFrom), reporter, attribution);
+  if (opts.mailbox === 'abuse') {
+    // A feedback report sent to abuse@ stays a complaint; the desk's case still wants these.
+    const described = describeOriginal(arf.original, orig, firstText(root) ?? '');
+    const body = orig ? textOf(orig) : '';
+    out.abuse = {
+      channel: 'email',
+      reporter: firstAddress(root.headers.get('from')),
+      originalFound: orig ? (orig.children.length === 0 && orig.rawBody.trim() === '' ? 'headers-only' : 'attached') : 'none',
+      ...described,
+      tokenState: tokenState(attribution, () => tokenShaped(arf.original, body, opts.tokenHeader ?? DEFAULT_TOKEN_HEADER)),
+    };
+  }
+  return out;
 }
 
 /** A request sent to unsubscribe+TOKEN@: the sender opts out. */
@@ -149,10 +175,42 @@ function unsubscribe(root: MimePart, opts: ParseOptions): Report {
 }
 
 /**
- * Abuse reports and anything unrecognised: the original is an attached message, or one
+ * Mail to abuse@ (see abuse.ts): the offending message attached, forwarded inline or
+ * pasted; an SMS complaint's mobile numbers; what investigation needs (phishing language,
+ * the domains the original names, whether its token is valid, forged or missing).
+ */
+function abuse(root: MimePart, opts: ParseOptions): { report: Report; looksLikeReport: boolean } {
+  const a = analyseAbuse(root, { phoneRegion: opts.phoneRegion ?? DEFAULT_PHONE_REGION });
+  let body: string | undefined;
+  const bodyText = (): string => {
+    if (body === undefined) {
+      body = textOf(root);
+      // Link-rewriting gateways (Safe Links, URL Defense) URL-encode the footer link.
+      if (/%2F/i.test(body)) body += '\n' + body.replace(/%2F/gi, '/').replace(/%3A/gi, ':');
+    }
+    return body;
+  };
+  const tokenHeader = opts.tokenHeader ?? DEFAULT_TOKEN_HEADER;
+  const { attribution } = attribute({ headers: a.original, bodyText, envelopeToken: opts.envelopeToken, codec: opts.codec, tokenHeader });
+  const out = report('abuse', [], originalOf(a.original, null), nullReporter(), attribution);
+  out.phones = a.phones;
+  out.abuse = {
+    channel: a.channel,
+    reporter: a.reporter,
+    originalFound: a.originalFound,
+    phishing: a.phishing,
+    phishingTerms: a.phishingTerms,
+    originDomains: a.originDomains,
+    tokenState: tokenState(attribution, () => tokenShaped(a.original, bodyText(), tokenHeader)),
+  };
+  return { report: out, looksLikeReport: a.looksLikeReport };
+}
+
+/**
+ * Anything unrecognised: the original is an attached message, or one
  * pasted into the text (an inline forward); tokens are looked for in both.
  */
-function other(kind: 'abuse' | 'unknown', root: MimePart, opts: ParseOptions): Report {
+function other(kind: 'unknown', root: MimePart, opts: ParseOptions): Report {
   const enclosed = firstEnclosed(root);
   let original: HeaderList | null = enclosed?.headers ?? null;
   if (!original) {

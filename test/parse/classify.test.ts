@@ -1,7 +1,7 @@
 // Table-driven classification (config/bounce-rules.yaml through classify()).
 import t from 'tap';
 import { classify, loadBounceRules } from '../../src/parse/bounce/index.js';
-import { matchText } from '../../src/parse/bounce/rules.js';
+import { matchText, providerReason } from '../../src/parse/bounce/rules.js';
 
 const rules = loadBounceRules();
 
@@ -10,6 +10,20 @@ t.test('every text rule has an example that it matches', async (t) => {
     t.ok(r.re.test(r.example.replace(/\s+/g, ' ')), `${r.name}: ${r.example}`);
   }
   for (const st of rules.stages) t.ok(st.re.test(st.example), `stage ${st.name}: ${st.example}`);
+  for (const c of rules.confirmations.values()) t.ok(c.re.test(c.example), `confirmation ${c.name}: ${c.example}`);
+  for (const h of rules.headerRules) {
+    const [name, value] = h.example.split(/:\s*/, 2);
+    t.equal(name.toLowerCase(), h.header, `header verdict names its header: ${h.example}`);
+    t.ok(h.re.test(value), `header verdict ${h.header}: ${h.example}`);
+  }
+});
+
+t.test('every provider code table reads its example', async (t) => {
+  for (const pc of rules.providerCodes) {
+    const m = pc.re.exec(pc.example);
+    t.ok(m, `${pc.name}: the code pattern finds a code in ${pc.example}`);
+    t.ok(providerReason(rules, pc.example), `${pc.name}: the code in its example is in the table`);
+  }
 });
 
 t.test('strong rule examples classify to their own reason', async (t) => {
@@ -18,7 +32,7 @@ t.test('strong rule examples classify to their own reason', async (t) => {
   }
 });
 
-type Row = [string, { status?: string; replyCode?: string; diagnostic?: string; action?: string }, string, boolean, string | null];
+type Row = [string, { status?: string; replyCode?: string; diagnostic?: string; action?: string; hosts?: string[] }, string, boolean, string | null];
 const table: Row[] = [
   // [what, input, reason, hard, status]
   ['enhanced code and text agree', { diagnostic: '550 5.1.1 <kijitora@example.jp>... User Unknown' }, 'userunknown', true, '5.1.1'],
@@ -49,6 +63,23 @@ const table: Row[] = [
   ['nothing at all', {}, 'undefined', false, null],
   ['text nobody knows', { diagnostic: '550 Something odd happened' }, 'onhold', false, null],
   ['continuation prefixes do not split a sentence', { diagnostic: '550-5.7.1 [192.0.2.1] Messages with multiple 550-5.7.1 addresses in From: header are not accepted.' }, 'notcompliantrfc', false, '5.7.1'],
+  // A generic "user unknown" needs a X.1.x status or the RCPT stage (Sisimai's reading).
+  ['user unknown at RCPT', { diagnostic: 'host mx.example.jp[192.0.2.1] said: 550 <k@example.jp>: User unknown (in reply to RCPT TO command)' }, 'userunknown', true, '5.1.1'],
+  ['user unknown with a X.1.x status', { status: '5.1.1', diagnostic: '550 5.1.1 <k@example.jp>... User Unknown' }, 'userunknown', true, '5.1.1'],
+  ['user unknown, stage unknown, no X.1.x status: a filter', { status: '5.0.0', diagnostic: '550 Unknown user k@example.jp' }, 'filtered', false, '5.0.0'],
+  ['user unknown with a mailbox status, stage unknown: a filter', { status: '5.2.1', diagnostic: '550 5.2.1 <k@example.jp>... User Unknown' }, 'filtered', false, '5.2.1'],
+  ['user unknown with a mailbox status at RCPT', { status: '5.2.1', diagnostic: '550 5.2.1 <k@example.jp>... User Unknown [RCPT_TO]' }, 'userunknown', true, '5.2.1'],
+  ['the MTA\'s own words need no stage', { diagnostic: 'Unknown user: k@example.com' }, 'userunknown', true, '5.1.1'],
+  ['KDDI filter answer', { status: '5.0.0', diagnostic: '550 : User unknown (in reply to RCPT TO command)' }, 'filtered', false, '5.0.0'],
+  ['Postfix gives the reason after the colon', { status: '5.6.0', diagnostic: '550 5.6.0 <k@example.net>: Recipient address rejected: Media error' }, 'contenterror', false, '5.6.0'],
+  ['KDDI names a missing mailbox whatever the stage', { status: '5.0.0', diagnostic: '550 <k@ezweb.ne.jp>: User unknown', hosts: ['ezweb.ne.jp'] }, 'userunknown', true, '5.0.0'],
+  ['the KDDI rule is KDDI\'s only', { status: '5.0.0', diagnostic: '550 <k@example.jp>: User unknown', hosts: ['example.jp'] }, 'filtered', false, '5.0.0'],
+  // Provider code tables.
+  ['Spectrum AUP code range', { status: '5.1.0', diagnostic: '550 5.1.0 <s@example.com> sender rejected. AUP#In-1310' }, 'toomanyconn', false, '5.1.0'],
+  ['Orange OFR code', { status: '5.2.0', diagnostic: '550 5.2.0 Mail rejete. Mail rejected. OFR_506 [506]' }, 'spamdetected', false, '5.2.0'],
+  ['Cox AUP code', { diagnostic: '554 5.7.1 192.0.2.1 rejected AUP#CXBL' }, 'blocked', false, '5.7.1'],
+  ['GoDaddy IB code', { diagnostic: '550 5.2.0 <s@example.com> From: Domain is invalid. Please provide a valid From: IB506' }, 'rejected', false, '5.2.0'],
+  ['relay refused without authentication', { diagnostic: '550-Please turn on SMTP Authentication in your mail client. 550 relay through this server without authentication.' }, 'securityerror', false, '5.7.0'],
   ['inner status code wins over the relay\'s summary', { diagnostic: "5.1.0 - Unknown address error 550-'5.2.2 <k@example.jp>... Mailbox Full'" }, 'mailboxfull', false, '5.2.2'],
 ];
 

@@ -133,6 +133,8 @@ interface Candidate {
   far: string | null;
   /** The comment of the DSN Status field, when a Diagnostic-Code was given too. */
   comment?: string | null;
+  /** The DSN Remote-MTA. */
+  remoteMta?: string | null;
 }
 
 const DECISIVE = new Set<Classification['source']>(['status', 'text', 'unconfirmed', 'action']);
@@ -143,7 +145,8 @@ function report(rules: BounceRules, c: Candidate): RecipientReport {
   const status = chooseStatus(c.status, own.find((t) => statusFromText(t)) ?? null);
   const replyCode = own.map((t) => replyCodeFromText(t.replace(/\s+/g, ' '))).find(Boolean) ?? null;
   const context = all.slice(1).join('\n');
-  const run = (t: string | null): Classification => classify(rules, { status, replyCode, diagnostic: t, action: c.action, context });
+  const hosts = [c.address ? c.address.slice(c.address.lastIndexOf('@') + 1) : null, c.remoteMta];
+  const run = (t: string | null): Classification => classify(rules, { status, replyCode, diagnostic: t, action: c.action, context, hosts });
   let best: Classification | null = null;
   for (const t of own) {
     const r = run(t);
@@ -244,6 +247,7 @@ function fromNotice(h: HeaderList, parts: Parts, text: string): { candidates: Ca
         diagnostic: r.diagnostic ?? r.statusComment ?? segment,
         near: segment && r.diagnostic ? [segment] : [],
         comment: r.diagnostic ? r.statusComment : null,
+        remoteMta: r.remoteMta,
         far: dsn.length === 1 ? notice : null,
       });
     }

@@ -18,6 +18,8 @@ export interface TextRule {
   weak: boolean;
   /** Name of the confirmation (see `confirmations`) the reason needs to stand. */
   confirm: string | null;
+  /** Provider rules: apply only when the recipient's domain or the remote MTA matches. */
+  hosts: RegExp | null;
 }
 
 /**
@@ -96,6 +98,8 @@ export interface ClassifyInput {
   action?: string | null;
   /** Surrounding text (the SMTP transcript around the diagnostic): read for the stage rules only. */
   context?: string | null;
+  /** Host names the provider rules are scoped by: the recipient's domain, the remote MTA. */
+  hosts?: Array<string | null | undefined>;
 }
 
 export interface Classification {
@@ -113,7 +117,7 @@ interface RawRules {
   default_status?: Record<string, string>;
   hard?: string[];
   hard_if_permanent?: string[];
-  patterns?: Array<{ reason: string; match: string[]; example: string; name?: string; weak?: boolean; confirm?: string }>;
+  patterns?: Array<{ reason: string; match: string[]; example: string; name?: string; weak?: boolean; confirm?: string; hosts?: string }>;
   confirmations?: Record<string, { status?: string[]; match: string[]; otherwise: string; example: string }>;
   stages?: Array<{ name: string; match: string[]; from: string[]; to: string; example: string }>;
   gave_up?: { from: string[]; to: string; status_prefix?: string };
@@ -160,7 +164,7 @@ export function compileBounceRules(raw: RawRules): BounceRules {
     if (!p.example) throw new Error(`${what} needs an example line`);
     const re = alternation(what, p.match);
     if (p.confirm && !raw.confirmations?.[p.confirm]) throw new Error(`${what}: unknown confirmation '${p.confirm}'`);
-    patterns.push({ reason: p.reason, re, example: p.example, name: p.name ?? `${p.reason}#${i + 1}`, weak: p.weak === true, confirm: p.confirm ?? null });
+    patterns.push({ reason: p.reason, re, example: p.example, name: p.name ?? `${p.reason}#${i + 1}`, weak: p.weak === true, confirm: p.confirm ?? null, hosts: p.hosts ? new RegExp(p.hosts, 'i') : null });
   }
   const confirmations = new Map<string, Confirmation>();
   for (const [name, c] of Object.entries(raw.confirmations ?? {})) {
@@ -231,7 +235,7 @@ export function replyCodeFromText(text: string): string | null {
 
 /** The first text rule that matches (strong rules, then weak ones), or null. */
 export function matchText(rules: BounceRules, text: string, weak = false): TextRule | null {
-  for (const r of weak ? rules.weakPatterns : rules.patterns) if (r.re.test(text)) return r;
+  for (const r of weak ? rules.weakPatterns : rules.patterns) if (!r.hosts && r.re.test(text)) return r;
   return weak ? null : matchText(rules, text, true);
 }
 
@@ -314,9 +318,11 @@ export function classify(rules: BounceRules, input: ClassifyInput): Classificati
     if (!c || confirmed(c, status, stageText)) decide(r.reason, 'text');
     else decide(c.otherwise, 'unconfirmed');
   };
+  const hosts = (input.hosts ?? []).filter((x): x is string => Boolean(x));
+  const applies = (r: TextRule): boolean => !r.hosts || hosts.some((x) => r.hosts!.test(x));
   if (diagnostic) {
     for (const r of rules.patterns) {
-      if (r.re.test(diagnostic)) {
+      if (applies(r) && r.re.test(diagnostic)) {
         textRule(r);
         break;
       }
@@ -325,7 +331,7 @@ export function classify(rules: BounceRules, input: ClassifyInput): Classificati
   if (status) decide(statusLookup(rules.statusFallback, status), 'status-class');
   if (diagnostic && !reason) {
     for (const r of rules.weakPatterns) {
-      if (r.re.test(diagnostic)) {
+      if (applies(r) && r.re.test(diagnostic)) {
         textRule(r);
         break;
       }
