@@ -28,7 +28,7 @@ function newest(dir) {
   return t;
 }
 
-const has = (bin) => !spawnSync(bin, ['--version'], { stdio: 'ignore' }).error;
+const has = (bin) => spawnSync('sh', ['-c', `command -v ${bin} || test -x /usr/sbin/${bin}`], { stdio: 'ignore' }).status === 0;
 
 // 1. npm dependencies
 const stamp = join(root, 'node_modules/.package-lock.json');
@@ -51,6 +51,8 @@ if (mode === 'test' || !process.env.REDIS_URL) {
   if (!has('redis-server')) wanted.push(['redis-server', 'redis-server']);
   if (!has('redis-cli')) wanted.push(['redis-cli', 'redis-tools']);
 }
+// The policy service is tested against a real Postfix (its test starts a private instance).
+if (mode === 'test' && !has('postfix')) wanted.push(['postfix', 'postfix']);
 if (wanted.length) {
   const pkgs = [...new Set(wanted.map(([, p]) => p))];
   const root_ = process.getuid?.() === 0;

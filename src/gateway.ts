@@ -21,6 +21,7 @@ import { Ingest } from './ingest.js';
 import { createLogger, type Logger } from './log.js';
 import { loadBounceRules } from './parse/bounce/index.js';
 import { parseMessage } from './parse/index.js';
+import { createPolicyServer } from './policy/server.js';
 import { createSmtpServer, type SmtpEdge } from './smtp/server.js';
 import { Keys } from './store/keys.js';
 import { type LocalRedis, startLocalRedis } from './store/local.js';
@@ -44,6 +45,7 @@ export interface GatewayOptions {
 export class Gateway {
   smtpPort = 0;
   httpPort = 0;
+  policyPort = 0;
 
   private constructor(
     readonly config: Config,
@@ -54,6 +56,7 @@ export class Gateway {
     readonly codec: TokenCodec | null,
     private readonly smtp: SmtpEdge,
     readonly http: FastifyInstance,
+    private readonly policy: PolicyServer,
     private readonly localRedis: LocalRedis | null,
   ) {}
 
@@ -96,6 +99,7 @@ export class Gateway {
         tokenHeader: config.tokens.header,
         bounceRules,
         limits: { maxDepth: config.smtp.maxMimeDepth, maxParts: config.smtp.maxMimeParts },
+        phoneRegion: config.form.phoneRegion,
       },
       maxHeaderBytes: config.smtp.maxHeaderBytes,
       clock,
@@ -105,7 +109,7 @@ export class Gateway {
     const smtp = createSmtpServer(config.smtp, ingest, log.child({ edge: 'smtp' }), (scope, ip) => store.hit(scope, ip, clock.now()));
     const http = createHttpServer(config.http, {
       log,
-      ready: { redis: () => store.ping(), smtp: () => smtp.listening },
+      ready: { redis: () => store.ping(), smtp: () => smtp.listening, policy: () => policy.listening },
       routes: (app) => {
         const auth = adminAuth(config.admin.token);
         eventRoutes(app, new Traffic(store, clock));
@@ -115,24 +119,39 @@ export class Gateway {
         caseRoutes(app, { desk, ingest, store, clock, admin: auth, phoneRegion: config.form.phoneRegion, ratePerMinute: config.form.ratePerMinute });
       },
     });
-    const gw = new Gateway(config, log, redis, store, ingest, codec, smtp, http, localRedis);
+    const policy = createPolicyServer(
+      { ...config.policy, verpPrefix: config.smtp.mailboxes.bounces },
+      {
+        log: log.child({ edge: 'policy' }),
+        accountFromToken: (token) => {
+          const c = codec?.verify(token);
+          return c?.form === 'short' ? c.account : null;
+        },
+        // The account's list and the global list, in one round trip each.
+        lookup: async (account, address) => (await store.checkSuppressions(account, 'email', [address]))[0] ?? null,
+      },
+    );
+    const gw = new Gateway(config, log, redis, store, ingest, codec, smtp, http, policy, localRedis);
     try {
       gw.smtpPort = await smtp.listen();
+      gw.policyPort = await policy.listen();
       await http.listen({ port: config.http.port, host: config.http.host });
       gw.httpPort = (http.server.address() as { port: number }).port;
     } catch (err) {
       await gw.stop(0);
       throw err;
     }
-    log.info({ code: 'STARTED', smtp: gw.smtpPort, http: gw.httpPort }, 'abusegate listening');
+    log.info({ code: 'STARTED', smtp: gw.smtpPort, http: gw.httpPort, policy: gw.policyPort }, 'abusegate listening');
     return gw;
   }
 
   /** Stops accepting, lets messages in flight finish (at most graceMs), then closes. */
   async stop(graceMs = this.config.shutdown.graceMs): Promise<void> {
-    await Promise.all([this.smtp.stop(graceMs), this.http.close()]);
+    await Promise.all([this.smtp.stop(graceMs), this.http.close(), this.policy.stop(graceMs)]);
     this.redis.disconnect();
     await this.localRedis?.stop();
     this.log.info({ code: 'STOPPED' }, 'abusegate stopped');
   }
 }
+
+type PolicyServer = ReturnType<typeof createPolicyServer>;

@@ -59,7 +59,13 @@ export const schema = {
     maxMimeParts: int(1, 1e6),
   },
   http: { port: port(), host: str(), bodyLimit: int(1024, 1024 ** 3) },
-  policy: { port: port(), host: str() },
+  policy: {
+    port: port(),
+    host: str(),
+    accountFrom: oneOf('verp', 'sasl', 'verp-then-sasl'),
+    idleTimeoutMs: int(1000, 3600000),
+    maxRequestBytes: int(1024, 1048576),
+  },
   redis: {
     url: optStr(/^(rediss?:\/\/|unix:\/\/|\/)/, 'a redis:// or rediss:// URL, or a unix socket path'),
     cluster: strings(),

@@ -321,7 +321,7 @@ function blocks(ls: string[]): Block[] {
       continue;
     }
     if (!RAW_FIELD.test(line) && !labelOf(line)) {
-      // Outlook's rule line, and Apple Mail's blank-framed block, sit between separator and block.
+      // A rule line (Outlook's ____) may sit between the separator and the block.
       if (!/^[\s_\-=]{8,}$/.test(line)) separated = false;
       i++;
       continue;
@@ -589,10 +589,12 @@ export function mobileNumbers(text: string, region = 'US'): string[] {
 
 interface Term {
   term: string;
-  /** Strong terms decide on their own; weak ones need another term beside them. */
+  /** Strong terms decide on their own; weak ones need two more beside them. */
   strong: boolean;
   re: RegExp;
 }
+
+const WEAK_TERMS_NEEDED = 3;
 
 /** Matched against folded text (lower case, no diacritics). */
 const PHISHING_TERMS: Term[] = [
@@ -618,13 +620,15 @@ const PHISHING_TERMS: Term[] = [
 
 /**
  * Phishing language in the texts: any strong phrase ("verify your account", "suspended
- * account", "phishing"…), or two different weak ones ("password" and "bank"). Terms are
- * reported by their English name whatever language matched, in table order.
+ * account", "phishing"…), or three different weak ones ("password", "bank", "login"): two
+ * weak words are in every bank's newsletter, and a phishing report suspends an account
+ * while the desk looks. Terms are reported by their English name whatever language
+ * matched, in table order.
  */
 export function phishingLanguage(...texts: string[]): { phishing: boolean; terms: string[] } {
   const folded = texts.map((t) => fold(t.length > MAX_TEXT ? t.slice(0, MAX_TEXT) : t).replace(/\s+/g, ' ')).join('\n');
   const terms = PHISHING_TERMS.filter((t) => t.re.test(folded));
-  const phishing = terms.some((t) => t.strong) || terms.length >= 2;
+  const phishing = terms.some((t) => t.strong) || terms.length >= WEAK_TERMS_NEEDED;
   return { phishing, terms: terms.map((t) => t.term) };
 }
 

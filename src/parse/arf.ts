@@ -385,15 +385,24 @@ function build(dialect: ArfDialect, fields: HeaderList | null, originalPart: Mim
  * Recipients the report fields name: Removal-Recipient (opt-out) first, else Original-Rcpt-To,
  * else the Redacted-Address some reporters write instead.
  */
+const MAX_RECIPIENTS = 100;
+
 function reportRecipients(f: HeaderList): ArfRecipient[] {
   let values = f.getAll('removal-recipient');
   if (values.length === 0) values = f.getAll('original-rcpt-to');
   if (values.length === 0) values = f.getAll('redacted-address');
   const out: ArfRecipient[] = [];
-  for (const v of values) {
+  const seen = new Set<string>();
+  // RFC 5965 §3.2: one report per complained message; a report naming thousands of
+  // recipients is hostile, and only the first MAX_RECIPIENTS are read.
+  for (const v of values.slice(0, MAX_RECIPIENTS * 4)) {
     const r = classify(v);
-    if (r.address && out.some((o) => o.address === r.address)) continue;
+    if (r.address) {
+      if (seen.has(r.address)) continue;
+      seen.add(r.address);
+    }
     out.push(r);
+    if (out.length === MAX_RECIPIENTS) break;
   }
   return out;
 }

@@ -137,7 +137,7 @@ function complaint(root: MimePart, arf: ArfResult, opts: ParseOptions): Report {
     out.abuse = {
       channel: 'email',
       reporter: firstAddress(root.headers.get('from')),
-      originalFound: orig ? (orig.children.length === 0 && orig.rawBody.trim() === '' ? 'headers-only' : 'attached') : 'none',
+      originalFound: !orig ? 'none' : orig.children.length === 0 && orig.rawBody.trim() === '' ? 'headers-only' : arf.dialect === 'inline' ? 'inline' : 'attached',
       ...described,
       tokenState: tokenState(attribution, () => tokenShaped(arf.original, body, opts.tokenHeader ?? DEFAULT_TOKEN_HEADER)),
     };
@@ -191,8 +191,18 @@ function abuse(root: MimePart, opts: ParseOptions): { report: Report; looksLikeR
     return body;
   };
   const tokenHeader = opts.tokenHeader ?? DEFAULT_TOKEN_HEADER;
-  const { attribution } = attribute({ headers: a.original, bodyText, envelopeToken: opts.envelopeToken, codec: opts.codec, tokenHeader });
-  const out = report('abuse', [], originalOf(a.original, null), nullReporter(), attribution);
+  const { attribution, recipient } = attribute({ headers: a.original, bodyText, envelopeToken: opts.envelopeToken, codec: opts.codec, tokenHeader });
+  // The recipient of the offending message: the one a long token names, else the original's
+  // To when it names exactly one address (an inline forward keeps it; an ISP may redact it).
+  let address = recipient ? normaliseDomain(recipient) : null;
+  if (!address && a.original && a.channel === 'email') {
+    const to = addressesIn(a.original.get('to') ?? '');
+    if (to.length === 1) address = classify(to[0]).address;
+  }
+  const recipients: RecipientReport[] = address
+    ? [{ address, redacted: false, reason: 'feedback', hard: false, action: null, status: null, replyCode: null, diagnostic: null }]
+    : [];
+  const out = report('abuse', recipients, originalOf(a.original, null), nullReporter(), attribution);
   out.phones = a.phones;
   out.abuse = {
     channel: a.channel,

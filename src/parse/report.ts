@@ -70,7 +70,7 @@ export interface Report {
   reporter: Reporter;
   attribution: Attribution;
   phones: string[];
-  /** What an abuse report says beyond the common fields (kind abuse only). */
+  /** What an abuse report says beyond the common fields (mail to abuse@: kind abuse, or a complaint sent there). */
   abuse?: AbuseDetails;
   /** Set only when the message could not be parsed; such mail is quarantined. */
   error?: string;

@@ -23,8 +23,6 @@ export type MalformedReason =
   | 'unsupported-request';
 
 export interface PolicyRequest {
-  /** Every attribute as sent (names are case-sensitive, as in Postfix). */
-  readonly attrs: ReadonlyMap<string, string>;
   readonly protocolState: string;
   readonly recipient: string;
   readonly sender: string;
@@ -43,36 +41,54 @@ export const LIMITS = {
 };
 
 const NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
-/** Control characters other than tab never occur in Postfix's attribute values. */
-const CONTROL_RE = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** Control characters other than tab and the line feeds between attributes never occur in Postfix's requests. */
+const CONTROL_RE = /[\x00-\x08\x0b-\x1f\x7f]/;
+/**
+ * A whole well-formed request in one linear scan (names cannot hold `=`, values cannot hold
+ * LF, so nothing backtracks). Invalid UTF-8 (U+FFFD after decoding) is allowed in values:
+ * Postfix passes 8-bit data through.
+ */
+const WELL_FORMED = /^[A-Za-z0-9_.-]{1,64}=[^\n\x00-\x08\x0b-\x1f\x7f]*(?:\n[A-Za-z0-9_.-]{1,64}=[^\n\x00-\x08\x0b-\x1f\x7f]*)*$/;
 const ACCOUNT_RE = /^[A-Za-z0-9._-]{1,64}$/;
 
+/** The attributes a decision reads, by first character; each may appear once (two values leave it open which one was decided on). */
+type Used = 'request' | 'protocol_state' | 'recipient' | 'sender' | 'sasl_username' | 'queue_id';
+const USED_BY_FIRST: Record<string, readonly Used[]> = {
+  r: ['request', 'recipient'],
+  s: ['sender', 'sasl_username'],
+  p: ['protocol_state'],
+  q: ['queue_id'],
+};
+
 /**
- * Parses the lines of one request (without its terminating empty line). Never throws:
- * anything that is not a well-formed `smtpd_access_policy` request comes back as a reason.
+ * Parses one request: its `name=value` lines joined by LF, without the terminating empty
+ * line (what RequestFramer yields). Never throws: anything that is not a well-formed
+ * `smtpd_access_policy` request comes back as a reason. Attributes other than the ones a
+ * decision reads are checked for form and otherwise ignored.
  */
-export function parseRequest(lines: readonly string[], maxAttributes = LIMITS.maxAttributes): ParseResult {
-  if (lines.length === 0) return { ok: false, reason: 'empty', detail: 'request has no attributes' };
-  if (lines.length > maxAttributes) {
-    return { ok: false, reason: 'too-many-attributes', detail: `${lines.length} attributes, limit ${maxAttributes}` };
-  }
-  const attrs = new Map<string, string>();
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i];
-    const eq = line.indexOf('=');
-    const name = eq < 0 ? line : line.slice(0, eq);
-    if (eq < 0 || !NAME_RE.test(name)) {
-      return CONTROL_RE.test(line) || line.includes('\ufffd')
-        ? { ok: false, reason: 'binary', detail: `line ${i + 1} holds binary data` }
-        : { ok: false, reason: 'bad-line', detail: `line ${i + 1} is not name=value` };
+export function parseRequest(text: string, maxAttributes = LIMITS.maxAttributes): ParseResult {
+  if (text === '') return { ok: false, reason: 'empty', detail: 'request has no attributes' };
+  if (!WELL_FORMED.test(text)) return whyMalformed(text);
+  const found: Partial<Record<Used, string>> = {};
+  let count = 0;
+  for (let pos = 0; pos <= text.length; ) {
+    let nl = text.indexOf('\n', pos);
+    if (nl < 0) nl = text.length;
+    if (++count > maxAttributes) return { ok: false, reason: 'too-many-attributes', detail: `more than ${maxAttributes} attributes` };
+    // Most of Postfix's ~30 attributes are not read: skip them without building their names.
+    const candidates = USED_BY_FIRST[text[pos]];
+    if (candidates) {
+      for (const name of candidates) {
+        if (text.charCodeAt(pos + name.length) === 61 /* = */ && text.startsWith(name, pos)) {
+          if (found[name] !== undefined) return { ok: false, reason: 'duplicate-attribute', detail: `attribute ${name} appears twice` };
+          found[name] = text.slice(pos + name.length + 1, nl);
+          break;
+        }
+      }
     }
-    const value = line.slice(eq + 1);
-    if (CONTROL_RE.test(value)) return { ok: false, reason: 'binary', detail: `attribute ${name} holds control characters` };
-    // Two values for one name leave it open which one a decision was made on.
-    if (attrs.has(name)) return { ok: false, reason: 'duplicate-attribute', detail: `attribute ${name} appears twice` };
-    attrs.set(name, value);
+    pos = nl + 1;
   }
-  const request = attrs.get('request');
+  const request = found.request;
   if (request === undefined) return { ok: false, reason: 'no-request', detail: 'no request= attribute' };
   if (request !== 'smtpd_access_policy') {
     return { ok: false, reason: 'unsupported-request', detail: `request=${request.slice(0, 64)} is not smtpd_access_policy` };
@@ -80,29 +96,48 @@ export function parseRequest(lines: readonly string[], maxAttributes = LIMITS.ma
   return {
     ok: true,
     request: {
-      attrs,
-      protocolState: attrs.get('protocol_state') ?? '',
-      recipient: attrs.get('recipient') ?? '',
-      sender: attrs.get('sender') ?? '',
-      saslUsername: attrs.get('sasl_username') ?? '',
-      queueId: attrs.get('queue_id') ?? '',
+      protocolState: found.protocol_state ?? '',
+      recipient: found.recipient ?? '',
+      sender: found.sender ?? '',
+      saslUsername: found.sasl_username ?? '',
+      queueId: found.queue_id ?? '',
     },
   };
 }
 
-export type FrameEvent = { kind: 'request'; lines: string[] } | { kind: 'oversize'; bytes: number };
+/** The first line that spoils a request, and how (the slow path, for the log). */
+function whyMalformed(text: string): ParseResult {
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    const eq = line.indexOf('=');
+    const name = eq < 0 ? line : line.slice(0, eq);
+    if (eq < 0 || !NAME_RE.test(name)) {
+      return CONTROL_RE.test(name) || name.includes('\ufffd')
+        ? { ok: false, reason: 'binary', detail: `line ${i + 1} holds binary data` }
+        : { ok: false, reason: 'bad-line', detail: `line ${i + 1} is not name=value` };
+    }
+    if (CONTROL_RE.test(line)) return { ok: false, reason: 'binary', detail: `attribute ${name} holds control characters` };
+  }
+  return { ok: false, reason: 'bad-line', detail: 'not name=value lines' };
+}
+
+export type FrameEvent = { kind: 'request'; text: string } | { kind: 'oversize'; bytes: number };
+
+const LF = 0x0a;
+const CR = 0x0d;
 
 /**
- * Splits a byte stream into requests. Holds at most `maxRequestBytes` of an unfinished
- * request; past that it reports `oversize` once and drops everything after, since where
- * the next request would start can no longer be trusted (the server then closes).
- * Lines may end in CRLF as well as LF (hand-typed tests, telnet).
+ * Splits a byte stream into requests, each decoded once as UTF-8 with its lines joined by
+ * LF. Holds at most `maxRequestBytes` of an unfinished request; past that it reports
+ * `oversize` once and drops everything after, since where the next request would start can
+ * no longer be trusted (the server then closes). Lines may end in CRLF as well as LF
+ * (hand-typed tests, telnet).
  */
 export class RequestFramer {
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private lines: string[] = [];
-  private requestBytes = 0;
+  /** The unfinished request, in a buffer that grows by doubling (no re-copying per chunk). */
+  private acc: Buffer | null = null;
+  private accLen = 0;
   private broken = false;
 
   constructor(private readonly maxRequestBytes = LIMITS.maxRequestBytes) {}
@@ -110,50 +145,70 @@ export class RequestFramer {
   push(chunk: Buffer): FrameEvent[] {
     const out: FrameEvent[] = [];
     if (this.broken) return out;
-    let start = 0;
-    for (;;) {
-      const nl = chunk.indexOf(10, start);
-      if (nl < 0) break;
-      let line: Buffer = chunk.subarray(start, nl);
-      this.requestBytes += nl - start + 1;
-      start = nl + 1;
-      if (this.pendingBytes > 0) {
-        line = Buffer.concat([...this.pending, line]);
-        this.pending = [];
-        this.pendingBytes = 0;
+    let buf = chunk;
+    // What was held has no terminator in it: search only where one could now end.
+    let searchFrom = 0;
+    if (this.acc) {
+      const need = this.accLen + chunk.length;
+      if (need > this.acc.length) {
+        const grown = Buffer.allocUnsafe(Math.max(need, this.acc.length * 2));
+        this.acc.copy(grown, 0, 0, this.accLen);
+        this.acc = grown;
       }
-      if (this.requestBytes > this.maxRequestBytes) return this.overflow(out);
-      let end = line.length;
-      if (end > 0 && line[end - 1] === 13) end--;
-      if (end === 0) {
-        out.push({ kind: 'request', lines: this.lines });
-        this.lines = [];
-        this.requestBytes = 0;
-      } else {
-        this.lines.push(line.toString('utf8', 0, end));
-      }
+      chunk.copy(this.acc, this.accLen);
+      searchFrom = Math.max(0, this.accLen - 2);
+      this.accLen = need;
+      buf = this.acc.subarray(0, need);
     }
-    if (start < chunk.length) {
-      const rest = chunk.subarray(start);
-      this.requestBytes += rest.length;
-      if (this.requestBytes > this.maxRequestBytes) return this.overflow(out);
+    let start = 0;
+    while (start < buf.length) {
+      // A request that is only its empty line.
+      if (buf[start] === LF || (buf[start] === CR && buf[start + 1] === LF)) {
+        out.push({ kind: 'request', text: '' });
+        start += buf[start] === LF ? 1 : 2;
+        continue;
+      }
+      const from = Math.max(start, searchFrom);
+      const lf = buf.indexOf('\n\n', from);
+      // Look for a CRLF ending only before the LF one, so a batch of requests is scanned once.
+      const crlfIn = (lf < 0 ? buf.subarray(from) : buf.subarray(from, lf + 1)).indexOf('\n\r\n');
+      const crlf = crlfIn < 0 ? -1 : from + crlfIn;
+      const end = lf < 0 ? crlf : crlf < 0 ? lf : Math.min(lf, crlf);
+      if (end < 0) break;
+      const next = end + (end === lf ? 2 : 3);
+      if (next - start > this.maxRequestBytes) return this.overflow(out, next - start);
+      let text = buf.toString('utf8', start, end);
+      if (text.includes('\r')) text = text.replace(/\r$/, '').replace(/\r\n/g, '\n');
+      out.push({ kind: 'request', text });
+      start = next;
+    }
+    const rest = buf.length - start;
+    if (rest > this.maxRequestBytes) return this.overflow(out, rest);
+    if (rest === 0) {
+      this.acc = null;
+      this.accLen = 0;
+    } else if (this.acc) {
+      this.acc.copyWithin(0, start, this.accLen);
+      this.accLen = rest;
+    } else {
       // Copy: the socket may reuse its buffer.
-      this.pending.push(Buffer.from(rest));
-      this.pendingBytes += rest.length;
+      this.acc = Buffer.allocUnsafe(Math.max(4096, rest * 2));
+      buf.copy(this.acc, 0, start);
+      this.accLen = rest;
     }
     return out;
   }
 
   /** True while part of a request has arrived but not its end. */
   get midRequest(): boolean {
-    return this.lines.length > 0 || this.pendingBytes > 0;
+    return this.accLen > 0;
   }
 
-  private overflow(out: FrameEvent[]): FrameEvent[] {
-    out.push({ kind: 'oversize', bytes: this.requestBytes });
+  private overflow(out: FrameEvent[], bytes: number): FrameEvent[] {
+    out.push({ kind: 'oversize', bytes });
     this.broken = true;
-    this.pending = [];
-    this.lines = [];
+    this.acc = null;
+    this.accLen = 0;
     return out;
   }
 }

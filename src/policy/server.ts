@@ -55,6 +55,8 @@ export interface PolicyServer {
 
 /** Lookups one connection may have outstanding before we stop reading from it. */
 const MAX_IN_FLIGHT = 256;
+/** Verified VERP tokens kept: one per campaign in flight, and verifying costs an HMAC and base-32 decoding. */
+const TOKEN_CACHE_SIZE = 10_000;
 const RESULTS: readonly PolicyResult[] = ['reject', 'dunno', 'defer', 'malformed'];
 
 interface Slot {
@@ -79,11 +81,29 @@ function throttled(log: Logger): (code: string, fields: Record<string, unknown>,
   };
 }
 
+/**
+ * Remembers verified tokens: every RCPT of a campaign carries the same one. Keys are fixed
+ * for the life of the process (config is frozen), so a verdict never goes stale; forged
+ * tokens are remembered too, and the map is emptied when full so it stays bounded.
+ */
+function cachedTokens(verify: (token: string) => string | null): (token: string) => string | null {
+  const seen = new Map<string, string | null>();
+  return (token) => {
+    let account = seen.get(token);
+    if (account === undefined) {
+      account = verify(token);
+      if (seen.size >= TOKEN_CACHE_SIZE) seen.clear();
+      seen.set(token, account);
+    }
+    return account;
+  };
+}
+
 export function createPolicyServer(cfg: PolicyConfig, deps: PolicyDeps): PolicyServer {
   const { log } = deps;
   const warn = throttled(log);
   const counters = Object.fromEntries(RESULTS.map((r) => [r, policyRequests.labels(r)])) as Record<PolicyResult, { inc(): void }>;
-  const subjectOpts = { accountFrom: cfg.accountFrom, verpPrefix: cfg.verpPrefix, accountFromToken: deps.accountFromToken };
+  const subjectOpts = { accountFrom: cfg.accountFrom, verpPrefix: cfg.verpPrefix, accountFromToken: cachedTokens(deps.accountFromToken) };
   /** Open connections, each with a check of whether it has replies outstanding. */
   const sockets = new Map<Socket, () => boolean>();
   let stopping = false;
@@ -97,6 +117,21 @@ export function createPolicyServer(cfg: PolicyConfig, deps: PolicyDeps): PolicyS
   });
   server.on('error', (err) => log.error({ code: 'POLICY_SERVER_ERROR', err: err.message }, 'policy server error'));
 
+  type Done = (outcome: LookupOutcome & { error?: string }) => void;
+  /** Runs one lookup; a lookup that throws instead of rejecting is a failure like any other. */
+  function startLookup(account: string, address: string, done: Done): void {
+    let lookup: Promise<{ reason: string } | null>;
+    try {
+      lookup = deps.lookup(account, address);
+    } catch (err) {
+      lookup = Promise.reject(err);
+    }
+    lookup.then(
+      (suppression) => done({ kind: 'found', suppression }),
+      (err: unknown) => done({ kind: 'failed', error: err instanceof Error ? err.message : String(err) }),
+    );
+  }
+
   /** Serves one connection; returns whether it is idle (no reply outstanding). */
   function serve(socket: Socket): () => boolean {
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
@@ -104,6 +139,7 @@ export function createPolicyServer(cfg: PolicyConfig, deps: PolicyDeps): PolicyS
     const queue: Slot[] = [];
     let closeAfterFlush = false;
     let writeBlocked = false;
+    let flushScheduled = false;
 
     socket.setTimeout(cfg.idleTimeoutMs);
     socket.on('timeout', () => {
@@ -129,7 +165,7 @@ export function createPolicyServer(cfg: PolicyConfig, deps: PolicyDeps): PolicyS
           socket.pause();
           break;
         }
-        handle(ev.lines);
+        handle(ev.text);
       }
       flush();
       updateFlow();
@@ -139,9 +175,9 @@ export function createPolicyServer(cfg: PolicyConfig, deps: PolicyDeps): PolicyS
       return { action: d.action, result: d.result, started };
     }
 
-    function handle(lines: string[]): void {
+    function handle(text: string): void {
       const started = performance.now();
-      const parsed = parseRequest(lines, LIMITS.maxAttributes);
+      const parsed = parseRequest(text, LIMITS.maxAttributes);
       if (!parsed.ok) {
         warn('POLICY_MALFORMED', { remote, reason: parsed.reason, detail: parsed.detail }, 'malformed policy request');
         queue.push(decided(decidePolicy(parsed, { kind: 'skipped' }), started));
@@ -155,19 +191,12 @@ export function createPolicyServer(cfg: PolicyConfig, deps: PolicyDeps): PolicyS
       }
       const slot: Slot = { action: null, result: 'dunno', started };
       queue.push(slot);
-      let lookup: Promise<{ reason: string } | null>;
-      try {
-        lookup = deps.lookup(subject.account, subject.address);
-      } catch (err) {
-        lookup = Promise.reject(err);
-      }
-      lookup.then(
-        (suppression) => settle(slot, parsed, { kind: 'found', suppression }, subject.account, subject.address),
-        (err: unknown) => {
-          warn('POLICY_LOOKUP_FAILED', { remote, err: err instanceof Error ? err.message : String(err) }, 'suppression lookup failed, answering DEFER_IF_PERMIT');
-          settle(slot, parsed, { kind: 'failed' }, subject.account, subject.address);
-        },
-      );
+      startLookup(subject.account, subject.address, (outcome) => {
+        if (outcome.kind === 'failed') {
+          warn('POLICY_LOOKUP_FAILED', { remote, err: outcome.error }, 'suppression lookup failed, answering DEFER_IF_PERMIT');
+        }
+        settle(slot, parsed, outcome, subject.account, subject.address);
+      });
     }
 
     function settle(slot: Slot, parsed: ParseResult, outcome: LookupOutcome, account: string, address: string): void {
@@ -175,8 +204,16 @@ export function createPolicyServer(cfg: PolicyConfig, deps: PolicyDeps): PolicyS
       slot.action = d.action;
       slot.result = d.result;
       if (d.result === 'reject') log.debug({ remote, account, address, action: d.action }, 'policy reject');
-      flush();
-      updateFlow();
+      // Lookups answered by one Redis reply batch settle in one run of the microtask queue;
+      // flushing once after it sends their replies in one write, not one syscall each.
+      if (!flushScheduled) {
+        flushScheduled = true;
+        process.nextTick(() => {
+          flushScheduled = false;
+          flush();
+          updateFlow();
+        });
+      }
     }
 
     /** Writes every decided reply at the head of the queue, in request order. */

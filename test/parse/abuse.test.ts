@@ -199,6 +199,7 @@ t.test('inline forwards of the common clients: the original, its token, found in
     t.equal(r.abuse?.reporter, 'victim@mail.example', `${f.name}: reporter`);
     t.equal(r.abuse?.channel, 'email', `${f.name}: channel`);
     t.same(r.phones, [], `${f.name}: no phones`);
+    t.equal(r.recipients[0]?.address, 'victim@mail.example', `${f.name}: recipient`);
     t.ok(r.abuse?.originDomains.includes('sender.example'), `${f.name}: origin domains`);
     if (f.token) {
       t.same(r.attribution, ACME, `${f.name}: attributed through the body link`);
@@ -296,6 +297,7 @@ t.test('message/rfc822 attached: token valid, forged or missing; origin domains'
   const valid = parse(withAttachment('message/rfc822', [...ORIGINAL_HEAD, `X-Abuse-Token: ${LONG}`, '', 'Big savings!'].join('\n')));
   t.equal(valid.kind, 'abuse');
   t.same(valid.attribution, ACME);
+  t.same(valid.recipients.map((r) => [r.address, r.reason]), [['victim@mail.example', 'feedback']], 'the recipient the token names');
   t.same(
     [valid.original.messageId, valid.original.subject, valid.original.returnPath],
     ['<abc123@mta1.sender.example>', 'Spring offers', 'news@sender.example'],
@@ -493,7 +495,8 @@ t.test('phishing language: strong phrases alone, weak ones in pairs, several lan
     ['Click here to confirm your details', true, ['click here to confirm']],
     ['We noticed unusual sign-in activity', true, ['unusual sign-in activity', 'login']],
     ['Enter your password and your bank details', true, ['enter your password', 'password', 'bank', 'payment details']],
-    ['Your bank password', true, ['password', 'bank']],
+    ['Your bank password', false, ['password', 'bank']],
+    ['Log in to online banking and update the password', true, ['password', 'login', 'bank']],
     ['Ihr Konto wurde gesperrt. Bitte bestätigen Sie Ihre Identität.', true, ['verify your account', 'suspended account']],
     ['Votre compte a été suspendu, vérifiez votre compte', true, ['verify your account', 'suspended account']],
     ['Su cuenta ha sido suspendida. Verifique su cuenta.', true, ['verify your account', 'suspended account']],
