@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { ERRORS } from '../../src/errors.js';
+import '../../src/gateway.js'; // loads every module, so every metric is registered
 import { registry } from '../../src/metrics.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
