@@ -24,6 +24,8 @@ export class Accounts {
       sent: w.sent,
       complaints: w.complaints,
       complaintRate: w.sent ? w.complaints / w.sent : null,
+      // Complaints from reporters we could not authenticate: recorded, not in the rate.
+      unverifiedComplaints: w.unverifiedComplaints,
       hardBounces: w.hardBounces,
       bounceRate: w.sent ? w.hardBounces / w.sent : null,
     });

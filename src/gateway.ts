@@ -16,6 +16,7 @@ import { eventRoutes } from './http/routes/events.js';
 import { suppressionRoutes } from './http/routes/suppressions.js';
 import { unsubscribeRoutes } from './http/routes/unsubscribe.js';
 import { Traffic } from './traffic.js';
+import { createReporterAuth } from './trust/reporters.js';
 import { createHttpServer } from './http/server.js';
 import { Ingest } from './ingest.js';
 import { createLogger, type Logger } from './log.js';
@@ -91,8 +92,7 @@ export class Gateway {
       effects,
       desk,
       caseFeedbackTypes: config.investigation.feedbackTypes,
-      // Until reporters are authenticated (DKIM/SPF), every report counts.
-      trusted: () => true,
+      authenticate: createReporterAuth({ trusted: config.trustedReporters }, { mta: config.smtp.hostname }),
       parse: parseMessage,
       parseOptions: {
         codec: codec ?? undefined,

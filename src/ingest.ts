@@ -13,6 +13,7 @@ import type { ParseOptions } from './parse/index.js';
 import type { Report } from './parse/report.js';
 import type { Mailbox } from './smtp/mailbox.js';
 import type { Store } from './store/store.js';
+import type { AuthInput, ReporterAuth } from './trust/reporters.js';
 
 export interface Envelope {
   mailbox: Mailbox;
@@ -40,8 +41,8 @@ export interface IngestDeps {
   desk: Desk;
   /** ARF feedback types that open a case even when they arrive at fbl@. */
   caseFeedbackTypes: readonly string[];
-  /** Whether a report from this client counts toward warnings and suspensions. */
-  trusted: (env: Envelope, report: Report) => boolean;
+  /** Authenticates a feedback report's sender (DKIM/SPF/DMARC, trusted list). */
+  authenticate: (input: AuthInput) => Promise<ReporterAuth>;
   parse: Parser;
   parseOptions: Omit<ParseOptions, 'mailbox' | 'envelopeToken'>;
   clock: Clock;
@@ -90,7 +91,9 @@ export class Ingest {
     }
     // Effects first, then the record: if the record fails the client gets a 451 and
     // retries, and the retry's effects are recognised as a duplicate and counted once.
-    const effects = quarantined ? null : await this.deps.effects.apply(report, { reportId: id, trusted: this.deps.trusted(env, report) });
+    // Only feedback-loop reports are authenticated: they alone count toward the rates.
+    const auth = !quarantined && report.kind === 'complaint' && env.mailbox === 'fbl' ? await this.deps.authenticate({ raw, clientIp: env.clientIp, helo: env.helo, mailFrom: env.mailFrom }) : null;
+    const effects = quarantined ? null : await this.deps.effects.apply(report, { reportId: id, trusted: auth ? auth.verdict === 'trusted' : true });
     await store.recordReport({
       id,
       mailbox: env.mailbox,
@@ -106,6 +109,7 @@ export class Ingest {
       account: report.attribution.account,
       campaign: report.attribution.campaign,
       effects: effects ?? undefined,
+      reporterAuth: auth ? { verdict: auth.verdict, basis: auth.basis, dkimPass: auth.dkimPass, spf: auth.spf, dmarc: auth.dmarc, fromDomain: auth.fromDomain } : undefined,
     });
     reportsByKind.inc({ kind: report.kind });
     const opensCase = !quarantined && (env.mailbox === 'abuse' || (report.kind === 'complaint' && this.deps.caseFeedbackTypes.includes(report.recipients[0]?.feedbackType ?? '')));

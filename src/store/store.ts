@@ -25,6 +25,8 @@ export interface ReceivedReport {
   account?: string | null;
   campaign?: string | null;
   effects?: { suppressed: string[]; duplicate: boolean; action: string };
+  /** How the feedback report's sender was authenticated (fbl@ only). */
+  reporterAuth?: { verdict: string; basis: string; dkimPass: string[]; spf: string; dmarc: string; fromDomain: string | null };
 }
 
 export interface QuarantineEntry {
@@ -334,7 +336,7 @@ export class Store {
     const k = this.keys.account(account);
     const hour = Math.floor(now / HOUR);
     const fields: string[] = [];
-    for (let back = 0; back < this.maxHours; back++) fields.push(`${channel}|${hour - back}|s`, `${channel}|${hour - back}|c`, `${channel}|${hour - back}|h`);
+    for (let back = 0; back < this.maxHours; back++) for (const l of 'schu') fields.push(`${channel}|${hour - back}|${l}`);
     const [meta, warnings, buckets] = await this.call('readAccount', () =>
       Promise.all([
         this.redis.hgetall(k.meta),
@@ -342,16 +344,18 @@ export class Store {
         this.redis.hmget(k.windows, ...fields),
       ]),
     );
-    const windows: WindowFigures[] = this.opts.windows.map((w) => {
+    const windows = this.opts.windows.map((w) => {
       let sent = 0;
       let complaints = 0;
       let hardBounces = 0;
+      let unverified = 0;
       for (let back = 0; back < w.hours; back++) {
-        sent += Number(buckets[back * 3] ?? 0);
-        complaints += Number(buckets[back * 3 + 1] ?? 0);
-        hardBounces += Number(buckets[back * 3 + 2] ?? 0);
+        sent += Number(buckets[back * 4] ?? 0);
+        complaints += Number(buckets[back * 4 + 1] ?? 0);
+        hardBounces += Number(buckets[back * 4 + 2] ?? 0);
+        unverified += Number(buckets[back * 4 + 3] ?? 0);
       }
-      return { name: w.name, hours: w.hours, sent, complaints, hardBounces };
+      return { name: w.name, hours: w.hours, sent, complaints, hardBounces, unverifiedComplaints: unverified };
     });
     const warningTimes: number[] = [];
     for (let i = 1; i < warnings.length; i += 2) warningTimes.push(Number(warnings[i]));
@@ -528,15 +532,22 @@ export class Store {
     return { own, global };
   }
 
-  /** Keeps a large preflight's suppressed entries (JSON strings) for cursor fetches, with a TTL. */
-  async savePreflightSuppressed(preflightId: string, entries: string[], ttlMs: number): Promise<void> {
+  /**
+   * Keeps a large preflight's suppressed entries for cursor fetches, with a TTL. Written
+   * slice by slice (each serialised only when sent), so no second copy of the list is built.
+   */
+  async savePreflightSuppressed(preflightId: string, entries: readonly object[], ttlMs: number): Promise<void> {
     const key = this.keys.preflightSuppressed(preflightId);
-    const pipe = this.redis.pipeline().del(key);
-    for (let i = 0; i < entries.length; i += 10_000) pipe.rpush(key, ...entries.slice(i, i + 10_000));
-    pipe.pexpire(key, ttlMs);
-    const rows = await this.call('savePreflightSuppressed', () => pipe.exec());
-    const failed = rows?.find(([err]) => err);
-    if (failed) throw new GatewayError('STORE_UNAVAILABLE', undefined, { cause: failed[0] });
+    const SLICE = 10_000;
+    for (let i = 0; i < entries.length; i += SLICE) {
+      const values = entries.slice(i, i + SLICE).map((e) => JSON.stringify(e));
+      // The TTL is set with the first slice: a write that fails halfway still expires.
+      await this.call('savePreflightSuppressed', async () => {
+        if (i > 0) return void (await this.redis.rpush(key, ...values));
+        const failed = (await this.redis.multi().del(key).rpush(key, ...values).pexpire(key, ttlMs).exec())?.find(([err]) => err);
+        if (failed) throw failed[0];
+      });
+    }
   }
 
   /** One page of a kept preflight list; null when it is unknown or expired. */

@@ -175,6 +175,33 @@ t.test('feedback-loop complaints end to end', async (t) => {
   });
 });
 
+t.test('an unverified reporter suppresses, but never counts toward warnings', async (t) => {
+  const redis = await testRedis(t);
+  // Only a documentation range is trusted: the loopback test client is not.
+  const gw = await startGateway(t, { redisUrl: redis.url, overrides: { admin: { token: ADMIN }, trustedReporters: ['192.0.2.0/24'] } });
+  await api(gw, 'POST', '/v1/events', { events: [{ type: 'sent', account: 'unv', count: 1000 }] }, null);
+  for (let i = 0; i < 5; i++) {
+    const r = await sendMailTo(gw, complaintFor(gw, 'unv', 'c1', `u${i}@example.org`));
+    t.equal(r.code, 250);
+    const rec = await gw.store.getReport(/<([0-9a-z]{26})>/.exec(r.text)![1]);
+    t.match(JSON.parse(rec!.reporterAuth), { verdict: 'unverified', basis: 'no-trusted-signature' });
+  }
+  t.equal((await gw.store.getSuppression('unv', 'email', 'u0@example.org'))?.reason, 'complaint', 'suppressed');
+  const a = await api(gw, 'GET', '/v1/accounts/unv');
+  t.equal(a.body.windows[0].complaints, 0, 'not in the rate');
+  t.equal(a.body.windows[0].unverifiedComplaints, 5, 'but recorded');
+  t.equal(a.body.status, 'active', '0.5 % unverified: no warning, no suspension');
+});
+
+async function sendMailTo(gw: Gateway, msg: string) {
+  const c = await SmtpClient.connect(gw.smtpPort);
+  try {
+    return await c.send('fbl@isp.example', ['fbl@localhost'], msg);
+  } finally {
+    await c.quit();
+  }
+}
+
 t.test('POST /v1/events validation: a bad item is named and nothing is applied', async (t) => {
   const redis = await testRedis(t);
   const clock = new ManualClock();

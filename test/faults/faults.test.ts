@@ -68,7 +68,7 @@ t.test('Redis SIGKILLed during a burst: every 250 is recorded, the rest got a 4x
 
 t.test('the gateway SIGKILLed mid-DATA: no 250, and the retry counts once', async (t) => {
   const redis = await testRedis(t);
-  const env = { REDIS_URL: redis.url, ABUSEGATE_TOKEN_SECRET: TEST_TOKEN_SECRET, ABUSEGATE_ADMIN_TOKEN: 'fault-admin-token' };
+  const env = { REDIS_URL: redis.url, ABUSEGATE_TOKEN_SECRET: TEST_TOKEN_SECRET, ABUSEGATE_ADMIN_TOKEN: 'fault-admin-token', ABUSEGATE_TRUSTED_REPORTERS: '127.0.0.0/8' };
   const first = await startChild(env);
   const msg = complaint('killed', 1).replace(/\n/g, '\r\n');
   const c = await SmtpClient.connect(first.smtpPort);

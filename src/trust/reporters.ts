@@ -1,0 +1,171 @@
+/**
+ * Reporter authentication: is this feedback-loop report really from a trusted feedback
+ * loop? DKIM, SPF and DMARC by mailauth, bounded in time, never throwing: a report that
+ * cannot be authenticated is still recorded, as `unverified` (it may suppress the
+ * recipient but never counts toward warnings or suspensions).
+ */
+import { promises as dns } from 'node:dns';
+import { authenticate, type AuthenticateResult } from 'mailauth';
+import { type AuthFacts, type DmarcResult, type SpfResult, type TrustConfig, type Verdict, decide, normalizeDomain, parseTrusted } from './match.js';
+import { basisKind, reporterAuthTotal } from './metrics.js';
+
+export type { TrustConfig, Verdict } from './match.js';
+export { aligned, decide, matchesTrusted, normalizeDomain, normalizeIp, parseTrusted, trustedDomainFor, trustedRangeFor } from './match.js';
+
+export interface ReporterAuth {
+  verdict: Verdict;
+  /**
+   * Why: `ip:<range>`, `dkim:<d=>`, `dmarc:<From domain>`, `spf:<domain>` when trusted;
+   * `no-trusted-signature`, `temperror` (DNS failed or the time ran out) or `error` when not.
+   */
+  basis: string;
+  /** d= of every DKIM signature that verified. */
+  dkimPass: string[];
+  spf: SpfResult;
+  dmarc: DmarcResult;
+  fromDomain: string | null;
+}
+
+export interface AuthInput {
+  raw: Buffer;
+  clientIp: string;
+  helo: string;
+  mailFrom: string;
+}
+
+/** mailauth's resolver: like dns.promises.resolve, TXT answers as string[][]. */
+export type Resolver = (name: string, rrtype: string) => Promise<any>;
+
+export interface ReporterAuthOptions {
+  resolver?: Resolver;
+  /** All DNS lookups of one message together; then the report is `unverified`, `temperror`. */
+  timeoutMs?: number;
+  /** Our host name, for mailauth's SPF comments (default: os.hostname()). */
+  mta?: string;
+}
+
+const SPF: readonly SpfResult[] = ['pass', 'fail', 'softfail', 'neutral', 'none', 'temperror', 'permerror'];
+const DMARC: readonly DmarcResult[] = ['pass', 'fail', 'none', 'temperror', 'permerror'];
+
+/** Throws at start when an entry of the trusted list is neither a domain nor a range. */
+export function createReporterAuth(cfg: TrustConfig, opts: ReporterAuthOptions = {}): (input: AuthInput) => Promise<ReporterAuth> {
+  const { errors } = parseTrusted(cfg.trusted);
+  if (errors.length) throw new Error(`trusted reporters: ${errors.join('; ')}`);
+  const timeoutMs = opts.timeoutMs ?? 5000;
+  const resolver = opts.resolver ?? systemResolver(timeoutMs);
+  return async (input) => {
+    let facts: AuthFacts & { dkimPass: string[] };
+    try {
+      facts = await gather(input, resolver, timeoutMs, opts.mta);
+    } catch {
+      facts = { ...unknown(input.clientIp), error: true };
+    }
+    const { verdict, basis } = decide(cfg, facts);
+    reporterAuthTotal.inc({ verdict, basis: basisKind(basis) });
+    return { verdict, basis, dkimPass: facts.dkimPass, spf: facts.spf.result, dmarc: facts.dmarc.result, fromDomain: facts.fromDomain };
+  };
+}
+
+function systemResolver(timeoutMs: number): Resolver {
+  const r = new dns.Resolver({ timeout: Math.min(timeoutMs, 2000), tries: 2 });
+  return (name, rrtype) => r.resolve(name, rrtype);
+}
+
+function unknown(clientIp: string): AuthFacts & { dkimPass: string[] } {
+  return {
+    clientIp,
+    fromDomain: null,
+    dkim: [],
+    dkimPass: [],
+    spf: { result: 'none', domain: null },
+    dmarc: { result: 'none', viaSpf: false, viaWholeDkim: false },
+    temperror: false,
+  };
+}
+
+function dnsError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+async function gather(input: AuthInput, base: Resolver, timeoutMs: number, mta: string | undefined): Promise<AuthFacts & { dkimPass: string[] }> {
+  const deadline = Date.now() + timeoutMs;
+  let temperror = false;
+  // Every lookup shares one deadline; past it, lookups fail at once as a DNS timeout
+  // would, so that mailauth finishes (with temperror) instead of waiting on a hung resolver.
+  const resolver: Resolver = (name, rrtype) =>
+    new Promise((resolve, reject) => {
+      const fail = (err: unknown) => {
+        const code = (err as { code?: string } | null)?.code;
+        if (code !== 'ENOTFOUND' && code !== 'ENODATA') temperror = true;
+        reject(err);
+      };
+      const left = deadline - Date.now();
+      if (left <= 0) return fail(dnsError('ETIMEOUT', `DNS time budget spent before ${rrtype} ${name}`));
+      const timer = setTimeout(() => fail(dnsError('ETIMEOUT', `DNS timeout: ${rrtype} ${name}`)), left);
+      Promise.resolve()
+        .then(() => base(name, rrtype))
+        .then(
+          (v) => {
+            clearTimeout(timer);
+            resolve(v);
+          },
+          (err) => {
+            clearTimeout(timer);
+            fail(err);
+          },
+        );
+    });
+
+  let timer: NodeJS.Timeout | undefined;
+  const run = authenticate(input.raw, {
+    ip: input.clientIp || undefined,
+    helo: input.helo || undefined,
+    sender: input.mailFrom || undefined,
+    mta,
+    resolver,
+    // Only Received: lines we wrote ourselves could be believed; the envelope is ours.
+    trustReceived: false,
+    disableArc: true,
+    disableBimi: true,
+  });
+  run.catch(() => {}); // it may lose the race below and fail later
+  const res = await Promise.race([
+    run,
+    new Promise<null>((resolve) => {
+      // Signature checks are CPU, not DNS; this bounds a message that is slow for any reason.
+      timer = setTimeout(() => resolve(null), timeoutMs + 50);
+    }),
+  ]).finally(() => clearTimeout(timer));
+  if (!res) return { ...unknown(input.clientIp), temperror: true };
+  return facts(input.clientIp, res, temperror);
+}
+
+function facts(clientIp: string, res: AuthenticateResult, temperror: boolean): AuthFacts & { dkimPass: string[] } {
+  const froms = res.dkim.headerFrom ?? [];
+  const fromDomain = froms.length === 1 && froms[0]!.includes('@') ? normalizeDomain(froms[0]!.split('@').pop()!) : null;
+
+  const dkim = (res.dkim.results ?? [])
+    .filter((r) => typeof r.signingDomain === 'string' && r.signingDomain)
+    .map((r) => ({ domain: r.signingDomain.toLowerCase(), pass: r.status.result === 'pass', partial: !!r.status.underSized }));
+  const dkimPass = [...new Set(dkim.filter((s) => s.pass).map((s) => s.domain))];
+
+  const spfRaw = res.spf ? res.spf.status.result : 'none';
+  const spf: SpfResult = spfRaw === 'temperr' ? 'temperror' : (SPF.find((v) => v === spfRaw) ?? 'none');
+
+  const d = res.dmarc;
+  const dmarcRaw = d ? d.status.result : 'none';
+  const dmarc: DmarcResult = dmarcRaw === 'temperr' ? 'temperror' : (DMARC.find((v) => v === dmarcRaw) ?? 'none');
+  const viaSpf = !!(d && d.alignment?.spf?.result);
+  const viaWholeDkim = !!(d && d.alignment?.dkim?.result && !d.alignment.dkim.underSized);
+
+  const anyTemp = temperror || spf === 'temperror' || dmarc === 'temperror' || (res.dkim.results ?? []).some((r) => /^temperr/.test(r.status.result));
+  return {
+    clientIp,
+    fromDomain,
+    dkim,
+    dkimPass,
+    spf: { result: spf, domain: res.spf ? normalizeDomain(res.spf.domain) : null },
+    dmarc: { result: dmarc, viaSpf, viaWholeDkim },
+    temperror: anyTemp,
+  };
+}
