@@ -7,7 +7,8 @@
 import type { Channel } from './address.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config/schema.js';
-import { type Effects, guidanceFor } from './effects.js';
+import type { Effects } from './effects.js';
+import { guidanceFor } from './rules/guidance.js';
 import { GatewayError } from './errors.js';
 import { newId } from './ids.js';
 import type { Logger } from './log.js';

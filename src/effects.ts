@@ -11,6 +11,7 @@ import { newId } from './ids.js';
 import type { Logger } from './log.js';
 import { accountActions, unattributedReports } from './metrics.js';
 import type { Report } from './parse/report.js';
+import { guidanceFor } from './rules/guidance.js';
 import { decide, type PolicyConfig, type RateKind } from './rules/policy.js';
 import type { AccountFigures, Counter, OutboxEvent, Store, SuppressionRecord } from './store/store.js';
 
@@ -254,12 +255,4 @@ export class Effects {
 
 export function fingerprint(parts: Array<string | null | undefined>): string {
   return createHash('sha256').update(parts.map((p) => p ?? '').join('\u0000')).digest('base64url').slice(0, 22);
-}
-
-/** What a customer should read when warned or suspended for this kind of trouble. */
-export function guidanceFor(kind: RateKind | 'investigation', g: Config['guidance']): Array<{ topic: string; url: string }> {
-  const pick = (...topics: Array<keyof Config['guidance']>) => topics.map((topic) => ({ topic, url: g[topic] }));
-  if (kind === 'bounce') return pick('bounces', 'listHygiene');
-  if (kind === 'investigation') return pick('consent', 'complaints');
-  return pick('complaints', 'listHygiene', 'consent', 'unsubscribe');
 }

@@ -10,6 +10,8 @@ import { Accounts } from './accounts.js';
 import { Desk } from './desk.js';
 import { Effects } from './effects.js';
 import { caseRoutes } from './http/routes/cases.js';
+import { preflightRoutes } from './http/routes/preflight.js';
+import { Preflight } from './preflight.js';
 import { adminAuth } from './http/auth.js';
 import { accountRoutes } from './http/routes/accounts.js';
 import { eventRoutes } from './http/routes/events.js';
@@ -116,6 +118,7 @@ export class Gateway {
         accountRoutes(app, new Accounts(store, config.rates, clock), auth);
         suppressionRoutes(app, { store, clock, admin: auth });
         unsubscribeRoutes(app, { codec, effects });
+        preflightRoutes(app, { preflight: new Preflight(store, config, clock, log.child({ part: 'preflight' })), bodyLimit: config.http.bodyLimit });
         caseRoutes(app, { desk, ingest, store, clock, admin: auth, phoneRegion: config.form.phoneRegion, ratePerMinute: config.form.ratePerMinute });
       },
     });

@@ -5,6 +5,10 @@
  * each default is what it is, and the sentences below repeat those reasons to the customer.
  */
 
+import { type Guidance, suspensionGuidance } from './guidance.js';
+
+export { suspensionGuidance };
+
 export type PreflightDecision = 'send' | 'review' | 'block';
 
 /** Suppression buckets the stats count (admin-sourced entries count as `manual`). */
@@ -57,13 +61,7 @@ export interface PreflightRules {
   reviewComplaintRateShareOfWarn: number;
 }
 
-export interface Guidance {
-  listHygiene: string;
-  consent: string;
-  unsubscribe: string;
-  complaints: string;
-  bounces: string;
-}
+export type { Guidance };
 
 export type ReasonCode = 'account-suspended' | 'previously-suppressed' | 'role-addresses' | 'invalid-addresses' | 'global-list' | 'complaint-rate';
 
@@ -86,6 +84,7 @@ export interface PreflightVerdict {
 
 const pct = (x: number) => `${(x * 100).toFixed(x < 0.001 ? 3 : x < 0.1 ? 2 : 1).replace(/\.?0+$/, '')} %`;
 const n = (x: number) => x.toLocaleString('en-US');
+const plural = (count: number, one: string, many: string) => `${n(count)} ${count === 1 ? one : many}`;
 const share = (part: number, whole: number) => (whole > 0 ? part / whole : 0);
 
 interface Rule {
@@ -121,7 +120,7 @@ export const RULES: readonly Rule[] = [
     threshold: (_f, r) => r.blockSuppressedShare,
     guidance: (_f, g) => g.listHygiene,
     message: (f, v, t) =>
-      `${pct(v)} of this list (${n(f.suppressed.complaint)} complaints and ${n(f.suppressed['hard-bounce'])} hard bounces among ${n(f.unique)} addresses) ` +
+      `${pct(v)} of this list (${plural(f.suppressed.complaint, 'complaint', 'complaints')} and ${plural(f.suppressed['hard-bounce'], 'hard bounce', 'hard bounces')} among ${plural(f.unique, 'address', 'addresses')}) ` +
       `already complained about or bounced your earlier mail; the limit is ${pct(t)}. A list like this was usually bought, scraped or left to go stale, ` +
       'and sending to it again hurts delivery for you and for every customer who shares your sending IPs. Send only to people who asked for your mail recently.',
   },
@@ -132,7 +131,7 @@ export const RULES: readonly Rule[] = [
     threshold: (_f, r) => r.reviewRoleShare,
     guidance: (_f, g) => g.consent,
     message: (f, v, t) =>
-      `${pct(v)} of this list (${n(f.role)} addresses) are role addresses such as abuse@, postmaster@ or noreply@; the limit is ${pct(t)}. ` +
+      `${pct(v)} of this list are role addresses such as abuse@, postmaster@ or noreply@ (${plural(f.role, 'address', 'addresses')}); the limit is ${pct(t)}. ` +
       'People do not sign up with them, so a list full of them was not opted in. Collect addresses with double opt-in.',
   },
   {
@@ -184,24 +183,11 @@ export function judgePreflight(f: PreflightFigures, rules: PreflightRules, guida
     else if (rule.severity === 'block') s = 70 + 30 * Math.min(1, p - 1);
     else s = 40 + 29 * Math.min(1, p - 1);
     score = Math.max(score, s);
-    if (fired) reasons.push({ code: rule.code, severity: rule.severity, message: rule.message(f, value, threshold), guidance: rule.guidance(f, guidance), value, threshold });
+    if (fired) {
+      const round = (x: number) => Math.round(x * 1e6) / 1e6;
+      reasons.push({ code: rule.code, severity: rule.severity, message: rule.message(f, value, threshold), guidance: rule.guidance(f, guidance), value: round(value), threshold: round(threshold) });
+    }
   }
   const decision: PreflightDecision = reasons.some((r) => r.severity === 'block') ? 'block' : reasons.length ? 'review' : 'send';
   return { decision, score: Math.round(score), reasons };
-}
-
-/**
- * The links that an account warning or suspension carries, most relevant first: the
- * primary one as `guidance`, the others as `seeAlso`.
- */
-export function suspensionGuidance(reason: string | null, g: Guidance): { guidance: string; seeAlso: string[] } {
-  switch (reason) {
-    case 'bounce-rate':
-    case 'bounce':
-      return { guidance: g.bounces, seeAlso: [g.listHygiene, g.consent] };
-    case 'investigation':
-      return { guidance: g.consent, seeAlso: [g.complaints, g.listHygiene] };
-    default: // complaint-rate, complaint, or a reason set by hand
-      return { guidance: g.complaints, seeAlso: [g.unsubscribe, g.consent] };
-  }
 }

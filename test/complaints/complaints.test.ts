@@ -105,7 +105,7 @@ t.test('feedback-loop complaints end to end', async (t) => {
     t.equal(d.rate, 9 / 10000);
     t.same(d.topCampaigns, [{ campaign: 'c1', count: 6 }, { campaign: 'c2', count: 3 }]);
     t.equal(d.sampleReportIds.length, 9);
-    t.same(d.guidance.map((g: any) => g.topic), ['complaints', 'listHygiene', 'consent', 'unsubscribe'], 'guidance links for the customer');
+    t.same(d.guidance.map((g: any) => g.topic), ['complaints', 'unsubscribe', 'consent'], 'guidance links for the customer');
     t.match(d.guidance[0].url, /^https:\/\//);
     t.equal((await outboxTypes(gw, 'dedi')).filter((e) => e.type.startsWith('account.')).length, 0);
   });
