@@ -33,9 +33,11 @@ t.test('Redis SIGKILLed during a burst: every 250 is recorded, the rest got a 4x
     await c.quit().catch(() => {});
   };
   const burst = Promise.all(Array.from({ length: 10 }, (_, w) => worker(w)));
-  while (outcomes.length < 60) await new Promise((r) => setTimeout(r, 5));
+  while (outcomes.length < 40) await new Promise((r) => setTimeout(r, 5));
   await redis.kill();
-  await new Promise((r) => setTimeout(r, 300));
+  // Down until the burst has met it (a few refusals), however slow this machine is.
+  const deadline = Date.now() + 10_000;
+  while (!outcomes.some((o) => o.code !== 250) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   await redis.start();
   await burst;
   const accepted = outcomes.filter((o) => o.code === 250);

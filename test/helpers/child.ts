@@ -15,7 +15,15 @@ export const MAIN = new URL('../../dist/main.js', import.meta.url).pathname;
 export async function startChild(env: NodeJS.ProcessEnv, cwd?: string): Promise<ChildGateway> {
   const proc = spawn(process.execPath, [MAIN], {
     cwd,
-    env: { PATH: process.env.PATH, ABUSEGATE_SMTP_PORT: '0', ABUSEGATE_HTTP_PORT: '0', ...env },
+    env: {
+      PATH: process.env.PATH,
+      ABUSEGATE_SMTP_PORT: '0',
+      ABUSEGATE_HTTP_PORT: '0',
+      ABUSEGATE_POLICY_PORT: '0',
+      // Test clients connect from loopback: their feedback reports are trusted by IP range.
+      ABUSEGATE_TRUSTED_REPORTERS: '127.0.0.0/8',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';

@@ -17,11 +17,11 @@ t.test('health, readiness and metrics', async (t) => {
   t.test('/readyz follows Redis', async (t) => {
     const up = await fetch(`${base}/readyz`);
     t.equal(up.status, 200);
-    t.same((await up.json()).checks, { redis: true, smtp: true });
+    t.same((await up.json()).checks, { redis: true, smtp: true, policy: true });
     await redis.stop();
     const down = await fetch(`${base}/readyz`);
     t.equal(down.status, 503);
-    t.same((await down.json()).checks, { redis: false, smtp: true });
+    t.same((await down.json()).checks, { redis: false, smtp: true, policy: true });
     await redis.start();
     const deadline = Date.now() + 10_000;
     let status = 503;
