@@ -72,8 +72,11 @@ export class Ingest {
     return report;
   }
 
-  /** Records the message; resolves only when the record is in Redis. */
-  async accept(raw: Buffer, env: Envelope): Promise<Accepted> {
+  /**
+   * Records the message; resolves only when the record is in Redis. `raw` may be the first
+   * part of a larger message (`size` bytes in all): reports put what we read first.
+   */
+  async accept(raw: Buffer, env: Envelope, size = raw.length): Promise<Accepted> {
     const { store, clock } = this.deps;
     const arrivedAt = clock.now();
     const id = newId(arrivedAt);
@@ -85,20 +88,21 @@ export class Ingest {
         reason: report.error!,
         mailbox: env.mailbox,
         arrivedAt,
-        size: raw.length,
+        size,
         head: raw.subarray(0, this.deps.quarantineBytes).toString('latin1'),
       });
     }
-    // Effects first, then the record: if the record fails the client gets a 451 and
-    // retries, and the retry's effects are recognised as a duplicate and counted once.
     // Only feedback-loop reports are authenticated: they alone count toward the rates.
     const auth = !quarantined && report.kind === 'complaint' && env.mailbox === 'fbl' ? await this.deps.authenticate({ raw, clientIp: env.clientIp, helo: env.helo, mailFrom: env.mailFrom }) : null;
-    const effects = quarantined ? null : await this.deps.effects.apply(report, { reportId: id, trusted: auth ? auth.verdict === 'trusted' : true });
-    await store.recordReport({
+    // Effects and the record go out together (one round trip, one fsync of the AOF). Both
+    // must succeed before the 250; if either fails the client gets a 451 and retries, and
+    // the retry's effects are recognised as a duplicate and counted once.
+    const effectsDone = quarantined ? Promise.resolve(null) : this.deps.effects.apply(report, { reportId: id, trusted: auth ? auth.verdict === 'trusted' : true });
+    const recorded = store.recordReport({
       id,
       mailbox: env.mailbox,
       kind: report.kind,
-      size: raw.length,
+      size,
       clientIp: env.clientIp,
       helo: env.helo,
       mailFrom: env.mailFrom,
@@ -108,9 +112,9 @@ export class Ingest {
       error: report.error,
       account: report.attribution.account,
       campaign: report.attribution.campaign,
-      effects: effects ?? undefined,
       reporterAuth: auth ? { verdict: auth.verdict, basis: auth.basis, dkimPass: auth.dkimPass, spf: auth.spf, dmarc: auth.dmarc, fromDomain: auth.fromDomain } : undefined,
     });
+    const [effects] = await Promise.all([effectsDone, recorded]);
     reportsByKind.inc({ kind: report.kind });
     const opensCase = !quarantined && (env.mailbox === 'abuse' || (report.kind === 'complaint' && this.deps.caseFeedbackTypes.includes(report.recipients[0]?.feedbackType ?? '')));
     const kase = opensCase ? await this.deps.desk.report(abuseInput(report, id, env)) : null;

@@ -116,12 +116,12 @@ async function replay(args: string[], io: WebhooksIo): Promise<number> {
   }
   const config = loadConfig({ env: io.env });
   const url = config.redis.url ?? localSocket(config.redis.local.dir);
-  if (!url) {
+  if (!url && config.redis.cluster.length === 0) {
     io.err.write('abusegate: replay needs Redis: set REDIS_URL (or run it next to `npm start`, which starts a local one)\n');
     return 1;
   }
   const keys = new Keys(config.redis.prefix, config.redis.partitions);
-  const redis = createRedis({ url, commandTimeout: Math.max(config.redis.commandTimeout, 5000) });
+  const redis = createRedis({ url, cluster: config.redis.cluster, commandTimeout: Math.max(config.redis.commandTimeout, 5000) });
   try {
     await redis.connect();
     const dead = keys.deadLetters();

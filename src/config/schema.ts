@@ -55,6 +55,7 @@ export const schema = {
     messagesPerMinute: int(0, 1e9),
     dataTimeout: int(1000, 3600000),
     maxHeaderBytes: int(1024, 1024 ** 3),
+    keepBytes: int(4096, 1024 ** 3),
     maxMimeDepth: int(1, 1000),
     maxMimeParts: int(1, 1e6),
   },

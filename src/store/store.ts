@@ -24,7 +24,6 @@ export interface ReceivedReport {
   error?: string;
   account?: string | null;
   campaign?: string | null;
-  effects?: { suppressed: string[]; duplicate: boolean; action: string };
   /** How the feedback report's sender was authenticated (fbl@ only). */
   reporterAuth?: { verdict: string; basis: string; dkimPass: string[]; spf: string; dmarc: string; fromDomain: string | null };
 }

@@ -13,12 +13,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
 import { type Clock, systemClock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Keys } from '../store/keys.js';
-import { SCRIPT_VERSION } from '../store/redis.js';
+import { type RedisClient, SCRIPT_VERSION } from '../store/redis.js';
 import { outboxDepth, outboxOldestAge, webhookDeadLetters, webhookDeliveries, webhookDeliverySeconds } from './metrics.js';
 import { createPoster, type PostOutcome, type Poster } from './post.js';
 import { decodeSecrets, signedHeaders } from './sign.js';
@@ -26,7 +25,7 @@ import { decodeSecrets, signedHeaders } from './sign.js';
 export type WebhookConfig = Config['webhooks'];
 
 export interface WorkerDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   config: WebhookConfig;
   log: Logger;
@@ -183,7 +182,7 @@ export class WebhookWorker {
     this.poster = deps.poster ?? createPoster(deps.config.concurrency);
   }
 
-  private get redis(): Redis {
+  private get redis(): RedisClient {
     return this.deps.redis;
   }
 
@@ -489,7 +488,7 @@ export class WebhookWorker {
         const [trim, card, members] = await Promise.all([
           groups.length ? (this.script('trimOutbox')(src.stream, ...groups) as Promise<[number, number, number]>) : Promise.resolve([0, 0, 0] as [number, number, number]),
           this.redis.zcard(src.retry),
-          this.redis.zrange(src.retry, 0, 99),
+          this.redis.zrange(src.retry, '0', '99'),
         ]);
         let oldest = trim[2] || Infinity;
         for (const member of members) {
@@ -529,7 +528,7 @@ export class WebhookWorker {
     const lost = new Set<Job>();
     for (const jobs of byKey.values()) {
       const { src, ep } = jobs[0];
-      const kept = new Set((await this.redis.xclaim(src.stream, ep.group, this.consumer, minIdle, ...jobs.map((j) => j.id), 'JUSTID')) as string[]);
+      const kept = new Set((await this.redis.call('XCLAIM', src.stream, ep.group, this.consumer, String(minIdle), ...jobs.map((j) => j.id), 'JUSTID')) as string[]);
       for (const j of jobs) {
         if (kept.has(j.id)) j.heldAt = now;
         else lost.add(j);
