@@ -18,6 +18,7 @@ import { eventRoutes } from './http/routes/events.js';
 import { suppressionRoutes } from './http/routes/suppressions.js';
 import { unsubscribeRoutes } from './http/routes/unsubscribe.js';
 import { Traffic } from './traffic.js';
+import { startWebhookWorker } from './webhook/index.js';
 import { createReporterAuth } from './trust/reporters.js';
 import { createHttpServer } from './http/server.js';
 import { Ingest } from './ingest.js';
@@ -60,6 +61,7 @@ export class Gateway {
     private readonly smtp: SmtpEdge,
     readonly http: FastifyInstance,
     private readonly policy: PolicyServer,
+    private readonly webhooks: { stop(): Promise<void> },
     private readonly localRedis: LocalRedis | null,
   ) {}
 
@@ -134,7 +136,9 @@ export class Gateway {
         lookup: async (account, address) => (await store.checkSuppressions(account, 'email', [address]))[0] ?? null,
       },
     );
-    const gw = new Gateway(config, log, redis, store, ingest, codec, smtp, http, policy, localRedis);
+    // Delivery runs on real time (retry schedules, webhook-timestamp), never a test clock.
+    const webhooks = startWebhookWorker({ redis, keys: store.keys, config: config.webhooks, log: log.child({ part: 'webhooks' }) });
+    const gw = new Gateway(config, log, redis, store, ingest, codec, smtp, http, policy, webhooks, localRedis);
     try {
       gw.smtpPort = await smtp.listen();
       gw.policyPort = await policy.listen();
@@ -151,6 +155,7 @@ export class Gateway {
   /** Stops accepting, lets messages in flight finish (at most graceMs), then closes. */
   async stop(graceMs = this.config.shutdown.graceMs): Promise<void> {
     await Promise.all([this.smtp.stop(graceMs), this.http.close(), this.policy.stop(graceMs)]);
+    await this.webhooks.stop();
     this.redis.disconnect();
     await this.localRedis?.stop();
     this.log.info({ code: 'STOPPED' }, 'abusegate stopped');

@@ -10,12 +10,14 @@ import { loadBounceRules } from '../parse/bounce/index.js';
 import { createTokenCodec, parseTokenSecrets, TokenError } from '../token/token.js';
 import { formatCorpusTable, scoreCorpus } from './corpus.js';
 import { runParse } from './parse.js';
+import { runWebhooks } from './webhooks.js';
 
 const USAGE = `usage:
   abusegate parse PATH...                      one JSON line per message (files, or folders of *.eml)
   abusegate token --account A --campaign C [--recipient R]
                                                mint a token (with --recipient: the long form)
   abusegate corpus DIR [--disputed FILE]       score the parser against a corpus with answer-key.jsonl
+  abusegate webhooks replay|verify …           dead letters, signatures (abusegate webhooks --help)
 Configuration comes from config/default.yaml, ABUSEGATE_CONFIG and the environment
 (ABUSEGATE_TOKEN_SECRET for tokens).`;
 
@@ -70,6 +72,8 @@ async function run(argv: string[]): Promise<number> {
       }
       return 0;
     }
+    case 'webhooks':
+      return runWebhooks(rest, { out: process.stdout, err: process.stderr, stdin: process.stdin, env: process.env });
     default:
       throw new UsageError(`unknown command: ${cmd}`);
   }

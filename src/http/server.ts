@@ -2,7 +2,7 @@
  * The HTTP edge (fastify): health, readiness, metrics and the API. Routes translate HTTP
  * to domain calls; every error leaves as `{error: {code, message}}` with a catalogue code.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import type { Config } from '../config/schema.js';
 import { ERRORS, type ErrorCode, GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -40,7 +40,8 @@ function fromFastify(err: FastifyError): { status: number; code: ErrorCode; mess
 export function createHttpServer(cfg: Config['http'], deps: HttpDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.log.child({ edge: 'http' }) as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // One log line per request would drown the SMTP lines; errors are logged by the handler.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: cfg.bodyLimit,
     // No silent dropping of unknown fields: additionalProperties: false rejects them.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },

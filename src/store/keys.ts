@@ -115,6 +115,8 @@ export class Keys {
       /** Every case by creation time (sorted set). */
       all: `${this.prefix}:{cases}:all`,
       outbox: `${this.prefix}:{cases}:outbox`,
+      /** Cases' events waiting for a webhook retry (sorted set by due time). */
+      outboxRetry: `${this.prefix}:{cases}:outbox:retry`,
     };
   }
 

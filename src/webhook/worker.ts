@@ -120,18 +120,13 @@ export function endpointsOf(config: WebhookConfig, log?: Logger): Endpoint[] {
 export function sourcesOf(keys: Keys): Source[] {
   const out: Source[] = [];
   for (let p = 0; p < keys.partitions; p++) out.push({ stream: keys.outbox(p), retry: keys.outboxRetry(p), partition: String(p) });
-  out.push({ stream: keys.cases.outbox, retry: casesRetryKey(keys), partition: 'cases' });
+  out.push({ stream: keys.cases.outbox, retry: keys.cases.outboxRetry, partition: 'cases' });
   return out;
 }
 
-/** The cases outbox's retry set, in the {cases} slot. */
-export function casesRetryKey(keys: Keys): string {
-  const k = keys as unknown as { cases: { outboxRetry?: string; outbox: string } };
-  return k.cases.outboxRetry ?? `${k.cases.outbox}:retry`;
-}
 
 export function retryKeyOf(keys: Keys, partition: string): string | null {
-  if (partition === 'cases') return casesRetryKey(keys);
+  if (partition === 'cases') return keys.cases.outboxRetry;
   const p = Number(partition);
   return Number.isInteger(p) && p >= 0 && p < keys.partitions ? keys.outboxRetry(p) : null;
 }
