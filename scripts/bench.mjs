@@ -23,6 +23,7 @@ const BENCHES = [
   { name: 'smtp', args: quick ? ['--seconds', '1', '--conc', '1,10'] : [], timeoutMin: 20 },
   { name: 'rss', args: [], timeoutMin: 5 },
   { name: 'parse', args: quick ? ['--seconds', '1'] : [], timeoutMin: 10 },
+  { name: 'lookup', args: quick ? ['--seconds', '2'] : [], timeoutMin: 5 },
   { name: 'policy', args: [], timeoutMin: 5 },
   { name: 'webhooks', args: [], timeoutMin: 5 },
   { name: 'preflight', args: [], timeoutMin: 5 },
