@@ -119,7 +119,11 @@ export class Gateway {
         eventRoutes(app, new Traffic(store, clock));
         accountRoutes(app, new Accounts(store, config.rates, clock), auth);
         suppressionRoutes(app, { store, clock, admin: auth });
-        unsubscribeRoutes(app, { codec, effects });
+        unsubscribeRoutes(app, {
+          codec,
+          effects,
+          limit: async (ip) => config.form.unsubscribePerMinute === 0 || (await store.hit('unsubscribe', ip, clock.now()).catch(() => 0)) <= config.form.unsubscribePerMinute,
+        });
         preflightRoutes(app, { preflight: new Preflight(store, config, clock, log.child({ part: 'preflight' })), bodyLimit: config.http.bodyLimit });
         caseRoutes(app, { desk, ingest, store, clock, admin: auth, phoneRegion: config.form.phoneRegion, ratePerMinute: config.form.ratePerMinute });
       },

@@ -103,7 +103,7 @@ export const schema = {
     sendingDomains: strings(),
   },
   cases: { reportsKept: int(1, 10000), pageSize: int(1, 1000) },
-  form: { ratePerMinute: int(0, 100000), phoneRegion: { kind: 'string', nullable: false, pattern: /^[A-Z]{2}$/, hint: 'an ISO 3166 country code such as AU' } },
+  form: { ratePerMinute: int(0, 100000), unsubscribePerMinute: int(0, 1e9), phoneRegion: { kind: 'string', nullable: false, pattern: /^[A-Z]{2}$/, hint: 'an ISO 3166 country code such as AU' } },
   preflight: {
     maxRecipients: int(1, 10_000_000),
     inlineSuppressedLimit: int(0, 1_000_000),

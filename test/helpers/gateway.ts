@@ -27,6 +27,7 @@ export async function startGateway(t: { teardown(fn: () => unknown): void }, opt
     {
       smtp: { port: 0, host: '127.0.0.1' },
       http: { port: 0, host: '127.0.0.1' },
+      policy: { port: 0, host: '127.0.0.1' },
       redis: { url: opts.redisUrl, prefix: 't' + randomBytes(4).toString('hex'), commandTimeout: 500 },
       tokens: { secret: TEST_TOKEN_SECRET },
       // Test clients connect from loopback: their feedback reports are trusted by IP range.

@@ -140,3 +140,12 @@ t.test('suppression API, global list, unsubscribe', async (t) => {
     t.match((await call('GET', '/v1/suppressions/acme/mailer@example.net')).body, { reason: 'unsubscribe', source: 'mailto' });
   });
 });
+
+t.test('the public unsubscribe pages are rate-limited per client IP', async (t) => {
+  const redis = await testRedis(t);
+  const gw = await startGateway(t, { redisUrl: redis.url, overrides: { form: { unsubscribePerMinute: 3 } } });
+  const statuses: number[] = [];
+  for (let i = 0; i < 5; i++) statuses.push((await fetch(`http://127.0.0.1:${gw.httpPort}/u/1a${'x'.repeat(40)}`)).status);
+  t.same(statuses, [404, 404, 404, 429, 429]);
+  t.equal((await fetch(`http://127.0.0.1:${gw.httpPort}/healthz`)).status, 200, 'other routes are not limited');
+});

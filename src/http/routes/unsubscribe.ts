@@ -14,7 +14,12 @@ function page(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex"><title>${esc(title)}</title><style>body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}button{font:inherit;padding:.6rem 1.2rem;border:0;border-radius:.3rem;background:#1a5fb4;color:#fff;cursor:pointer}</style></head><body>${body}</body></html>`;
 }
 
-export function unsubscribeRoutes(app: FastifyInstance, deps: { codec: TokenCodec | null; effects: Effects }): void {
+export function unsubscribeRoutes(app: FastifyInstance, deps: { codec: TokenCodec | null; effects: Effects; limit: (ip: string) => Promise<boolean> }): void {
+  // A public route: a client that walks token space hits the per-IP limit, not Redis.
+  app.addHook('onRequest', async (req, reply) => {
+    if (!req.url.startsWith('/u/')) return;
+    if (!(await deps.limit(req.ip))) reply.status(429).header('retry-after', '60').send({ error: { code: 'RATE_LIMITED', message: 'Too many requests, try again later' } });
+  });
   const claims = (token: string) => {
     const c = deps.codec?.verify(token);
     const address = c?.recipient ? normaliseEmail(c.recipient) : null;
