@@ -111,7 +111,7 @@ export class Gateway {
       quarantineBytes: config.quarantine.maxBytes,
     });
     const smtp = createSmtpServer(config.smtp, ingest, log.child({ edge: 'smtp' }), (scope, ip) => store.hit(scope, ip, clock.now()));
-    const http = createHttpServer(config.http, {
+    const http = await createHttpServer(config.http, {
       log,
       ready: { redis: () => store.ping(), smtp: () => smtp.listening, policy: () => policy.listening },
       routes: (app) => {

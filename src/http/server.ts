@@ -2,6 +2,7 @@
  * The HTTP edge (fastify): health, readiness, metrics and the API. Routes translate HTTP
  * to domain calls; every error leaves as `{error: {code, message}}` with a catalogue code.
  */
+import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import type { Config } from '../config/schema.js';
 import { ERRORS, type ErrorCode, GatewayError } from '../errors.js';
@@ -37,7 +38,7 @@ function fromFastify(err: FastifyError): { status: number; code: ErrorCode; mess
   return { status: 500, code: 'INTERNAL', message: ERRORS.INTERNAL.message };
 }
 
-export function createHttpServer(cfg: Config['http'], deps: HttpDeps): FastifyInstance {
+export async function createHttpServer(cfg: Config['http'], deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log.child({ edge: 'http' }) as unknown as FastifyBaseLogger,
     // One log line per request would drown the SMTP lines; errors are logged by the handler.
@@ -75,6 +76,17 @@ export function createHttpServer(cfg: Config['http'], deps: HttpDeps): FastifyIn
   app.addHook('onResponse', async (req, reply) => {
     httpRequests.inc({ route: req.routeOptions.url ?? 'unmatched', status: `${Math.floor(reply.statusCode / 100)}xx` });
   });
+
+  // The OpenAPI document is generated from the route schemas (it must see every route, so
+  // it is registered, and awaited, before them).
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'abusegate', version: '1', description: "The abuse desk's edge gateway: suppressions, events, accounts, abuse reports, cases, preflight." },
+      components: { securitySchemes: { admin: { type: 'http', scheme: 'bearer', description: 'ABUSEGATE_ADMIN_TOKEN' } } },
+    },
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   app.get('/healthz', async () => ({ status: 'ok' }));
 

@@ -46,6 +46,31 @@ t.test('health, readiness and metrics', async (t) => {
     t.match(text, /abusegate_process_resident_memory_bytes/);
   });
 
+  t.test('/openapi.json is generated from the route schemas', async (t) => {
+    const r = await fetch(`${base}/openapi.json`);
+    t.equal(r.status, 200);
+    const doc = await r.json();
+    t.equal(doc.openapi, '3.1.0');
+    t.equal(doc.info.title, 'abusegate');
+    for (const [path, method] of [
+      ['/v1/events', 'post'],
+      ['/v1/suppressions/check', 'post'],
+      ['/v1/suppressions/{account}/{address}', 'get'],
+      ['/v1/suppressions/{account}/{address}', 'delete'],
+      ['/v1/accounts/{account}/reinstate', 'post'],
+      ['/v1/abuse-reports', 'post'],
+      ['/v1/cases/{id}', 'patch'],
+      ['/v1/campaigns/preflight', 'post'],
+      ['/u/{token}', 'post'],
+    ]) {
+      t.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path}`);
+      t.ok(doc.paths[path][method].responses, 'with responses');
+    }
+    // The schemas are the ones the routes validate with: e.g. the events batch limit.
+    t.equal(doc.paths['/v1/events'].post.requestBody.content['application/json'].schema.properties.events.maxItems, 10000);
+    t.notOk(doc.paths['/openapi.json'], 'the document itself is hidden');
+  });
+
   t.test('errors are JSON with a catalogue code', async (t) => {
     const r = await fetch(`${base}/no/such/route`);
     t.equal(r.status, 404);
