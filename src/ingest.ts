@@ -10,7 +10,7 @@ import { newId } from './ids.js';
 import type { Logger } from './log.js';
 import { parseDuration, reportsByKind } from './metrics.js';
 import type { ParseOptions } from './parse/index.js';
-import type { Report } from './parse/report.js';
+import { type Report, unreadableReport } from './parse/report.js';
 import type { Mailbox } from './smtp/mailbox.js';
 import type { Store } from './store/store.js';
 import type { AuthInput, ReporterAuth } from './trust/reporters.js';
@@ -66,7 +66,7 @@ export class Ingest {
     const t0 = process.hrtime.bigint();
     const report =
       headerBytes(raw) > this.deps.maxHeaderBytes
-        ? unparseable(`header block larger than ${this.deps.maxHeaderBytes} bytes`)
+        ? unreadableReport(`header block larger than ${this.deps.maxHeaderBytes} bytes`)
         : this.deps.parse(raw, { ...this.deps.parseOptions, mailbox: env.mailbox, envelopeToken: env.token });
     parseDuration.observe({ kind: report.kind }, Number(process.hrtime.bigint() - t0) / 1e9);
     return report;
@@ -144,17 +144,5 @@ export function abuseInput(report: Report, reportId: string, env: Pick<Envelope,
     phones: report.phones,
     description: null,
     recipient: report.recipients.find((r) => r.address)?.address ?? null,
-  };
-}
-
-function unparseable(error: string): Report {
-  return {
-    kind: 'unknown',
-    recipients: [],
-    original: { messageId: null, from: null, subject: null, date: null, returnPath: null },
-    reporter: { userAgent: null, sourceIp: null, reportedDomain: null },
-    attribution: { account: null, campaign: null, verified: false, via: 'none' },
-    phones: [],
-    error,
   };
 }

@@ -8,7 +8,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BounceRules } from '../parse/bounce/index.js';
 import { parseMessage } from '../parse/index.js';
-import type { Report } from '../parse/report.js';
+import { unreadableReport } from '../parse/report.js';
 import type { TokenCodec } from '../token/token.js';
 
 export interface RunParseOptions {
@@ -40,7 +40,7 @@ export async function runParse(paths: string[], opts: RunParseOptions): Promise<
     let line: Record<string, unknown>;
     if (item.error !== undefined) {
       failed = true;
-      line = { file: item.file, ...unreadable(item.error) };
+      line = { file: item.file, ...unreadableReport(item.error) };
     } else {
       try {
         const raw = await readFile(item.file);
@@ -48,7 +48,7 @@ export async function runParse(paths: string[], opts: RunParseOptions): Promise<
         line = { file: item.file, ...report };
       } catch (e) {
         failed = true;
-        line = { file: item.file, ...unreadable(reason(e)) };
+        line = { file: item.file, ...unreadableReport(reason(e)) };
       }
     }
     await write(opts.out, JSON.stringify(line) + '\n');
@@ -84,18 +84,6 @@ async function collect(path: string, items: Item[], given: boolean): Promise<voi
   } else if (given || EML.test(path)) {
     items.push({ file: path });
   }
-}
-
-function unreadable(error: string): Report {
-  return {
-    kind: 'unknown',
-    recipients: [],
-    original: { messageId: null, from: null, subject: null, date: null, returnPath: null },
-    reporter: { userAgent: null, sourceIp: null, reportedDomain: null },
-    attribution: { account: null, campaign: null, verified: false, via: 'none' },
-    phones: [],
-    error,
-  };
 }
 
 function reason(e: unknown): string {

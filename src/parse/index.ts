@@ -9,7 +9,7 @@ import { parseArf, pastedMessage, classify, firstAddress, addressesIn, type ArfR
 import { attribute, DEFAULT_TOKEN_HEADER, tokenShaped, tokenState } from './attribution.js';
 import { loadBounceRules, parseBounce, type BounceRules } from './bounce/index.js';
 import { type HeaderList, type MimeLimits, type MimePart, parseMime, partText } from './mime.js';
-import type { Attribution, OriginalMessage, RecipientReport, Report, Reporter } from './report.js';
+import { type Attribution, type OriginalMessage, type RecipientReport, type Report, type Reporter, unreadableReport } from './report.js';
 import type { TokenCodec } from '../token/token.js';
 
 export interface ParseOptions {
@@ -54,14 +54,14 @@ export function parseMessage(raw: Buffer, opts: ParseOptions = {}): Report {
   try {
     return parse(raw, opts);
   } catch (err) {
-    return unknown(err instanceof Error ? err.message || err.name : String(err));
+    return unreadableReport(err instanceof Error ? err.message || err.name : String(err));
   }
 }
 
 function parse(raw: Buffer, opts: ParseOptions): Report {
-  if (raw.length === 0 || (raw.length < 4096 && /^\s*$/.test(raw.toString('latin1')))) return unknown('empty message');
+  if (raw.length === 0 || (raw.length < 4096 && /^\s*$/.test(raw.toString('latin1')))) return unreadableReport('empty message');
   const root = parseMime(raw, opts.limits);
-  if (!MESSAGE_FIELDS.some((f) => root.headers.has(f))) return unknown('no message header fields');
+  if (!MESSAGE_FIELDS.some((f) => root.headers.has(f))) return unreadableReport('no message header fields');
 
   const arf = parseArf(root);
   if (arf) return complaint(root, arf, opts);
@@ -248,18 +248,6 @@ function report(
   attribution: Attribution,
 ): Report {
   return { kind, recipients, original, reporter, attribution, phones: [] };
-}
-
-function unknown(error: string): Report {
-  return {
-    kind: 'unknown',
-    recipients: [],
-    original: originalOf(null, null),
-    reporter: nullReporter(),
-    attribution: { account: null, campaign: null, verified: false, via: 'none' },
-    phones: [],
-    error,
-  };
 }
 
 function shape(r: RecipientReport): RecipientReport {

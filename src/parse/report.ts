@@ -75,3 +75,16 @@ export interface Report {
   /** Set only when the message could not be parsed; such mail is quarantined. */
   error?: string;
 }
+
+/** The report of a message that could not be read: kind unknown, with the reason. */
+export function unreadableReport(error: string): Report {
+  return {
+    kind: 'unknown',
+    recipients: [],
+    original: { messageId: null, from: null, subject: null, date: null, returnPath: null },
+    reporter: { userAgent: null, sourceIp: null, reportedDomain: null },
+    attribution: { account: null, campaign: null, verified: false, via: 'none' },
+    phones: [],
+    error,
+  };
+}

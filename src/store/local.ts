@@ -28,7 +28,8 @@ function findBinary(bin: string): string | null {
   return r.error ? null : bin;
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (signal 0 tests without sending). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

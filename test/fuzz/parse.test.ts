@@ -4,6 +4,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import t from 'tap';
+import { rng } from '../helpers/rng.js';
 import { parseMessage } from '../../src/parse/index.js';
 import { loadBounceRules } from '../../src/parse/bounce/index.js';
 import { createTokenCodec } from '../../src/token/token.js';
@@ -12,16 +13,6 @@ const CORPUS = new URL('../../../shared/corpus/bounces/', import.meta.url).pathn
 const KINDS = new Set(['complaint', 'bounce', 'abuse', 'unsubscribe', 'autoreply', 'delivery-notice', 'unknown']);
 const codec = createTokenCodec({ current: 'a', keys: { a: 'fuzz-secret-0123456789abcdef' } });
 const rules = loadBounceRules();
-
-/** Deterministic PRNG (mulberry32), so a failure can be replayed from its seed. */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const files = ['bsd', 'crlf', 'cr', 'not'].flatMap((d) => readdirSync(CORPUS + d).map((f) => readFileSync(`${CORPUS}${d}/${f}`)));
 

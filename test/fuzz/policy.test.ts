@@ -4,16 +4,8 @@
  * request either parses or names why it did not.
  */
 import t from 'tap';
+import { rng } from '../helpers/rng.js';
 import { parseRequest, RequestFramer } from '../../src/policy/protocol.js';
-
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const GOOD = [
   'request=smtpd_access_policy',

@@ -2,7 +2,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLocalRedis, type LocalRedis } from '../../src/store/local.js';
+import { alive, startLocalRedis, type LocalRedis } from '../../src/store/local.js';
 
 export interface TestRedis {
   url: string;
@@ -40,13 +40,4 @@ export async function testRedis(t: { teardown(fn: () => unknown): void }, opts: 
     rmSync(dir, { recursive: true, force: true });
   });
   return r;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
