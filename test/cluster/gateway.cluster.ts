@@ -9,7 +9,7 @@ import { Keys } from '../../src/store/keys.js';
 import { createTokenCodec, parseTokenSecrets } from '../../src/token/token.js';
 import { startChild } from '../helpers/child.js';
 import { TEST_TOKEN_SECRET } from '../helpers/gateway.js';
-import { arfReport, dsn } from '../helpers/mail.js';
+import { dsn, tokenComplaint } from '../helpers/mail.js';
 import { deliverAll, type Outgoing, startCluster } from './helpers.js';
 
 const ADMIN = 'cluster-admin-token';
@@ -21,16 +21,7 @@ function complaint(account: string, campaign: string, recipient: string): Outgoi
   return {
     from: 'fbl@isp.example',
     to: 'fbl@localhost',
-    message: arfReport({
-      rcptTo: [recipient],
-      original: {
-        From: 'news@customer.example',
-        To: recipient,
-        Subject: 'Our spring sale',
-        'Message-ID': `<${account}.${recipient}@mta.example>`,
-        'X-Abuse-Token': codec.mintLong({ account, campaign, recipient }),
-      },
-    }),
+    message: tokenComplaint(codec, account, campaign, recipient),
   };
 }
 

@@ -101,3 +101,23 @@ export function dsn(o: DsnOptions): string {
     '',
   ].join('\n');
 }
+
+/** A complaint about a token-stamped message, as the feedback loops send them. */
+export function tokenComplaint(
+  codec: { mintLong(c: { account: string; campaign: string; recipient: string }): string },
+  account: string,
+  campaign: string,
+  recipient: string,
+  messageId = `${account}.${recipient}@mta.example`,
+): string {
+  return arfReport({
+    rcptTo: [recipient],
+    original: {
+      From: 'news@customer.example',
+      To: recipient,
+      Subject: 'Our spring sale',
+      'Message-ID': `<${messageId}>`,
+      'X-Abuse-Token': codec.mintLong({ account, campaign, recipient }),
+    },
+  });
+}

@@ -10,7 +10,7 @@ import { createTokenCodec, parseTokenSecrets } from '../../src/token/token.js';
 import { deliverAll, type Outgoing } from '../cluster/helpers.js';
 import { startChild } from '../helpers/child.js';
 import { TEST_TOKEN_SECRET } from '../helpers/gateway.js';
-import { arfReport } from '../helpers/mail.js';
+import { tokenComplaint } from '../helpers/mail.js';
 import { testRedis } from '../helpers/redis.js';
 
 const ADMIN = 'two-instances-admin';
@@ -21,16 +21,7 @@ function complaint(account: string, recipient: string): Outgoing {
   return {
     from: 'fbl@isp.example',
     to: 'fbl@localhost',
-    message: arfReport({
-      rcptTo: [recipient],
-      original: {
-        From: 'news@customer.example',
-        To: recipient,
-        Subject: 'Our spring sale',
-        'Message-ID': `<${account}.${recipient}@mta.example>`,
-        'X-Abuse-Token': codec.mintLong({ account, campaign: 'c1', recipient }),
-      },
-    }),
+    message: tokenComplaint(codec, account, 'c1', recipient),
   };
 }
 
