@@ -81,7 +81,7 @@ async function main() {
     const store = new Store(redis, keys, { retentionMs: 86_400_000, quarantineKeep: 10, windows: [{ name: '24h', hours: 24 }, { name: '7d', hours: 168 }], dedupMs: 86_400_000, warningWindowMs: 30 * 86_400_000 });
     const log = createLogger('silent');
     const preflight = new Preflight(store, config, { now: () => Date.now() }, log);
-    app = createHttpServer({ ...config.http, port: 0, host: '127.0.0.1' }, { log, ready: {}, routes: (a) => preflightRoutes(a, { preflight, bodyLimit: config.http.bodyLimit }) });
+    app = await createHttpServer({ ...config.http, port: 0, host: '127.0.0.1' }, { log, ready: {}, routes: (a) => preflightRoutes(a, { preflight, bodyLimit: config.http.bodyLimit }) });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const port = app.server.address().port;
 

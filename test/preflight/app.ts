@@ -47,7 +47,7 @@ export async function startPreflightApp(
   });
   const log = createLogger(process.env.TEST_LOG ?? 'silent');
   const preflight = new Preflight(store, config, clock, log);
-  const app = createHttpServer({ ...config.http, port: 0, host: '127.0.0.1' }, {
+  const app = await createHttpServer({ ...config.http, port: 0, host: '127.0.0.1' }, {
     log,
     ready: {},
     routes: (app) => preflightRoutes(app, { preflight, bodyLimit: config.http.bodyLimit }),
