@@ -68,27 +68,22 @@ export class Effects {
   }
 
   async apply(report: Report, ctx: EffectContext): Promise<EffectOutcome> {
-    if (report.error) return NONE;
-    switch (report.kind) {
-      case 'complaint':
-        return this.complaint(report, ctx);
-      case 'bounce':
-        return this.bounce(report, ctx);
-      case 'unsubscribe':
-        return this.unsubscribe(report, ctx);
-      default:
-        return NONE;
-    }
-  }
-
-  /** An unsubscribe request mailed to unsubscribe+TOKEN@ (the List-Unsubscribe mailto). */
-  private async unsubscribe(report: Report, ctx: EffectContext): Promise<EffectOutcome> {
+    if (report.error || !['complaint', 'bounce', 'unsubscribe'].includes(report.kind)) return NONE;
     const { account, campaign } = report.attribution;
-    const address = report.recipients[0]?.address ? normaliseEmail(report.recipients[0].address) : null;
-    if (!account || !address) {
+    // A report that names no account we can trust is recorded for review and changes nothing.
+    if (!account) {
       unattributedReports.inc({ kind: report.kind });
       return NONE;
     }
+    if (report.kind === 'complaint') return this.complaint(report, account, campaign, ctx);
+    if (report.kind === 'bounce') return this.bounce(report, account, campaign, ctx);
+    return this.unsubscribe(report, account, campaign, ctx);
+  }
+
+  /** An unsubscribe request mailed to unsubscribe+TOKEN@ (the List-Unsubscribe mailto). */
+  private async unsubscribe(report: Report, account: string, campaign: string | null, ctx: EffectContext): Promise<EffectOutcome> {
+    const address = report.recipients[0]?.address ? normaliseEmail(report.recipients[0].address) : null;
+    if (!address) return NONE;
     return this.suppress(account, 'email', address, { reason: 'unsubscribe', source: 'mailto', campaign: campaign ?? undefined, reportId: ctx.reportId });
   }
 
@@ -136,12 +131,7 @@ export class Effects {
    * bounces count toward the 7/15 rule; sender-side reasons (we were blocked) only count
    * toward the account's figures. Hard bounces drive the bounce-rate policy.
    */
-  private async bounce(report: Report, ctx: EffectContext): Promise<EffectOutcome> {
-    const { account, campaign } = report.attribution;
-    if (!account) {
-      unattributedReports.inc({ kind: report.kind });
-      return NONE;
-    }
+  private async bounce(report: Report, account: string, campaign: string | null, ctx: EffectContext): Promise<EffectOutcome> {
     const now = this.clock.now();
     const out: EffectOutcome = { suppressed: [], duplicate: false, action: 'none' };
     let hardFigures: AccountFigures | null = null;
@@ -169,7 +159,7 @@ export class Effects {
         counter: r.hard ? 'h' : 'f',
         suppression,
         event: suppression ? event('recipient.suppressed', now, { account, channel: 'email', address, ...suppression }) : null,
-        fingerprint: fingerprint(['bounce', account, address, r.status, r.reason, report.original.messageId ?? `${report.original.date}|${report.original.subject}`]),
+        fingerprint: fingerprint(['bounce', account, address, r.status, r.reason, originalId(report)]),
         reportId: ctx.reportId,
         now,
         softLimits: r.hard ? undefined : { unengaged: this.bounces.softLimit, engaged: this.bounces.softLimitEngaged, idleMs: this.bounces.softIdleDays * 86_400_000 },
@@ -182,12 +172,7 @@ export class Effects {
     return out;
   }
 
-  private async complaint(report: Report, ctx: EffectContext): Promise<EffectOutcome> {
-    const { account, campaign } = report.attribution;
-    if (!account) {
-      unattributedReports.inc({ kind: report.kind });
-      return NONE;
-    }
+  private async complaint(report: Report, account: string, campaign: string | null, ctx: EffectContext): Promise<EffectOutcome> {
     const now = this.clock.now();
     const feedbackType = report.recipients[0]?.feedbackType ?? null;
     let { counter, suppress } = complaintEffect(feedbackType);
@@ -210,7 +195,7 @@ export class Effects {
         counter: i === 0 ? counter : null,
         suppression,
         event: suppression ? event('recipient.suppressed', now, { account, channel: 'email', address, ...suppression }) : null,
-        fingerprint: fingerprint(['complaint', feedbackType, account, campaign, address, report.original.messageId ?? `${report.original.date}|${report.original.subject}`]),
+        fingerprint: fingerprint(['complaint', feedbackType, account, campaign, address, originalId(report)]),
         reportId: i === 0 ? ctx.reportId : null,
         now,
       });
@@ -255,4 +240,9 @@ export class Effects {
 
 export function fingerprint(parts: Array<string | null | undefined>): string {
   return createHash('sha256').update(parts.map((p) => p ?? '').join('\u0000')).digest('base64url').slice(0, 22);
+}
+
+/** What identifies the reported message: its Message-ID, else its date and subject. */
+function originalId(report: Report): string {
+  return report.original.messageId ?? `${report.original.date}|${report.original.subject}`;
 }

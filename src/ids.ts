@@ -28,5 +28,3 @@ export function newId(now: number): string {
   }
   return out;
 }
-
-export const ID_PATTERN = /^[0-9a-hjkmnp-tv-z]{26}$/;

@@ -8,8 +8,8 @@
  * header labels the common clients write (in the languages listed in the tables below),
  * not by recognising any particular message.
  */
-import { type CountryCode, type PhoneNumber, findPhoneNumbersInText, getCountries, getCountryCallingCode, getExampleNumber, isSupportedCountry, parsePhoneNumberFromString } from 'libphonenumber-js/max';
-import examples from 'libphonenumber-js/mobile/examples';
+import { type CountryCode, type PhoneNumber, findPhoneNumbersInText, isSupportedCountry, parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { canReceiveSms as keep } from '../phone.js';
 import { addressesIn, firstAddress } from './arf.js';
 import { HeaderList, type MimePart, decodeTransfer, parseHeaderBlock, parseMime, partText } from './mime.js';
 
@@ -496,44 +496,6 @@ const SENDER_CONTEXT = /(?:\bfrom|\bsender|\bsent\s+by|\bsender\s+id|\bcaller(?:
 /** Whether the text is about an SMS (or MMS, a "text message"). */
 export function aboutSms(text: string): boolean {
   return SMS_WORDS.test(fold(text.length > MAX_PHONE_TEXT ? text.slice(0, MAX_PHONE_TEXT) : text));
-}
-
-let mobileExamples: Map<string, PhoneNumber[]> | null = null;
-
-/** Per country calling code: the example mobile numbers of regions whose mobiles have their own prefix. */
-function examplesByCallingCode(): Map<string, PhoneNumber[]> {
-  if (mobileExamples) return mobileExamples;
-  const map = new Map<string, PhoneNumber[]>();
-  for (const c of getCountries()) {
-    const e = getExampleNumber(c, examples);
-    if (!e || e.getType() !== 'MOBILE') continue;
-    const cc = getCountryCallingCode(c);
-    map.set(cc, [...(map.get(cc) ?? []), e]);
-  }
-  mobileExamples = map;
-  return map;
-}
-
-/**
- * A number libphonenumber does not list as assigned (Ofcom's 07700 900xxx range reserved
- * for drama, a range opened since the metadata was built) still reads as a mobile number
- * when it has the length and leading digit of its region's mobile numbers, in a region
- * whose mobiles have a prefix of their own (not NANP, where any number may be mobile).
- */
-function looksMobile(p: PhoneNumber): boolean {
-  if (!p.isPossible()) return false;
-  const n = p.nationalNumber;
-  return (examplesByCallingCode().get(p.countryCallingCode) ?? []).some((e) => e.nationalNumber.length === n.length && e.nationalNumber[0] === n[0]);
-}
-
-function keep(p: PhoneNumber): boolean {
-  if (p.isValid()) {
-    const type = p.getType();
-    // Regions without type metadata give undefined: accept; a known landline, toll-free or
-    // shared-cost number is no SMS recipient.
-    return type === undefined || type === 'MOBILE' || type === 'FIXED_LINE_OR_MOBILE';
-  }
-  return looksMobile(p);
 }
 
 const CANDIDATE = /(?<![\w+/.=-])(\+?\(?\d[\d \t().\-]{5,22}\d)(?![\w/@]|[.,]\d)/g;

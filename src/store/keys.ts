@@ -135,10 +135,6 @@ export class Keys {
     return `${this.prefix}:{audit}:log`;
   }
 
-  /** Liveness probe key (readiness writes nothing, it only reads). */
-  ping(): string {
-    return `${this.prefix}:{q}:ping`;
-  }
 
   // --- preflight ---
 
