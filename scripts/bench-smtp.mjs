@@ -327,7 +327,7 @@ async function startGateway(dir, appendfsync) {
   );
   const logPath = join(dir, 'gateway.log');
   const fd = openSync(logPath, 'w');
-  const proc = spawn(process.execPath, [join(root, 'dist/main.js')], {
+  const proc = spawn(process.execPath, [...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean), join(root, 'dist/main.js')], {
     cwd: dir,
     // The load generator plays the ISP: its reports are trusted by IP range, as a real
     // feedback loop's are by its signature (this machine has no DNS for DKIM lookups).

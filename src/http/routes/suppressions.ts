@@ -21,6 +21,9 @@ function address(raw: string, channel: Channel, where: string): string {
 
 const scope = (account: string) => (account === '*' ? null : account);
 
+/** The lookup's miss is its hot path (most recipients are not suppressed): one frozen body, no Error built. */
+const NOT_SUPPRESSED = Object.freeze({ suppressed: false, ...new GatewayError('NOT_SUPPRESSED').toJSON() });
+
 export function suppressionRoutes(app: FastifyInstance, deps: { store: Store; clock: Clock; admin: ReturnType<typeof adminAuth> }): void {
   const { store, clock } = deps;
 
@@ -31,7 +34,7 @@ export function suppressionRoutes(app: FastifyInstance, deps: { store: Store; cl
       const channel = req.query.channel ?? 'email';
       const addr = address(req.params.address, channel, 'address');
       const [hit] = await store.checkSuppressions(req.params.account, channel, [addr]);
-      if (!hit) return reply.status(404).send({ suppressed: false, ...new GatewayError('NOT_SUPPRESSED').toJSON() });
+      if (!hit) return reply.status(404).send(NOT_SUPPRESSED);
       return { suppressed: true, address: addr, channel, reason: hit.reason, source: hit.source, at: hit.at, scope: hit.scope };
     },
   );
