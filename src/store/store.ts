@@ -480,8 +480,7 @@ export class Store {
   /** Counts a hit in a fixed one-minute window; returns the count so far. */
   async hit(scope: string, client: string, now: number): Promise<number> {
     const key = this.keys.rateLimit(scope, client, Math.floor(now / 60_000));
-    const [[, n]] = (await this.call('rateLimit', () => this.redis.multi().incr(key).pexpire(key, 120_000).exec())) as [[unknown, number]];
-    return n;
+    return (await this.call('rateLimit', () => this.script('hit')(key, 120_000))) as number;
   }
 
   /** Events waiting in a partition's outbox (the delivery worker reads them in order). */
