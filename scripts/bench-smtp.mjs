@@ -4,6 +4,8 @@
 //   - the gateway (dist/main.js as a child, its own redis-server in a temp dir, AOF
 //     appendfsync "always" as `npm start` runs it),
 //   - a bare smtp-server with the gateway's options that only drains DATA (the stack's limit),
+//   - the bare server plus the gateway's own parse of each message, no Redis ("parse": the
+//     limit for any gateway that parses before its 250 on this machine),
 //   - Postfix smtp-sink (the protocol's practical limit on this machine).
 // Two drivers, both without pipelining (MAIL, RCPT, DATA, dot: four round trips a message):
 //   - "node": our load generator (a worker thread). Every message is distinct (its own
@@ -15,7 +17,7 @@
 // Everything runs on 127.0.0.1 and on this machine's cores, generators included.
 //
 //   node scripts/bench-smtp.mjs [--seconds 3] [--conc 1,10,50] [--kinds arf,dsn]
-//     [--servers gateway,bare,sink] [--no-source] [--appendfsync always] [--json]
+//     [--servers gateway,bare,parse,sink] [--no-source] [--appendfsync always] [--json]
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
@@ -356,8 +358,8 @@ function stopProc(proc, sig) {
   });
 }
 
-async function startBare() {
-  const proc = spawn(process.execPath, [new URL(import.meta.url).pathname, '--bare-server'], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startBare(mode = '--bare-server') {
+  const proc = spawn(process.execPath, [new URL(import.meta.url).pathname, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise((resolve, reject) => {
     proc.stdout.once('data', (d) => resolve(JSON.parse(String(d)).port));
     proc.once('exit', (c) => reject(new Error(`bare server exited ${c}`)));
@@ -387,6 +389,56 @@ async function bareServer() {
   process.on('SIGTERM', () => server.close(() => process.exit(0)));
 }
 
+/**
+ * The parse server: the bare server plus what the gateway does in-process before its 250,
+ * short of Redis — keep the first bytes of DATA, route by mailbox, parse (ARF/DSN, token
+ * verification, attribution) with the gateway's own parser and configuration. Its figure is
+ * the ceiling for any gateway that parses before answering, on this machine.
+ */
+async function parseServer() {
+  const { SMTPServer } = await import('smtp-server');
+  const { loadConfig } = await import(new URL('../dist/config/load.js', import.meta.url));
+  const { parseMessage } = await import(new URL('../dist/parse/index.js', import.meta.url));
+  const { loadBounceRules } = await import(new URL('../dist/parse/bounce/index.js', import.meta.url));
+  const { resolveMailbox } = await import(new URL('../dist/smtp/mailbox.js', import.meta.url));
+  const { createTokenCodec, parseTokenSecrets } = await import(new URL('../dist/token/token.js', import.meta.url));
+  const config = loadConfig({ env: {} });
+  const opts = {
+    codec: createTokenCodec(parseTokenSecrets(SECRET)),
+    tokenHeader: config.tokens.header,
+    bounceRules: loadBounceRules(),
+    limits: { maxDepth: config.smtp.maxMimeDepth, maxParts: config.smtp.maxMimeParts },
+    phoneRegion: config.form.phoneRegion,
+  };
+  const keep = Math.min(config.smtp.maxSize, config.smtp.keepBytes);
+  const server = new SMTPServer({
+    name: 'abusegate.localhost',
+    banner: 'parse',
+    size: MAX_SIZE,
+    maxClients: 500,
+    socketTimeout: 60_000,
+    disableReverseLookup: true,
+    authOptional: true,
+    disabledCommands: ['AUTH', 'STARTTLS'],
+    logger: false,
+    onData(stream, session, cb) {
+      const target = resolveMailbox(session.envelope.rcptTo[0].address, config.smtp);
+      const chunks = [];
+      let kept = 0;
+      stream.on('data', (c) => {
+        if (kept < keep) (chunks.push(c.subarray(0, keep - kept)), (kept += Math.min(c.length, keep - kept)));
+      });
+      stream.on('end', () => {
+        if (stream.sizeExceeded) return cb(Object.assign(new Error('too big'), { responseCode: 552 }));
+        const report = parseMessage(Buffer.concat(chunks, kept), { ...opts, mailbox: target?.mailbox ?? 'fbl', envelopeToken: target?.token });
+        cb(null, `Accepted ${report.kind}`);
+      });
+    },
+  });
+  server.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ port: server.server.address().port }) + '\n'));
+  process.on('SIGTERM', () => server.close(() => process.exit(0)));
+}
+
 async function startSink() {
   const port = await freePort();
   const asRoot = process.getuid?.() === 0;
@@ -409,7 +461,7 @@ function smtpSource(port, file, env, conc, count) {
 // ---------- main ----------
 
 function parseArgs(argv) {
-  const o = { seconds: 3, conc: [1, 10, 50], kinds: ['arf', 'dsn'], servers: ['gateway', 'bare', 'sink'], source: true, appendfsync: 'always', json: false, max: 15_000 };
+  const o = { seconds: 3, conc: [1, 10, 50], kinds: ['arf', 'dsn'], servers: ['gateway', 'bare', 'parse', 'sink'], source: true, appendfsync: 'always', json: false, max: 15_000 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') o.json = true;
@@ -448,7 +500,7 @@ async function main() {
   try {
     for (const server of o.servers) {
       if (server === 'sink' && !hasSink) continue;
-      servers[server] = server === 'gateway' ? await startGateway(dir, o.appendfsync) : server === 'bare' ? await startBare() : await startSink();
+      servers[server] = server === 'gateway' ? await startGateway(dir, o.appendfsync) : server === 'bare' ? await startBare() : server === 'parse' ? await startBare('--parse-server') : await startSink();
     }
     for (const kind of o.kinds) {
       for (const conc of o.conc) {
@@ -482,6 +534,7 @@ async function main() {
         const g = find('gateway', driver, kind, conc);
         const b = find('bare', driver, kind, conc);
         const k = find('sink', driver, kind, conc);
+        const pz = find('parse', driver, kind, conc);
         if (!g?.perSecond) continue;
         const lat = driver === 'node' ? `, p50 ${g.p50ms} / p99 ${g.p99ms} ms to the 250` : '';
         const ratio = b?.perSecond ? g.perSecond / b.perSecond : null;
@@ -491,25 +544,28 @@ async function main() {
           value: g.perSecond,
           unit: 'msg/s',
           baseline: b?.perSecond ?? null,
-          baselineLabel: `bare smtp-server${b?.p50ms !== undefined ? ` (p50 ${b.p50ms} / p99 ${b.p99ms} ms)` : ''}; smtp-sink ${k?.perSecond ?? '-'}`,
+          baselineLabel: `bare smtp-server${b?.p50ms !== undefined ? ` (p50 ${b.p50ms} / p99 ${b.p99ms} ms)` : ''}; bare + parse ${pz?.perSecond ?? '-'}${pz?.perSecond && b?.perSecond ? ` (${(pz.perSecond / b.perSecond).toFixed(2)} of bare)` : ''}; smtp-sink ${k?.perSecond ?? '-'}`,
           ratio: ratio === null ? null : Number(ratio.toFixed(2)),
           goal: 'ratio ≥ 0.6',
           met: ratio === null ? null : ratio >= 0.6,
           p50ms: g.p50ms,
           p99ms: g.p99ms,
           sink: k?.perSecond ?? null,
+          parseOnly: pz?.perSecond ?? null,
+          parseOnlyRatio: pz?.perSecond && b?.perSecond ? Number((pz.perSecond / b.perSecond).toFixed(2)) : null,
         });
       }
     }
   }
   const out = { bench: 'smtp', appendfsync: o.appendfsync, seconds: o.seconds, messageBytes: Object.fromEntries(Object.entries(files).map(([k, f]) => [k, f.bytes])), results, rows };
   if (o.json) console.log(JSON.stringify(out));
-  else for (const r of rows) console.log(`${r.figure}: ${r.value} (bare ${r.baseline}, sink ${r.sink}) ratio ${r.ratio} ${r.met ? 'met' : 'NOT met'}`);
+  else for (const r of rows) console.log(`${r.figure}: ${r.value} (bare ${r.baseline}, bare + parse ${r.parseOnly} = ${r.parseOnlyRatio} of bare, sink ${r.sink}) ratio ${r.ratio} ${r.met ? 'met' : 'NOT met'}`);
   process.exit(0);
 }
 
 if (isMainThread) {
   if (process.argv.includes('--bare-server')) bareServer();
+  else if (process.argv.includes('--parse-server')) parseServer();
   // Only the driver, against a server of your own: --drive PORT KIND CONC SECONDS
   else if (process.argv[2] === '--drive') {
     const [port, kind, conc, seconds] = process.argv.slice(3);
