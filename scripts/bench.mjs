@@ -29,8 +29,9 @@ const BENCHES = [
   { name: 'preflight', args: [], timeoutMin: 5 },
 ];
 
-if (!existsSync(join(root, 'dist/main.js'))) {
-  const r = spawnSync(process.execPath, [join(root, 'scripts/ensure.mjs'), 'test'], { cwd: root, stdio: 'inherit' });
+{
+  // Dependencies, a fresh dist/ and the load generators and peers (wrk, Postfix, Sisimai).
+  const r = spawnSync(process.execPath, [join(root, 'scripts/ensure.mjs'), 'bench'], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 

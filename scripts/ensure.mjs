@@ -1,6 +1,7 @@
 // Runs before `npm start` and `npm test` on any machine, fresh or not: installs the npm
 // dependencies when they are missing or stale, builds dist/ when src/ changed, and makes
-// sure the system packages are there (redis-server; for tests also Postfix's tools),
+// sure the system packages are there (redis-server; for tests also Postfix's tools; for
+// `npm run bench` also wrk and Sisimai),
 // installing them with apt-get when we are root on Debian, else saying what to install.
 // Uses only Node's built-ins: it runs before node_modules exists.
 import { spawnSync } from 'node:child_process';
@@ -47,12 +48,18 @@ if (!existsSync(built) || statSync(built).mtimeMs < srcTime) {
 
 // 3. system packages
 const wanted = [];
-if (mode === 'test' || !process.env.REDIS_URL) {
+if (mode !== 'start' || !process.env.REDIS_URL) {
   if (!has('redis-server')) wanted.push(['redis-server', 'redis-server']);
   if (!has('redis-cli')) wanted.push(['redis-cli', 'redis-tools']);
 }
 // The policy service is tested against a real Postfix (its test starts a private instance).
-if (mode === 'test' && !has('postfix')) wanted.push(['postfix', 'postfix']);
+if (mode !== 'start' && !has('postfix')) wanted.push(['postfix', 'postfix']);
+// The benches' load generators and peers: wrk (HTTP), smtp-source/smtp-sink (Postfix),
+// Sisimai (the Perl bounce parser the parse figures are compared with).
+if (mode === 'bench') {
+  if (!has('wrk')) wanted.push(['wrk', 'wrk']);
+  if (spawnSync('perl', ['-MSisimai', '-e', '1'], { stdio: 'ignore' }).status !== 0) wanted.push(['Sisimai', 'libsisimai-perl']);
+}
 if (wanted.length) {
   const pkgs = [...new Set(wanted.map(([, p]) => p))];
   const root_ = process.getuid?.() === 0;

@@ -8,6 +8,10 @@ import { domainToASCII } from 'node:url';
 
 export type Channel = 'email' | 'sms';
 
+const PLAIN_DOMAIN = /^[a-z0-9-]+(\.[a-z0-9-]+)*$/;
+/** A last label with a letter and no 0x prefix: never the IPv4 number WHATWG parsing looks for. */
+const PLAIN_TLD = /^(?!0x)[^.]*[a-z][^.]*$/;
+
 export function normaliseEmail(input: string): string | null {
   let s = input.trim();
   if (s.startsWith('<') && s.endsWith('>')) s = s.slice(1, -1).trim();
@@ -15,7 +19,11 @@ export function normaliseEmail(input: string): string | null {
   if (at <= 0 || at === s.length - 1) return null;
   const local = s.slice(0, at);
   if (local.length > 64 || /[\s<>]/.test(local)) return null;
-  const domain = domainToASCII(s.slice(at + 1).replace(/\.$/, '').toLowerCase());
+  const lower = s.slice(at + 1).replace(/\.$/, '').toLowerCase();
+  // Plain ASCII names are already what domainToASCII would return (checked against it on a
+  // million random names), so only IDNs, A-labels and names whose last label could be read
+  // as a number go through it — otherwise it is the costliest step of a lookup.
+  const domain = PLAIN_DOMAIN.test(lower) && !lower.includes('xn--') && PLAIN_TLD.test(lower.slice(lower.lastIndexOf('.') + 1)) ? lower : domainToASCII(lower);
   if (!domain || !/^[a-z0-9.-]+$/.test(domain) || !domain.includes('.') && domain !== 'localhost') return null;
   return `${local}@${domain}`;
 }

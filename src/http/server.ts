@@ -43,6 +43,9 @@ export async function createHttpServer(cfg: Config['http'], deps: HttpDeps): Pro
     loggerInstance: deps.log.child({ edge: 'http' }) as unknown as FastifyBaseLogger,
     // One log line per request would drown the SMTP lines; errors are logged by the handler.
     logController: new LogController({ disableRequestLogging: true }),
+    // No child logger per request (fastify's default builds one, redaction and all, for
+    // every lookup): the few lines a request logs carry its id themselves.
+    childLoggerFactory: (logger) => logger,
     bodyLimit: cfg.bodyLimit,
     // No silent dropping of unknown fields: additionalProperties: false rejects them.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
@@ -67,14 +70,15 @@ export async function createHttpServer(cfg: Config['http'], deps: HttpDeps): Pro
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const e = fromFastify(err);
-    if (e.status >= 500) req.log.error({ code: e.code, err: err.message }, 'request failed');
+    if (e.status >= 500) req.log.error({ reqId: req.id, code: e.code, err: err.message }, 'request failed');
     reply.status(e.status).send(errorBody(e.code, e.message));
   });
   app.setNotFoundHandler((req, reply) => {
     reply.status(404).send(errorBody('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}`));
   });
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     httpRequests.inc({ route: req.routeOptions.url ?? 'unmatched', status: `${Math.floor(reply.statusCode / 100)}xx` });
+    done();
   });
 
   // The OpenAPI document is generated from the route schemas (it must see every route, so
