@@ -8,3 +8,14 @@ declare module 'mailauth/lib/tools.js' {
   /** The first entry of `domains` in the same organizational domain as `fromDomain`, or false. */
   export function getAlignment(fromDomain: string, domains: ReadonlyArray<string | { domain: string }>): { domain: string } | false;
 }
+
+// The verifiers behind authenticate(), typed as the main module types them.
+declare module 'mailauth/lib/dkim/verify.js' {
+  export { dkimVerify } from 'mailauth';
+}
+declare module 'mailauth/lib/spf/index.js' {
+  export { spf } from 'mailauth';
+}
+declare module 'mailauth/lib/dmarc/index.js' {
+  export { dmarc } from 'mailauth';
+}
