@@ -13,7 +13,7 @@ export type RedisClient = Redis | Cluster;
 
 const LUA_DIR = new URL('../../src/store/lua/', import.meta.url);
 const LIB_DIR = new URL('lib/', LUA_DIR);
-export const SCRIPT_VERSION = 'ag1';
+export const SCRIPT_VERSION = 'ag2';
 
 export interface RedisConnectOptions {
   url: string | null;
@@ -81,7 +81,7 @@ export function expandIncludes(lua: string, seen: Set<string> = new Set()): stri
   });
 }
 
-/** Registers every src/store/lua/<name>-<numberOfKeys>.lua as `ag1<name>` (lib/ holds includes). */
+/** Registers every src/store/lua/<name>-<numberOfKeys>.lua as `ag2<name>` (lib/ holds includes). */
 export function defineScripts(redis: RedisClient): void {
   for (const file of readdirSync(LUA_DIR)) {
     const m = /^([A-Za-z]+)-(\d+)\.lua$/.exec(file);
