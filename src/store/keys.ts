@@ -22,7 +22,11 @@ export interface AccountKeys {
   meta: string;
   /** Sorted set of warnings, scored by time. */
   warnings: string;
-  /** Hash of counters per hour bucket: `<channel>|<hour>|<s c h a u>`. */
+  /**
+   * Hash of counters per hour bucket, `<channel>|<hour>|<letter>`, and beside them the
+   * running window totals `<channel>|w<hours>|<letter>`, `<channel>|r`, `<channel>|ws`
+   * (see lua/lib/windows.lua).
+   */
   windows: string;
   /** Hash of per-campaign counters: `<channel>|<hour>|<campaign>|<letter>`. */
   campaigns: string;

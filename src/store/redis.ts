@@ -1,7 +1,9 @@
 /**
  * Redis connection and script loading. Scripts are read once from src/store/lua and
  * registered with defineCommand under versioned names, so a new gateway version never
- * runs an old script cached under the same name (BullMQ does the same).
+ * runs an old script cached under the same name (BullMQ does the same). Code shared by
+ * several scripts lives in src/store/lua/lib and is pasted in where a script says
+ * `--- @include "<name>"` (BullMQ's convention too): Redis runs one self-contained text.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
@@ -10,7 +12,8 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 export type RedisClient = Redis | Cluster;
 
 const LUA_DIR = new URL('../../src/store/lua/', import.meta.url);
-export const SCRIPT_VERSION = 'ag1';
+const LIB_DIR = new URL('lib/', LUA_DIR);
+export const SCRIPT_VERSION = 'ag2';
 
 export interface RedisConnectOptions {
   url: string | null;
@@ -66,14 +69,26 @@ export function createRedis({ url, cluster, commandTimeout, extra }: RedisConnec
   return redis;
 }
 
-/** Registers every src/store/lua/<name>-<numberOfKeys>.lua as `ag1<name>`. */
+/**
+ * A script's text with each `--- @include "<name>"` line replaced by src/store/lua/lib/<name>.lua
+ * (itself expanded). A library is pasted once per script; a missing one is an error at start.
+ */
+export function expandIncludes(lua: string, seen: Set<string> = new Set()): string {
+  return lua.replace(/^--- @include "([\w-]+)"[ \t]*$/gm, (_, name: string) => {
+    if (seen.has(name)) return `-- (${name} included above)`;
+    seen.add(name);
+    return expandIncludes(readFileSync(new URL(`${name}.lua`, LIB_DIR), 'utf8'), seen).trimEnd();
+  });
+}
+
+/** Registers every src/store/lua/<name>-<numberOfKeys>.lua as `ag2<name>` (lib/ holds includes). */
 export function defineScripts(redis: RedisClient): void {
   for (const file of readdirSync(LUA_DIR)) {
     const m = /^([A-Za-z]+)-(\d+)\.lua$/.exec(file);
     if (!m) continue;
     redis.defineCommand(SCRIPT_VERSION + m[1], {
       numberOfKeys: Number(m[2]),
-      lua: readFileSync(new URL(file, LUA_DIR), 'utf8'),
+      lua: expandIncludes(readFileSync(new URL(file, LUA_DIR), 'utf8')),
     });
   }
 }

@@ -218,6 +218,11 @@ export class Store {
     return Math.max(...this.opts.windows.map((w) => w.hours));
   }
 
+  /** The windows' lengths as the scripts take them, "24,168". */
+  private get windowSpec(): string {
+    return this.opts.windows.map((w) => w.hours).join(',');
+  }
+
   private get bucketTtlMs(): number {
     return (this.maxHours + 24) * HOUR;
   }
@@ -248,7 +253,7 @@ export class Store {
         e.event ? JSON.stringify(e.event) : '',
         e.reportId ?? '',
         this.bucketTtlMs,
-        this.opts.windows.map((w) => w.hours).join(','),
+        this.windowSpec,
         e.now - this.opts.warningWindowMs,
         e.softLimits ? `${e.softLimits.unengaged},${e.softLimits.engaged}` : '',
         e.softLimits?.idleMs ?? 0,
@@ -313,6 +318,7 @@ export class Store {
         now,
         this.bucketTtlMs,
         idempotencyKey ? this.opts.dedupMs : 0,
+        this.windowSpec,
         ...args,
       ),
     );
@@ -333,29 +339,22 @@ export class Store {
   /** An account's standing: meta, warnings in the warning window, figures per window. */
   async readAccount(account: string, channel: Channel, now: number) {
     const k = this.keys.account(account);
-    const hour = Math.floor(now / HOUR);
-    const fields: string[] = [];
-    for (let back = 0; back < this.maxHours; back++) for (const l of 'schu') fields.push(`${channel}|${hour - back}|${l}`);
-    const [meta, warnings, buckets] = await this.call('readAccount', () =>
+    const [meta, warnings, figures] = await this.call('readAccount', () =>
       Promise.all([
         this.redis.hgetall(k.meta),
         this.redis.zrangebyscore(k.warnings, now - this.opts.warningWindowMs, '+inf', 'WITHSCORES'),
-        this.redis.hmget(k.windows, ...fields),
+        // The running window totals, read (never written) by a script: see lua/lib/windows.lua.
+        this.script('figures')(k.windows, channel, Math.floor(now / HOUR), this.windowSpec) as Promise<number[]>,
       ]),
     );
-    const windows = this.opts.windows.map((w) => {
-      let sent = 0;
-      let complaints = 0;
-      let hardBounces = 0;
-      let unverified = 0;
-      for (let back = 0; back < w.hours; back++) {
-        sent += Number(buckets[back * 4] ?? 0);
-        complaints += Number(buckets[back * 4 + 1] ?? 0);
-        hardBounces += Number(buckets[back * 4 + 2] ?? 0);
-        unverified += Number(buckets[back * 4 + 3] ?? 0);
-      }
-      return { name: w.name, hours: w.hours, sent, complaints, hardBounces, unverifiedComplaints: unverified };
-    });
+    const windows = this.opts.windows.map((w, i) => ({
+      name: w.name,
+      hours: w.hours,
+      sent: Number(figures[i * 4]),
+      complaints: Number(figures[i * 4 + 1]),
+      hardBounces: Number(figures[i * 4 + 2]),
+      unverifiedComplaints: Number(figures[i * 4 + 3]),
+    }));
     const warningTimes: number[] = [];
     for (let i = 1; i < warnings.length; i += 2) warningTimes.push(Number(warnings[i]));
     return { meta, warnings: warningTimes, windows };

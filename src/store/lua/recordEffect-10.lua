@@ -21,17 +21,15 @@
   recipient's Nth consecutive soft bounce (7, or 15 when the recipient engaged before).
   Reply: {duplicate, newlySuppressed, suspended, pool, lastWarnAt, warnings, softCount,
           then per window: sent, complaints, hard bounces}
+  The window figures come from running totals kept in the hour-bucket hash (lib/windows.lua):
+  this runs for every report, and summing a week of buckets here was its largest cost.
 ]]
+--- @include "windows"
 local now = tonumber(ARGV[1])
 local ch = ARGV[3]
 local hour = tonumber(ARGV[4])
 local letter = ARGV[5]
-local windows = {}
-local maxh = 1
-for h in string.gmatch(ARGV[12], '%d+') do
-  windows[#windows + 1] = tonumber(h)
-  if tonumber(h) > maxh then maxh = tonumber(h) end
-end
+local wins = W.windows(ARGV[12])
 
 local duplicate = 0
 if ARGV[2] ~= '0' then
@@ -59,12 +57,9 @@ if duplicate == 0 then
     end
   end
   if letter ~= '' then
-    redis.call('HINCRBY', KEYS[4], ch .. '|' .. hour .. '|' .. letter, 1)
-    -- Buckets older than the longest window are never read again: drop a few each time.
-    for back = maxh, maxh + 3 do
-      local p = ch .. '|' .. (hour - back) .. '|'
-      redis.call('HDEL', KEYS[4], p .. 's', p .. 'c', p .. 'h', p .. 'u', p .. 'a', p .. 'f')
-    end
+    -- Rolling the totals to this hour also drops the buckets that left every window.
+    W.roll(KEYS[4], ch, hour, wins)
+    W.add(KEYS[4], ch, hour, letter, 1, wins)
     redis.call('PEXPIRE', KEYS[4], ARGV[11])
     if ARGV[6] ~= '' then
       redis.call('HINCRBY', KEYS[5], ch .. '|' .. hour .. '|' .. ARGV[6] .. '|' .. letter, 1)
@@ -82,23 +77,11 @@ local meta = redis.call('HMGET', KEYS[3], 'suspended', 'pool', 'lastWarnAt')
 local reply = { duplicate, newly, tonumber(meta[1] or '0'), meta[2] or '', meta[3] or '0',
   redis.call('ZCOUNT', KEYS[8], ARGV[13], '+inf'), soft }
 
-local fields = {}
-for back = 0, maxh - 1 do
-  local p = ch .. '|' .. (hour - back) .. '|'
-  fields[#fields + 1] = p .. 's'
-  fields[#fields + 1] = p .. 'c'
-  fields[#fields + 1] = p .. 'h'
-end
-local vals = redis.call('HMGET', KEYS[4], unpack(fields))
-for _, wh in ipairs(windows) do
-  local s, c, hb = 0, 0, 0
-  for back = 0, wh - 1 do
-    s = s + tonumber(vals[back * 3 + 1] or '0')
-    c = c + tonumber(vals[back * 3 + 2] or '0')
-    hb = hb + tonumber(vals[back * 3 + 3] or '0')
-  end
-  reply[#reply + 1] = s
-  reply[#reply + 1] = c
-  reply[#reply + 1] = hb
+-- Read only: a duplicate or a report that counts nothing does not write the totals.
+local figures = W.figures(KEYS[4], ch, hour, wins)
+for _, H in ipairs(wins.list) do
+  reply[#reply + 1] = figures[H].s
+  reply[#reply + 1] = figures[H].c
+  reply[#reply + 1] = figures[H].h
 end
 return reply
