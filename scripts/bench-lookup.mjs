@@ -36,24 +36,6 @@ const { Keys } = await import(new URL('store/keys.js', dist));
 const keys = new Keys('ag', 64);
 const hasWrk = spawnSync('wrk', ['--version']).error === undefined;
 
-if (rawServer) {
-  // The stack's limit: node:http and ioredis with nothing between them but the route.
-  const redis = createRedis({ url: process.argv[3], commandTimeout: 10_000 });
-  await redis.connect();
-  const global = keys.globalSuppressions('email');
-  const server = createServer(async (req, res) => {
-    const [, , , account, address] = req.url.split('/');
-    const [[own], [glob]] = await Promise.all([redis.hmget(keys.account(account).suppressions('email'), address), redis.hmget(global, address)]);
-    const hit = own ?? glob;
-    res.writeHead(hit ? 200 : 404, { 'content-type': 'application/json' });
-    res.end(hit ? JSON.stringify({ suppressed: true, ...JSON.parse(hit) }) : '{"suppressed":false}');
-  });
-  server.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ code: 'STARTED', http: server.address().port }) + '\n'));
-  process.on('SIGTERM', () => process.exit(0));
-} else {
-  await main();
-}
-
 const children = [];
 function startChild(args, env) {
   const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -200,4 +182,22 @@ async function main() {
   ];
   if (o.json) console.log(JSON.stringify({ driver, rows, single, singleBare, singleRaw, batchMs: med(batches), batchRawMs: med(batchesRaw) }));
   else for (const r of rows) console.log(`${r.figure}: ${r.value} ${r.unit} (baseline ${r.baseline}; ratio ${r.ratio}; goal ${r.goal}: ${r.met ? 'met' : 'NOT met'})`);
+}
+
+if (rawServer) {
+  // The stack's limit: node:http and ioredis with nothing between them but the route.
+  const redis = createRedis({ url: process.argv[3], commandTimeout: 10_000 });
+  await redis.connect();
+  const global = keys.globalSuppressions('email');
+  const server = createServer(async (req, res) => {
+    const [, , , account, address] = req.url.split('/');
+    const [[own], [glob]] = await Promise.all([redis.hmget(keys.account(account).suppressions('email'), address), redis.hmget(global, address)]);
+    const hit = own ?? glob;
+    res.writeHead(hit ? 200 : 404, { 'content-type': 'application/json' });
+    res.end(hit ? JSON.stringify({ suppressed: true, ...JSON.parse(hit) }) : '{"suppressed":false}');
+  });
+  server.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ code: 'STARTED', http: server.address().port }) + '\n'));
+  process.on('SIGTERM', () => process.exit(0));
+} else {
+  await main();
 }
