@@ -367,12 +367,12 @@ async function startBare(mode = '--bare-server') {
   return { port, pid: proc.pid, stop: () => stopProc(proc, 'SIGTERM') };
 }
 
-/** The bare server: smtp-server with the gateway's options, DATA drained and dropped. */
-async function bareServer() {
+/** smtp-server with the gateway's options (and `onData`), listening on a free port. */
+async function benchServer(banner, handlers) {
   const { SMTPServer } = await import('smtp-server');
   const server = new SMTPServer({
     name: 'abusegate.localhost',
-    banner: 'bare',
+    banner,
     size: MAX_SIZE,
     maxClients: 500,
     socketTimeout: 60_000,
@@ -380,13 +380,21 @@ async function bareServer() {
     authOptional: true,
     disabledCommands: ['AUTH', 'STARTTLS'],
     logger: false,
+    ...handlers,
+  });
+  server.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ port: server.server.address().port }) + '\n'));
+  process.on('SIGTERM', () => server.close(() => process.exit(0)));
+  return server;
+}
+
+/** The bare server: smtp-server with the gateway's options, DATA drained and dropped. */
+async function bareServer() {
+  await benchServer('bare', {
     onData(stream, _session, cb) {
       stream.on('end', () => (stream.sizeExceeded ? cb(Object.assign(new Error('too big'), { responseCode: 552 })) : cb(null, 'Accepted')));
       stream.resume();
     },
   });
-  server.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ port: server.server.address().port }) + '\n'));
-  process.on('SIGTERM', () => server.close(() => process.exit(0)));
 }
 
 /**
@@ -396,7 +404,6 @@ async function bareServer() {
  * the ceiling for any gateway that parses before answering, on this machine.
  */
 async function parseServer() {
-  const { SMTPServer } = await import('smtp-server');
   const { loadConfig } = await import(new URL('../dist/config/load.js', import.meta.url));
   const { parseMessage } = await import(new URL('../dist/parse/index.js', import.meta.url));
   const { loadBounceRules } = await import(new URL('../dist/parse/bounce/index.js', import.meta.url));
@@ -411,16 +418,7 @@ async function parseServer() {
     phoneRegion: config.form.phoneRegion,
   };
   const keep = Math.min(config.smtp.maxSize, config.smtp.keepBytes);
-  const server = new SMTPServer({
-    name: 'abusegate.localhost',
-    banner: 'parse',
-    size: MAX_SIZE,
-    maxClients: 500,
-    socketTimeout: 60_000,
-    disableReverseLookup: true,
-    authOptional: true,
-    disabledCommands: ['AUTH', 'STARTTLS'],
-    logger: false,
+  await benchServer('parse', {
     onData(stream, session, cb) {
       const target = resolveMailbox(session.envelope.rcptTo[0].address, config.smtp);
       const chunks = [];
@@ -435,8 +433,6 @@ async function parseServer() {
       });
     },
   });
-  server.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ port: server.server.address().port }) + '\n'));
-  process.on('SIGTERM', () => server.close(() => process.exit(0)));
 }
 
 async function startSink() {
