@@ -150,10 +150,10 @@ function parseEntity(
       part.children.push(parseEntity(chunk, depth + 1, limits, counter, false));
     }
   } else if (type === 'message/rfc822' || type === 'message/global') {
-    const inner = decodeTransfer(body, headers.get('content-transfer-encoding')).toString('latin1');
+    const inner = decodeTransferBinary(body, headers.get('content-transfer-encoding'));
     part.children.push(parseEntity(normaliseNewlines(inner), depth + 1, limits, counter, false));
   } else if (type === 'text/rfc822-headers' || type === 'text/rfc822-header') {
-    const inner = decodeTransfer(body, headers.get('content-transfer-encoding')).toString('latin1');
+    const inner = decodeTransferBinary(body, headers.get('content-transfer-encoding'));
     part.children.push(parseEntity(normaliseNewlines(inner).replace(/^\n+/, ''), depth + 1, limits, counter, true));
   }
   return part;
@@ -195,6 +195,18 @@ export function decodeTransfer(raw: string, cte: string | undefined): Buffer {
   if (enc === 'base64') return Buffer.from(raw.replace(/[^A-Za-z0-9+/]/g, ''), 'base64');
   if (enc === 'quoted-printable') return Buffer.from(decodeQP(raw), 'latin1');
   return Buffer.from(raw, 'latin1');
+}
+
+/**
+ * decodeTransfer as a binary string. An enclosed message is nearly always 7bit or 8bit, and
+ * may be most of a large report: the identity encodings return the text itself, not two
+ * copies of it (a Buffer and a string) per level of nesting.
+ */
+function decodeTransferBinary(raw: string, cte: string | undefined): string {
+  const enc = (cte || '').trim().toLowerCase();
+  if (enc === 'base64') return decodeTransfer(raw, cte).toString('latin1');
+  if (enc === 'quoted-printable') return decodeQP(raw);
+  return raw;
 }
 
 /** RFC 2045 §6.7 quoted-printable, binary string in and out; forgives bad escapes. */
