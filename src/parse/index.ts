@@ -50,9 +50,18 @@ function rulesFor(opts: ParseOptions): BounceRules | null {
   return defaultRules;
 }
 
+/**
+ * Above this size a report is copied out of the message text before it is returned. Its
+ * strings are slices of that text, and V8 keeps the whole parent of a sliced string alive:
+ * a report of a 1 MiB message held ~1 MB while it waited on Redis (50 of them at once, 50
+ * MB). A copy costs microseconds; below this size there is nothing worth freeing.
+ */
+const DETACH_ABOVE = 64 * 1024;
+
 export function parseMessage(raw: Buffer, opts: ParseOptions = {}): Report {
   try {
-    return parse(raw, opts);
+    const report = parse(raw, opts);
+    return raw.length > DETACH_ABOVE ? (JSON.parse(JSON.stringify(report)) as Report) : report;
   } catch (err) {
     return unreadableReport(err instanceof Error ? err.message || err.name : String(err));
   }

@@ -38,7 +38,13 @@ function collect(stream: SMTPServerDataStream, keep: number): Promise<{ raw: Buf
       }
       size += chunk.length;
     });
-    finished(stream, (err) => (err ? reject(err) : resolve({ raw: Buffer.concat(chunks, kept), size })));
+    finished(stream, (err) => {
+      if (err) return reject(err);
+      const raw = Buffer.concat(chunks, kept);
+      // The stream (and this listener's closure) lives until the reply: let the chunks go now.
+      chunks.length = 0;
+      resolve({ raw, size });
+    });
   });
 }
 
@@ -144,6 +150,8 @@ export function createSmtpServer(cfg: Config['smtp'], ingest: Ingest, log: Logge
             log.info({ ...at, code: 'SMTP_TOO_BIG', bytes: size }, 'message over the size limit');
             return finish('rejected', new GatewayError('MESSAGE_TOO_BIG', `Message exceeds the limit of ${cfg.maxSize} bytes`));
           }
+          // Nothing below holds the kept bytes past ingest.accept (they may be a megabyte).
+          const bytes = raw.length;
           const env = {
             mailbox: target.mailbox,
             token: target.token,
@@ -155,14 +163,14 @@ export function createSmtpServer(cfg: Config['smtp'], ingest: Ingest, log: Logge
           try {
             const acc = await ingest.accept(raw, env, size);
             log.info(
-              { ...at, id: acc.id, kind: acc.report.kind, result: acc.quarantined ? 'quarantined' : 'accepted', bytes: raw.length, ms: Date.now() - started, rcptTo: env.rcptTo },
+              { ...at, id: acc.id, kind: acc.report.kind, result: acc.quarantined ? 'quarantined' : 'accepted', bytes, ms: Date.now() - started, rcptTo: env.rcptTo },
               'message recorded',
             );
             // abuse@: the reply names the case, so a reporter can refer to it.
             finish(acc.quarantined ? 'quarantined' : 'accepted', null, `2.0.0 Accepted <${acc.case?.caseId ?? acc.id}>`);
           } catch (err) {
             const ge = err instanceof GatewayError ? err : new GatewayError('STORE_UNAVAILABLE', undefined, { cause: err });
-            log.warn({ ...at, code: ge.code, bytes: raw.length, ms: Date.now() - started, err: (ge.cause as Error | undefined)?.message }, 'message not recorded');
+            log.warn({ ...at, code: ge.code, bytes, ms: Date.now() - started, err: (ge.cause as Error | undefined)?.message }, 'message not recorded');
             finish('tempfail', ge);
           }
         })
