@@ -8,6 +8,8 @@
 // Goal: peak ≤ 250 MB.
 //
 //   node scripts/bench-rss.mjs [--connections 50] [--mb 10] [--json]
+//   BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (or --trace-gc, --max-semi-space-size=8 …)
+//   passes node options to the gateway child, for profiling it under this load.
 import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';

@@ -18,6 +18,8 @@
 //
 //   node scripts/bench-smtp.mjs [--seconds 3] [--conc 1,10,50] [--kinds arf,dsn]
 //     [--servers gateway,bare,parse,sink] [--no-source] [--appendfsync always] [--json]
+//   BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (or --trace-gc, --max-semi-space-size=8 …)
+//   passes node options to the gateway child, for profiling it under this load.
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
