@@ -49,7 +49,7 @@ export interface StoreOptions {
   warningWindowMs: number;
 }
 
-/** Counter letters in the hour buckets. */
+/** Counter letters in the hour buckets (src/store/lua/lib/windows.lua lists them too, to drop old hours). */
 export type Counter =
   | 's' // sent
   | 'd' // delivered

@@ -30,8 +30,11 @@
   unless a bucket is.
 ]]
 local W = {}
+-- The letters anyone sums (totalled), and every letter a bucket has (the Counter type in
+-- src/store/store.ts): dropping an old hour drops them all.
 local LETTERS = { 's', 'c', 'h', 'u' }
-local TOTALLED = { s = true, c = true, h = true, u = true }
+local TOTALLED = {}
+for _, l in ipairs(LETTERS) do TOTALLED[l] = true end
 local ALL_LETTERS = { 's', 'd', 'c', 'u', 'a', 'h', 'f', 'e' }
 local states = {}
 
