@@ -16,6 +16,7 @@ const DOCS = ['configuration', 'integration', 'operations', 'security', 'parsing
 const pages = new Map<string, string>([['README.md', readFileSync(join(root, 'README.md'), 'utf8')]]);
 for (const f of readdirSync(join(root, 'docs'))) if (f.endsWith('.md')) pages.set(`docs/${f}`, readFileSync(join(root, 'docs', f), 'utf8'));
 const manual = [...pages.values()].join('\n');
+pages.set('docker/README.md', readFileSync(join(root, 'docker/README.md'), 'utf8')); // links checked too
 const readme = pages.get('README.md')!;
 const documented = (name: string) => manual.includes('`' + name + '`') || manual.includes('`' + name + '{');
 
