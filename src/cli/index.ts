@@ -18,6 +18,7 @@ const USAGE = `usage:
                                                mint a token (with --recipient: the long form)
   abusegate corpus DIR [--disputed FILE]       score the parser against a corpus with answer-key.jsonl
   abusegate webhooks replay|verify …           dead letters, signatures (abusegate webhooks --help)
+  abusegate vetting refresh-rdap [--url URL]    refresh the shipped IANA RDAP bootstrap file
 Configuration comes from config/default.yaml, ABUSEGATE_CONFIG and the environment
 (ABUSEGATE_TOKEN_SECRET for tokens).`;
 
@@ -74,6 +75,10 @@ async function run(argv: string[]): Promise<number> {
     }
     case 'webhooks':
       return runWebhooks(rest, { out: process.stdout, err: process.stderr, stdin: process.stdin, env: process.env });
+    case 'vetting': {
+      const { runVetting } = await import('./vetting.js');
+      return runVetting(rest, { out: process.stdout, err: process.stderr, defaultOut: loadConfig({ env: process.env }).vetting.rdapBootstrap });
+    }
     default:
       throw new UsageError(`unknown command: ${cmd}`);
   }
