@@ -142,6 +142,8 @@ export const schema = {
     reviewGlobalHits: int(0, 1_000_000),
     reviewComplaintRateShareOfWarn: num(0, 100),
     reviewUnvettedAccounts: bool(),
+    reviewUnwitnessedShare: rate(),
+    unwitnessedPools: strings(),
     roleLocalParts: strings(),
   },
   guidance: { listHygiene: str(), consent: str(), unsubscribe: str(), complaints: str(), bounces: str() },

@@ -205,3 +205,24 @@ t.test('without a token secret, confirmation requests are 503 NOT_CONFIGURED', a
   t.equal(res.status, 503);
   t.equal(((await res.json()) as { error: { code: string } }).error.code, 'NOT_CONFIGURED');
 });
+
+t.test('preflight: a list mostly without witnessed consent goes to review, for the accounts the rule applies to', async (t) => {
+  const redis = await testRedis(t);
+  const gw = await startGateway(t, { redisUrl: redis.url, overrides: { admin: { token: ADMIN }, preflight: { reviewUnwitnessedShare: 0.4 } } });
+  const base = `http://127.0.0.1:${gw.httpPort}`;
+  const headers = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
+  const post = (path: string, body: unknown, method = 'POST') => fetch(base + path, { method, headers, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+  const link = await post('/v1/consents/requests', { account: 'strict', address: 'yes@recipient.example', source: { ip: '198.51.100.7' } });
+  t.equal((await fetch(`${base}/c/${link.body.token}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' })).status, 200);
+  const list = { account: 'strict', campaign: 'c1', recipients: ['yes@recipient.example', 'no1@recipient.example', 'no2@recipient.example'] };
+  t.equal((await post('/v1/campaigns/preflight', list)).body.decision, 'send', 'the rule applies to no pool and the account did not opt in');
+  t.equal((await post('/v1/accounts/strict', { requireWitnessedConsent: true }, 'PATCH')).body.requireWitnessedConsent, true);
+  const pf = await post('/v1/campaigns/preflight', list);
+  t.equal(pf.body.decision, 'review');
+  t.same(pf.body.reasons.map((r: { code: string }) => r.code), ['unwitnessed-consent']);
+  t.match(pf.body.reasons[0].message, /66\.7 % of this list \(2 addresses\)/);
+  const fewer = await post('/v1/campaigns/preflight', { ...list, recipients: ['yes@recipient.example', 'no1@recipient.example'] });
+  t.equal(fewer.body.decision, 'review', '50 % > 40 %');
+  const mostly = await post('/v1/campaigns/preflight', { ...list, recipients: ['yes@recipient.example'] });
+  t.equal(mostly.body.decision, 'send');
+});
