@@ -3,12 +3,11 @@
  * `abusegate <command>`: parse, token, corpus. Usage errors and bad input end with one
  * line on stderr and exit code 2 (usage) or 1 (failure); never a stack trace.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { loadBounceRules } from '../parse/bounce/index.js';
 import { createTokenCodec, parseTokenSecrets, TokenError } from '../token/token.js';
-import { formatCorpusTable, scoreCorpus } from './corpus.js';
+import { runCorpus } from './corpus.js';
 import { runParse } from './parse.js';
 import { runWebhooks } from './webhooks.js';
 
@@ -16,7 +15,8 @@ const USAGE = `usage:
   abusegate parse PATH...                      one JSON line per message (files, or folders of *.eml)
   abusegate token --account A --campaign C [--recipient R]
                                                mint a token (with --recipient: the long form)
-  abusegate corpus DIR [--disputed FILE]       score the parser against a corpus with answer-key.jsonl
+  abusegate corpus DIR [--disputed FILE] [--folds N [--seed S]] [--sisimai]
+                                               score the parser against a corpus with answer-key.jsonl
   abusegate webhooks replay|verify …           dead letters, signatures (abusegate webhooks --help)
 Configuration comes from config/default.yaml, ABUSEGATE_CONFIG and the environment
 (ABUSEGATE_TOKEN_SECRET for tokens).`;
@@ -63,13 +63,14 @@ async function run(argv: string[]): Promise<number> {
       return 0;
     }
     case 'corpus': {
-      const { positionals, values } = parseArgs({ args: rest, allowPositionals: true, options: { disputed: { type: 'string' } } });
+      const options = { disputed: { type: 'string' }, folds: { type: 'string' }, seed: { type: 'string' }, sisimai: { type: 'boolean' } } as const;
+      const { positionals, values } = parseArgs({ args: rest, allowPositionals: true, options });
       if (positionals.length !== 1) throw new UsageError('corpus needs one DIR');
-      process.stdout.write('All answer-key entries:\n' + formatCorpusTable(scoreCorpus(positionals[0])) + '\n');
-      if (values.disputed) {
-        const disputed = Object.keys((JSON.parse(readFileSync(values.disputed, 'utf8')) as { files: Record<string, string> }).files);
-        process.stdout.write(`\nWithout the ${disputed.length} disputed entries (${values.disputed}):\n` + formatCorpusTable(scoreCorpus(positionals[0], { exclude: disputed })) + '\n');
-      }
+      const folds = values.folds === undefined ? undefined : Number(values.folds);
+      const seed = values.seed === undefined ? undefined : Number(values.seed);
+      if (folds !== undefined && !(Number.isInteger(folds) && folds >= 2 && folds <= 20)) throw new UsageError('--folds needs a whole number from 2 to 20');
+      if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError('--seed needs a whole number');
+      runCorpus({ dir: positionals[0], disputed: values.disputed, folds, seed, sisimai: values.sisimai }, process.stdout);
       return 0;
     }
     case 'webhooks':
