@@ -62,7 +62,10 @@ export interface CorpusScore {
 
 export interface ScoreOptions {
   rules?: BounceRules;
-  /** Files left out of the score (disputed answers), by corpus-relative path. */
+  /**
+   * Files left out of the score (disputed answers): a corpus-relative path, or a message
+   * name (no folder) for all its copies.
+   */
   exclude?: Iterable<string>;
   /** Score only these files (corpus-relative paths); all when absent. */
   only?: Set<string>;
@@ -107,7 +110,7 @@ export function parseFile(path: string, rules: BounceRules): BounceResult | null
 export function scoreCorpus(dir: string, options: ScoreOptions = {}): CorpusScore {
   const rules = options.rules ?? loadBounceRules();
   const excluded = new Set(options.exclude ?? []);
-  const all = readAnswerKey(dir).filter((k) => !excluded.has(k.file) && (!options.only || options.only.has(k.file)));
+  const all = readAnswerKey(dir).filter((k) => !excluded.has(k.file) && !excluded.has(messageOf(k.file)) && (!options.only || options.only.has(k.file)));
   const group = (lines: KeyLine[]): Map<string, KeyLine[]> => {
     const m = new Map<string, KeyLine[]>();
     for (const k of lines) {
