@@ -8,8 +8,10 @@ export const USAGE = `usage:
   abusegate parse PATH...                      one JSON line per message (files, or folders of *.eml)
   abusegate token --account A --campaign C [--recipient R]
                                                mint a token (with --recipient: the long form)
-  abusegate corpus DIR [--disputed FILE]       score the parser against a corpus with answer-key.jsonl
+  abusegate corpus DIR [--disputed FILE] [--folds N [--seed S]] [--sisimai]
+                                               score the parser against a corpus with answer-key.jsonl
   abusegate webhooks replay|verify …           dead letters, signatures
+  abusegate vetting refresh-rdap [--url URL]   refresh the shipped IANA RDAP bootstrap file
   abusegate COMMAND --help                     a command's options, with examples
 
 examples:
@@ -44,15 +46,20 @@ examples:
   abusegate token --account acme --campaign spring-sale
   abusegate token --account acme --campaign spring-sale --recipient jane@example.com`;
 
-export const CORPUS_USAGE = `usage: abusegate corpus DIR [--disputed FILE]
+export const CORPUS_USAGE = `usage: abusegate corpus DIR [--disputed FILE] [--folds N [--seed S]] [--sisimai]
 
 Scores the parser against a labelled corpus (bsd/, crlf/, cr/, not/ and answer-key.jsonl,
 the Sisimai sample layout): recipient, hard/soft, status and reason per recipient. With
 --disputed, a second table leaves out the entries FILE lists as wrong in the key.
+With --folds N, the messages of each module are dealt into N folds (seeded by --seed,
+default 15; a message's LF/CRLF/CR copies stay together), each fold is scored alone, and
+the text rules that fire on one message or one fold only are listed for review, with the
+reason confusions. --sisimai scores Debian's Sisimai (perl -MSisimai) on the same files.
 
 examples:
   abusegate corpus ../shared/corpus/bounces
-  abusegate corpus ../shared/corpus/bounces --disputed test/parse/corpus-disputed.json`;
+  abusegate corpus ../shared/corpus/bounces --disputed test/parse/corpus-disputed.json
+  abusegate corpus ../shared/corpus/bounces --disputed test/parse/corpus-disputed.json --folds 5 --sisimai`;
 
 export const REPLAY_USAGE = `usage: abusegate webhooks replay [--type T] [--since ISO-8601] [--dry-run]
 
@@ -93,6 +100,17 @@ examples:
       --timestamp 1773144000 --signature "v1,…"`;
 
 /** The help of `abusegate <args>` when they ask for it (--help or -h before any --, or `help CMD`), else null. */
+export const VETTING_USAGE = `usage: abusegate vetting refresh-rdap [--url URL] [--out FILE]
+
+Fetches the IANA RDAP bootstrap file for domains (RFC 9224; default
+https://data.iana.org/rdap/dns.json), checks its shape, and writes it to FILE (default:
+vetting.rdapBootstrap, config/rdap-dns.json). Account vetting finds each domain's
+registry in it.
+
+examples:
+  abusegate vetting refresh-rdap && git diff --stat config/rdap-dns.json
+  abusegate vetting refresh-rdap --url https://mirror.internal/rdap/dns.json`;
+
 export function helpFor(args: readonly string[]): string | null {
   const [cmd, sub] = args;
   if (cmd === 'help') return args.length > 1 ? helpFor([...args.slice(1), '--help']) : USAGE;
@@ -106,6 +124,8 @@ export function helpFor(args: readonly string[]): string | null {
       return TOKEN_USAGE;
     case 'corpus':
       return CORPUS_USAGE;
+    case 'vetting':
+      return VETTING_USAGE;
     case 'webhooks':
       return sub === 'replay' ? REPLAY_USAGE : sub === 'verify' ? VERIFY_USAGE : WEBHOOKS_USAGE;
     default:
