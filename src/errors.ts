@@ -1,6 +1,6 @@
 /**
  * The error catalogue: every error a peer can see, with a stable code, its SMTP reply and
- * its HTTP status. The README lists them all (a test checks that it does).
+ * its HTTP status. docs/operations.md lists them all (generated; a test checks that it does).
  */
 
 export interface ErrorSpec {

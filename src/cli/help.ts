@@ -99,7 +99,6 @@ examples:
   printf '%s' "$BODY" | abusegate webhooks verify --secret whsec_… --id evt_… \\
       --timestamp 1773144000 --signature "v1,…"`;
 
-/** The help of `abusegate <args>` when they ask for it (--help or -h before any --, or `help CMD`), else null. */
 export const VETTING_USAGE = `usage: abusegate vetting refresh-rdap [--url URL] [--out FILE]
 
 Fetches the IANA RDAP bootstrap file for domains (RFC 9224; default
@@ -111,6 +110,7 @@ examples:
   abusegate vetting refresh-rdap && git diff --stat config/rdap-dns.json
   abusegate vetting refresh-rdap --url https://mirror.internal/rdap/dns.json`;
 
+/** The help of `abusegate <args>` when they ask for it (--help or -h before any --, or `help CMD`), else null. */
 export function helpFor(args: readonly string[]): string | null {
   const [cmd, sub] = args;
   if (cmd === 'help') return args.length > 1 ? helpFor([...args.slice(1), '--help']) : USAGE;

@@ -1,5 +1,5 @@
 /**
- * Campaign attribution tokens (contracts.md, "Attribution tokens"; the README documents the
+ * Campaign attribution tokens (contracts.md, "Attribution tokens"; docs/integration.md documents the
  * wire format with test vectors so that a sender in any language can mint them).
  *
  * Two forms, told apart by their first character ('1' is not in the base32 alphabet):

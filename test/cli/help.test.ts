@@ -72,6 +72,20 @@ t.test('every --help prints usage and examples, and loads nothing but the help',
   }
 });
 
+t.test('every command the overview lists has its own help', async (t) => {
+  // A command added later gets the same checks without being added to the list above.
+  const overview = cli(['--help']).stdout;
+  const commands = [...new Set([...overview.split('\nexamples:')[0].matchAll(/^  abusegate ([a-z][a-z-]*)/gm)].map((m) => m[1]))];
+  t.ok(commands.length >= 5, commands.join(', '));
+  for (const cmd of commands) {
+    const r = cli([cmd, '--help'], { track: true });
+    t.equal(r.status, 0, `${cmd} --help: exit 0`);
+    t.match(r.stdout, /^usage:/, `${cmd} --help: usage`);
+    t.match(r.stdout.split('\nexamples:\n')[1] ?? '', `abusegate ${cmd}`, `${cmd} --help: examples`);
+    t.same(r.loaded.filter((u) => u.startsWith(DIST)).map((u) => u.slice(DIST.length)).sort(), ['cli/help.js', 'cli/index.js'], `${cmd} --help loads only the help`);
+  }
+});
+
 t.test('the module tracking sees what a command loads', async (t) => {
   // Without this, an empty record would pass the test above whatever the CLI imports.
   const r = cli(['token', '--account', 'acme', '--campaign', 'spring'], { track: true, env: { ABUSEGATE_TOKEN_SECRET: 'a-test-secret-of-enough-bytes' } });

@@ -5,7 +5,7 @@ import t from 'tap';
 // The CLI runs the same parse as the SMTP path; here: kind detection on the shared corpus.
 const CLI = new URL('../../dist/cli/index.js', import.meta.url).pathname;
 const CORPUS = new URL('../../../shared/corpus/bounces/', import.meta.url).pathname;
-// Answer-key entries we are sure are wrong, with the reason (see the README).
+// Answer-key entries we are sure are wrong, with the reason (see docs/parsing.md).
 const DISPUTED = Object.keys(JSON.parse(readFileSync(new URL('../parse/corpus-disputed.json', import.meta.url), 'utf8')).files);
 
 function parse(files: string[]) {

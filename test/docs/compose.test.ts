@@ -115,6 +115,16 @@ t.test('the image holds every file the code reads, where the code looks', async 
   for (const f of ['src', 'config', 'package.json', 'package-lock.json', 'tsconfig.json']) t.notOk(ignored.includes(f), `${f} is in the build context`);
 });
 
+t.test('every data file under src is in the image', async (t) => {
+  // Whatever is not TypeScript under src/ is there to be read at run time (Lua, CSS, strings):
+  // copied, or the code that reads it fails in a container only.
+  const walk = (dir: string): string[] =>
+    readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(posix.join(dir, e.name)) : [posix.join(dir, e.name)]));
+  const data = walk('src').filter((f) => !f.endsWith('.ts'));
+  t.ok(data.some((f) => f.endsWith('.lua')), 'the Lua scripts are among them');
+  for (const f of data) t.equal(landsAt(f, stages), posix.join(final.workdir, f), f);
+});
+
 t.test('the landing check fails for a file that is not copied', async (t) => {
   const without = dockerStages(read('Dockerfile').replace(/^COPY src\/store\/lua .*$/m, ''));
   t.equal(landsAt('src/store/lua', without), null);

@@ -46,7 +46,7 @@ function codeOf(fn: () => unknown): string | undefined {
   return undefined;
 }
 
-t.test('known-answer vectors (the README test vectors)', async (t) => {
+t.test('known-answer vectors (the test vectors of docs/integration.md)', async (t) => {
   const vectors = [
     {
       spec: SECRET_A,
@@ -235,7 +235,7 @@ t.test('the synthetic IV is checked: GCM-valid tokens with any other nonce are r
 });
 
 t.test('authentic short payloads that do not decode to two ids are refused', async (t) => {
-  // Mint straight from the README's description, for any symbol string.
+  // Mint straight from the description in docs/integration.md, for any symbol string.
   const kShort = Buffer.from(hkdfSync('sha256', SECRET_A, '', 'abusegate/v1/short', 32));
   const symbols = '\x00' + ID_CHARS;
   const digits = (x: bigint): string => [...x.toString(32)].map((d) => B32[parseInt(d, 32)]).join('');
@@ -248,7 +248,7 @@ t.test('authentic short payloads that do not decode to two ids are refused', asy
     for (const ch of s) n = n * 66n + BigInt(symbols.indexOf(ch));
     return withMac(zeros + digits(n));
   };
-  t.equal(mint('acme\x00spring-sale'), codecA.mintShort({ account: 'acme', campaign: 'spring-sale' }), 'the README recipe matches');
+  t.equal(mint('acme\x00spring-sale'), codecA.mintShort({ account: 'acme', campaign: 'spring-sale' }), 'the documented recipe matches');
   for (const s of ['acme', 'acme\x00', 'acme\x00\x00x', 'a\x00b\x00c', 'x'.repeat(65) + '\x00c', 'a\x00' + 'x'.repeat(65)]) {
     t.equal(codecA.verify(mint(s)), null, JSON.stringify(s));
   }
