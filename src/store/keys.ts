@@ -119,6 +119,8 @@ export class Keys {
       /** Every case by creation time (sorted set). */
       all: `${this.prefix}:{cases}:all`,
       outbox: `${this.prefix}:{cases}:outbox`,
+      /** Which case a report (by content fingerprint) went to: a redelivery joins nothing. */
+      seen: (fingerprint: string) => `${this.prefix}:{cases}:seen:${fingerprint}`,
       /** Cases' events waiting for a webhook retry (sorted set by due time). */
       outboxRetry: `${this.prefix}:{cases}:outbox:retry`,
     };

@@ -20,6 +20,8 @@ export interface ReceivedReport {
   mailFrom: string;
   rcptTo: string[];
   arrivedAt: number;
+  /** The message's content fingerprint: a redelivery of the message carries the same one. */
+  fingerprint: string;
   outcome: 'parsed' | 'quarantined';
   error?: string;
   account?: string | null;
@@ -428,15 +430,16 @@ export class Store {
   }
 
   /** Opens a case or joins the campaign's open one (retrying if the pointer moved). */
-  async saveCase(c: CaseRecord, report: CaseReport, eventId: string, now: number, reportsKept: number): Promise<{ outcome: 'opened' | 'joined'; caseId: string; status: string }> {
+  async saveCase(c: CaseRecord, report: CaseReport, fingerprint: string, eventId: string, now: number, reportsKept: number): Promise<{ outcome: 'opened' | 'joined' | 'duplicate'; caseId: string; status: string }> {
     const ck = this.keys.cases;
     // Reports without an account or campaign never join: each is its own case.
     const pointer = c.account && c.campaign ? ck.open(c.account, c.campaign) : ck.open('-', c.id);
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = (await this.call('saveCase', () => this.redis.get(pointer))) ?? '';
       const r = (await this.call('saveCase', () =>
-        this.script('saveCase')(pointer, ck.record(current || c.id), ck.all, ck.outbox, current, JSON.stringify(c), JSON.stringify(report), now, eventId, new Date(now).toISOString(), c.status, reportsKept),
+        this.script('saveCase')(pointer, ck.record(current || c.id), ck.all, ck.outbox, ck.seen(fingerprint), current, JSON.stringify(c), JSON.stringify(report), now, eventId, new Date(now).toISOString(), c.status, reportsKept, this.opts.dedupMs),
       )) as string[];
+      if (r[0] === 'duplicate') return { outcome: 'duplicate', caseId: r[1], status: (await this.getCase(r[1]))?.status ?? 'open' };
       if (r[0] !== 'retry') return { outcome: r[0] as 'opened' | 'joined', caseId: r[1], status: r[2] };
     }
     throw new GatewayError('STORE_UNAVAILABLE', 'case pointer kept moving');

@@ -4,13 +4,17 @@
   KEYS[1] the campaign's open-case pointer ('' campaign: a key no one else uses)
   KEYS[2] the case record (hash: data JSON, status) — the pointed-to case, or the new one
   KEYS[3] all cases (sorted set, by id)      KEYS[4] cases outbox (stream)
+  KEYS[5] the report's content marker (string: the case id it went to; TTL the dedup window)
   ARGV[1] the case id expected behind the pointer ('' when none was)
   ARGV[2] the new case JSON (used when opening)
   ARGV[3] the report JSON to append (used when joining)
   ARGV[4] now, ms    ARGV[5] event id    ARGV[6] timestamp ISO    ARGV[7] status for a new case
-  ARGV[8] reports kept per case
-  Reply: {'opened'|'joined', caseId, status} or {'retry'} when the pointer moved meanwhile
+  ARGV[8] reports kept per case    ARGV[9] dedup window, ms
+  Reply: {'opened'|'joined', caseId, status}, {'duplicate', caseId} when this report (by
+  content) was saved before, or {'retry'} when the pointer moved meanwhile
 ]]
+local seen = redis.call('GET', KEYS[5])
+if seen then return { 'duplicate', seen } end
 local current = redis.call('GET', KEYS[1]) or ''
 if current ~= ARGV[1] then return { 'retry' } end
 
@@ -22,6 +26,7 @@ if current ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then
   c.reportCount = (c.reportCount or 1) + 1
   c.updatedAt = ARGV[6]
   redis.call('HSET', KEYS[2], 'data', cjson.encode(c))
+  redis.call('SET', KEYS[5], c.id, 'PX', ARGV[9])
   redis.call('XADD', KEYS[4], '*', 'event', cjson.encode({ id = ARGV[5], type = 'case.updated', timestamp = ARGV[6],
     data = { caseId = c.id, account = c.account, campaign = c.campaign, status = c.status, reportCount = c.reportCount, change = 'report-added', reportId = r.reportId } }))
   return { 'joined', c.id, c.status }
@@ -29,6 +34,7 @@ end
 
 local c = cjson.decode(ARGV[2])
 redis.call('HSET', KEYS[2], 'data', ARGV[2], 'status', c.status)
+redis.call('SET', KEYS[5], c.id, 'PX', ARGV[9])
 -- Score 0: case ids are time-ordered (ULIDs), so the set is read by lexical range.
 redis.call('ZADD', KEYS[3], 0, c.id)
 if c.campaign ~= cjson.null and c.account ~= cjson.null then redis.call('SET', KEYS[1], c.id) end
