@@ -9,7 +9,8 @@ import type { AbuseInput, CaseOutcome, Desk } from './desk.js';
 import type { Effects, EffectOutcome } from './effects.js';
 import { newId } from './ids.js';
 import type { Logger } from './log.js';
-import { parseDuration, reportsByKind } from './metrics.js';
+import { GatewayError } from './errors.js';
+import { internalFaults, parseDuration, reportsByKind } from './metrics.js';
 import type { ParseOptions } from './parse/index.js';
 import { type Report, unreadableReport } from './parse/report.js';
 import type { Mailbox } from './smtp/mailbox.js';
@@ -101,7 +102,12 @@ export function headerBytes(raw: Buffer): number {
   return ends.length ? Math.min(...ends) : raw.length;
 }
 
+/** Fingerprints of messages that met a bug, remembered per process (the oldest forgotten first). */
+const FAULTS_REMEMBERED = 10_000;
+
 export class Ingest {
+  private readonly faulted = new Set<string>();
+
   constructor(private readonly deps: IngestDeps) {}
 
   parse(raw: Buffer, env: Pick<Envelope, 'mailbox' | 'token'>): Report {
@@ -119,12 +125,35 @@ export class Ingest {
    * part of a larger message (`size` bytes in all): reports put what we read first.
    */
   async accept(raw: Buffer, env: Envelope, size = raw.length): Promise<Accepted> {
-    const { store, clock } = this.deps;
-    const arrivedAt = clock.now();
+    const arrivedAt = this.deps.clock.now();
     const id = newId(arrivedAt);
-    const report = this.parse(raw, env);
     // Counts, cases and events are keyed by this, never by the id: a retry gets a new id.
     const fp = messageFingerprint(raw, env, this.deps.maxHeaderBytes);
+    try {
+      return await this.record(raw, env, size, id, arrivedAt, fp);
+    } catch (err) {
+      if (err instanceof GatewayError && err.code !== 'INTERNAL_FAULT') throw err;
+      // A bug, not an outage: logged with its stack, answered 451 once. The same message
+      // delivered again meets the same bug: it is quarantined (250) with the reason, so
+      // the sender stops retrying and the desk sees it, instead of endless 451s.
+      const cause = err instanceof GatewayError ? (err.cause ?? err) : err;
+      internalFaults.inc({ edge: 'smtp' });
+      this.deps.log.error({ code: 'INTERNAL_FAULT', id, mailbox: env.mailbox, err: cause instanceof Error ? { message: cause.message, stack: cause.stack } : String(cause) }, 'a bug stopped a message from being recorded');
+      if (!this.faulted.has(fp)) {
+        this.faulted.add(fp);
+        if (this.faulted.size > FAULTS_REMEMBERED) this.faulted.delete(this.faulted.values().next().value!);
+        throw err instanceof GatewayError ? err : new GatewayError('INTERNAL_FAULT', undefined, { cause: err });
+      }
+      this.faulted.delete(fp);
+      const reason = `internal fault: ${cause instanceof Error ? cause.message : String(cause)}`.slice(0, 500);
+      await this.deps.store.quarantine({ id, reason, mailbox: env.mailbox, arrivedAt, size, head: raw.subarray(0, this.deps.quarantineBytes).toString('latin1') });
+      return { id, report: unreadableReport(reason), quarantined: true, effects: null, case: null };
+    }
+  }
+
+  private async record(raw: Buffer, env: Envelope, size: number, id: string, arrivedAt: number, fp: string): Promise<Accepted> {
+    const { store } = this.deps;
+    const report = this.parse(raw, env);
     const quarantined = report.error !== undefined;
     if (quarantined) {
       await store.quarantine({

@@ -1,13 +1,14 @@
 /**
  * Typed operations on the state kept in Redis. Callers never see key names or Redis
- * errors: every failure becomes STORE_UNAVAILABLE, which the edges answer with 451 / 503.
+ * errors: Redis being unreachable or busy becomes STORE_UNAVAILABLE (451 / 503); any other
+ * failure is a bug and becomes INTERNAL_FAULT, which the edges log with its stack.
  */
-import { GatewayError } from '../errors.js';
+import { ERRORS, GatewayError } from '../errors.js';
 import { redisErrors } from '../metrics.js';
 import type { Channel } from '../address.js';
 import type { Pool, WindowFigures } from '../rules/policy.js';
 import type { Keys } from './keys.js';
-import { type RedisClient, SCRIPT_VERSION } from './redis.js';
+import { type RedisClient, SCRIPT_VERSION, redisUnavailable } from './redis.js';
 
 /** What we know about a message we accepted (issue: "received-report record"). */
 export interface ReceivedReport {
@@ -198,6 +199,8 @@ export class Store {
     try {
       return await op();
     } catch (err) {
+      if (err instanceof GatewayError) throw err;
+      if (!redisUnavailable(err)) throw new GatewayError('INTERNAL_FAULT', `${ERRORS.INTERNAL_FAULT.message} (${what})`, { cause: err });
       redisErrors.inc({ op: what });
       throw new GatewayError('STORE_UNAVAILABLE', undefined, { cause: err });
     }
@@ -232,7 +235,24 @@ export class Store {
   /** Dedup, suppression (+ event), counting and evidence of one report, in one step. */
   async recordEffect(e: EffectInput): Promise<AccountFigures> {
     const k = this.keys.account(e.account);
-    const r = (await this.call('recordEffect', () =>
+    const input = {
+      now: e.now,
+      dedupMs: e.fingerprint ? this.opts.dedupMs : 0,
+      channel: e.channel,
+      hour: Math.floor(e.now / HOUR),
+      counter: e.counter ?? '',
+      campaign: e.campaign ?? '',
+      address: e.address ?? '',
+      suppression: e.suppression ? JSON.stringify(e.suppression) : '',
+      event: e.event ? JSON.stringify(e.event) : '',
+      reportId: e.reportId ?? '',
+      bucketTtlMs: this.bucketTtlMs,
+      windows: this.windowSpec,
+      warningsSince: e.now - this.opts.warningWindowMs,
+      softLimits: e.softLimits ? `${e.softLimits.unengaged},${e.softLimits.engaged}` : '',
+      softIdleMs: e.softLimits?.idleMs ?? 0,
+    };
+    const raw = (await this.call('recordEffect', () =>
       this.script('recordEffect')(
         k.dedup(e.fingerprint ?? '-'),
         k.suppressions(e.channel),
@@ -244,38 +264,20 @@ export class Store {
         k.warnings,
         k.softBounces(e.address ?? '-'),
         k.engaged,
-        e.now,
-        e.fingerprint ? this.opts.dedupMs : 0,
-        e.channel,
-        Math.floor(e.now / HOUR),
-        e.counter ?? '',
-        e.campaign ?? '',
-        e.address ?? '',
-        e.suppression ? JSON.stringify(e.suppression) : '',
-        e.event ? JSON.stringify(e.event) : '',
-        e.reportId ?? '',
-        this.bucketTtlMs,
-        this.windowSpec,
-        e.now - this.opts.warningWindowMs,
-        e.softLimits ? `${e.softLimits.unengaged},${e.softLimits.engaged}` : '',
-        e.softLimits?.idleMs ?? 0,
+        JSON.stringify(input),
       ),
-    )) as Array<number | string>;
+    )) as string;
+    const r = JSON.parse(raw) as Omit<AccountFigures, 'pool' | 'windows'> & { pool: string; windows: Array<{ sent: number; complaints: number; hardBounces: number }> | Record<string, never> };
+    const figures = Array.isArray(r.windows) ? r.windows : [];
     return {
-      duplicate: r[0] === 1,
-      newlySuppressed: r[1] === 1,
-      suspended: r[2] === 1,
-      pool: r[3] === 'dedicated' ? 'dedicated' : 'shared',
-      lastWarnAt: Number(r[4]),
-      warnings: Number(r[5]),
-      softCount: Number(r[6]),
-      windows: this.opts.windows.map((w, i) => ({
-        name: w.name,
-        hours: w.hours,
-        sent: Number(r[7 + i * 3]),
-        complaints: Number(r[8 + i * 3]),
-        hardBounces: Number(r[9 + i * 3]),
-      })),
+      duplicate: r.duplicate,
+      newlySuppressed: r.newlySuppressed,
+      suspended: r.suspended,
+      pool: r.pool === 'dedicated' ? 'dedicated' : 'shared',
+      lastWarnAt: r.lastWarnAt,
+      warnings: r.warnings,
+      softCount: r.softCount,
+      windows: this.opts.windows.map((w, i) => ({ name: w.name, hours: w.hours, ...figures[i] })),
     };
   }
 
@@ -302,8 +304,8 @@ export class Store {
         `${d.channel}|${Math.floor(d.now / HOUR) - d.windowHours + 1}|${d.counter}`,
         this.opts.warningWindowMs,
       ),
-    )) as [string, number];
-    return { outcome: r[0] as 'none' | 'cooldown' | 'warned' | 'suspended', warnings: Number(r[1]) };
+    )) as string;
+    return JSON.parse(r) as { outcome: 'none' | 'cooldown' | 'warned' | 'suspended'; warnings: number };
   }
 
   /** Adds counts for one account; with an idempotency key a repeated batch counts once. */
@@ -436,11 +438,12 @@ export class Store {
     const pointer = c.account && c.campaign ? ck.open(c.account, c.campaign) : ck.open('-', c.id);
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = (await this.call('saveCase', () => this.redis.get(pointer))) ?? '';
-      const r = (await this.call('saveCase', () =>
+      const raw = (await this.call('saveCase', () =>
         this.script('saveCase')(pointer, ck.record(current || c.id), ck.all, ck.outbox, ck.seen(fingerprint), current, JSON.stringify(c), JSON.stringify(report), now, eventId, new Date(now).toISOString(), c.status, reportsKept, this.opts.dedupMs),
-      )) as string[];
-      if (r[0] === 'duplicate') return { outcome: 'duplicate', caseId: r[1], status: (await this.getCase(r[1]))?.status ?? 'open' };
-      if (r[0] !== 'retry') return { outcome: r[0] as 'opened' | 'joined', caseId: r[1], status: r[2] };
+      )) as string;
+      const r = JSON.parse(raw) as { outcome: 'opened' | 'joined' | 'duplicate' | 'retry'; caseId: string; status?: string };
+      if (r.outcome === 'duplicate') return { outcome: 'duplicate', caseId: r.caseId, status: (await this.getCase(r.caseId))?.status ?? 'open' };
+      if (r.outcome !== 'retry') return { outcome: r.outcome, caseId: r.caseId, status: r.status! };
     }
     throw new GatewayError('STORE_UNAVAILABLE', 'case pointer kept moving');
   }

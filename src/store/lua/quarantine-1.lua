@@ -1,3 +1,4 @@
+--! argv 2
 --[[
   Keeps an unparseable message for inspection, newest first, bounded.
   KEYS[1]  the quarantine list

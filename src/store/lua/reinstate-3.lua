@@ -1,3 +1,4 @@
+--! argv 1
 --[[
   Lifts a suspension: the account is active again with no warnings on record, and the
   account.reinstated event is written in the same step.

@@ -1,3 +1,4 @@
+--! argv 9
 --[[
   Opens a case, or adds a report to the open case of the same campaign, and writes the
   event announcing it (case.opened or case.updated) in the same step.
@@ -10,13 +11,14 @@
   ARGV[3] the report JSON to append (used when joining)
   ARGV[4] now, ms    ARGV[5] event id    ARGV[6] timestamp ISO    ARGV[7] status for a new case
   ARGV[8] reports kept per case    ARGV[9] dedup window, ms
-  Reply: {'opened'|'joined', caseId, status}, {'duplicate', caseId} when this report (by
-  content) was saved before, or {'retry'} when the pointer moved meanwhile
+  Reply, JSON: {outcome = 'opened'|'joined', caseId, status}, {outcome = 'duplicate', caseId}
+  when this report (by content) was saved before, or {outcome = 'retry'} when the pointer
+  moved meanwhile
 ]]
 local seen = redis.call('GET', KEYS[5])
-if seen then return { 'duplicate', seen } end
+if seen then return cjson.encode({ outcome = 'duplicate', caseId = seen }) end
 local current = redis.call('GET', KEYS[1]) or ''
-if current ~= ARGV[1] then return { 'retry' } end
+if current ~= ARGV[1] then return cjson.encode({ outcome = 'retry' }) end
 
 if current ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then
   local c = cjson.decode(redis.call('HGET', KEYS[2], 'data'))
@@ -29,7 +31,7 @@ if current ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('SET', KEYS[5], c.id, 'PX', ARGV[9])
   redis.call('XADD', KEYS[4], '*', 'event', cjson.encode({ id = ARGV[5], type = 'case.updated', timestamp = ARGV[6],
     data = { caseId = c.id, account = c.account, campaign = c.campaign, status = c.status, reportCount = c.reportCount, change = 'report-added', reportId = r.reportId } }))
-  return { 'joined', c.id, c.status }
+  return cjson.encode({ outcome = 'joined', caseId = c.id, status = c.status })
 end
 
 local c = cjson.decode(ARGV[2])
@@ -40,4 +42,4 @@ redis.call('ZADD', KEYS[3], 0, c.id)
 if c.campaign ~= cjson.null and c.account ~= cjson.null then redis.call('SET', KEYS[1], c.id) end
 redis.call('XADD', KEYS[4], '*', 'event', cjson.encode({ id = ARGV[5], type = 'case.opened', timestamp = ARGV[6],
   data = { caseId = c.id, account = c.account, campaign = c.campaign, channel = c.channel, status = c.status, suspicious = c.suspicious, reportId = c.reports[1].reportId } }))
-return { 'opened', c.id, c.status }
+return cjson.encode({ outcome = 'opened', caseId = c.id, status = c.status })

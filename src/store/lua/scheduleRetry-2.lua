@@ -1,3 +1,4 @@
+--! argv 4
 --[[
   A delivery from the outbox failed: acknowledge the stream entry and keep the event in the
   partition's retry set in the same step, so it is neither lost (crash between the two)

@@ -1,3 +1,4 @@
+--! argv 5
 --[[
   Changes a case's status and/or adds a note; writes case.updated in the same step. A
   case that is resolved or dismissed no longer collects new reports for its campaign.
