@@ -91,6 +91,22 @@ export class Keys {
     return `${this.tag(partition)}:outbox`;
   }
 
+  /**
+   * Pub/sub channel the scripts PUBLISH to when they append an event: the delivery workers
+   * wake on it and poll only slowly otherwise. Not a key (channels have no slot).
+   */
+  outboxWake(): string {
+    return `${this.prefix}:outbox:wake`;
+  }
+
+  /**
+   * Per endpoint group and ordering key (account, or case:<id>) of a partition: the event
+   * being delivered or retried, and the events waiting behind it (see webhook/order.ts).
+   */
+  outboxOrder(partition: number): string {
+    return `${this.tag(partition)}:outbox:order`;
+  }
+
   /** Events of a partition waiting for a retry: sorted set scored by when it is due. */
   outboxRetry(partition: number): string {
     return `${this.tag(partition)}:outbox:retry`;
@@ -123,6 +139,7 @@ export class Keys {
       seen: (fingerprint: string) => `${this.prefix}:{cases}:seen:${fingerprint}`,
       /** Cases' events waiting for a webhook retry (sorted set by due time). */
       outboxRetry: `${this.prefix}:{cases}:outbox:retry`,
+      outboxOrder: `${this.prefix}:{cases}:outbox:order`,
     };
   }
 

@@ -81,6 +81,11 @@ export interface OutboxEvent {
   type: string;
   timestamp: string;
   data: Record<string, unknown>;
+  /**
+   * Number of the event within its ordering key (the account; a case for case.* events),
+   * 1, 2, 3 … without gaps; added by the script that appends the event.
+   */
+  seq?: number;
 }
 
 export interface EffectInput {
@@ -251,6 +256,8 @@ export class Store {
       warningsSince: e.now - this.opts.warningWindowMs,
       softLimits: e.softLimits ? `${e.softLimits.unengaged},${e.softLimits.engaged}` : '',
       softIdleMs: e.softLimits?.idleMs ?? 0,
+      account: e.account,
+      wake: this.keys.outboxWake(),
     };
     const raw = (await this.call('recordEffect', () =>
       this.script('recordEffect')(
@@ -303,6 +310,8 @@ export class Store {
         d.reason,
         `${d.channel}|${Math.floor(d.now / HOUR) - d.windowHours + 1}|${d.counter}`,
         this.opts.warningWindowMs,
+        d.account,
+        this.keys.outboxWake(),
       ),
     )) as string;
     return JSON.parse(r) as { outcome: 'none' | 'cooldown' | 'warned' | 'suspended'; warnings: number };
@@ -367,7 +376,7 @@ export class Store {
   /** Lifts a suspension and clears the warnings; writes account.reinstated with it. */
   async reinstate(account: string, event: OutboxEvent): Promise<boolean> {
     const k = this.keys.account(account);
-    const r = await this.call('reinstate', () => this.script('reinstate')(k.meta, k.warnings, k.outbox, JSON.stringify(event)));
+    const r = await this.call('reinstate', () => this.script('reinstate')(k.meta, k.warnings, k.outbox, JSON.stringify(event), account, this.keys.outboxWake()));
     return r === 1;
   }
 
@@ -439,7 +448,7 @@ export class Store {
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = (await this.call('saveCase', () => this.redis.get(pointer))) ?? '';
       const raw = (await this.call('saveCase', () =>
-        this.script('saveCase')(pointer, ck.record(current || c.id), ck.all, ck.outbox, ck.seen(fingerprint), current, JSON.stringify(c), JSON.stringify(report), now, eventId, new Date(now).toISOString(), c.status, reportsKept, this.opts.dedupMs),
+        this.script('saveCase')(pointer, ck.record(current || c.id), ck.all, ck.outbox, ck.seen(fingerprint), current, JSON.stringify(c), JSON.stringify(report), now, eventId, new Date(now).toISOString(), c.status, reportsKept, this.opts.dedupMs, this.keys.outboxWake()),
       )) as string;
       const r = JSON.parse(raw) as { outcome: 'opened' | 'joined' | 'duplicate' | 'retry'; caseId: string; status?: string };
       if (r.outcome === 'duplicate') return { outcome: 'duplicate', caseId: r.caseId, status: (await this.getCase(r.caseId))?.status ?? 'open' };
@@ -467,7 +476,7 @@ export class Store {
     const ck = this.keys.cases;
     const pointer = account && campaign ? ck.open(account, campaign) : ck.open('-', caseId);
     const raw = await this.call('updateCase', () =>
-      this.script('updateCase')(ck.record(caseId), pointer, ck.outbox, status ?? '', note ? JSON.stringify(note) : '', eventId, new Date(now).toISOString(), by),
+      this.script('updateCase')(ck.record(caseId), pointer, ck.outbox, status ?? '', note ? JSON.stringify(note) : '', eventId, new Date(now).toISOString(), by, this.keys.outboxWake()),
     );
     await this.audit({ action: 'case.update', caseId, by, status: status ?? '', note: note?.text ?? '', at: new Date(now).toISOString() });
     return raw ? caseFromJson(raw as string) : null;
@@ -562,6 +571,7 @@ export class Store {
 
   /** Appends a campaign event (campaign.blocked, campaign.review) to the account's outbox. */
   async writeCampaignEvent(account: string, e: OutboxEvent): Promise<void> {
-    await this.call('writeCampaignEvent', () => this.redis.xadd(this.keys.account(account).outbox, '*', 'event', JSON.stringify(e)));
+    const k = this.keys.account(account);
+    await this.call('writeCampaignEvent', () => this.script('appendEvent')(k.meta, k.outbox, JSON.stringify(e), account, this.keys.outboxWake()));
   }
 }

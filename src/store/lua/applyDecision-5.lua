@@ -1,4 +1,4 @@
---! argv 12
+--! argv 14
 --[[
   Applies a warn or suspend decision with its guards, and writes the events announcing it
   in the same step: at most one warning per cooldown; N warnings within the warning
@@ -13,9 +13,11 @@
   ARGV[4]  count warnings since, ms    ARGV[11] campaign evidence: channel|first hour|letter
   ARGV[5]  warnings that suspend       ARGV[12] warnings kept for, ms
   ARGV[6]  warned event id
-  ARGV[7]  suspended event id
+  ARGV[7]  suspended event id          ARGV[13] account (the events' ordering key)
+                                       ARGV[14] outbox wake-up channel
   Reply, JSON: {outcome, warnings} where outcome is none, cooldown, warned, suspended
 ]]
+--- @include "events"
 local now = tonumber(ARGV[2])
 if redis.call('HGET', KEYS[1], 'suspended') == '1' then
   return cjson.encode({ outcome = 'none', warnings = redis.call('ZCOUNT', KEYS[2], ARGV[4], '+inf') })
@@ -55,7 +57,7 @@ local gathered = false
 local function emit(id, type_)
   if not gathered then evidence(); gathered = true end
   local event = cjson.encode({ id = id, type = type_, timestamp = ARGV[9], data = data })
-  redis.call('XADD', KEYS[5], '*', 'event', event)
+  E.append(KEYS[5], KEYS[1], 'seq', ARGV[13], event, ARGV[14])
 end
 
 local function suspend(reason)

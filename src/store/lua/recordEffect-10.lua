@@ -12,7 +12,8 @@
   ARGV[1] the input, JSON (named, not positional: a field added cannot shift the others):
     now (ms), dedupMs (0: none), channel, hour (now / 1 h), counter ('' none),
     campaign ('' none), address ('' none), suppression (record JSON, '' none),
-    event (recipient.suppressed JSON, '' none), reportId ('' none), bucketTtlMs,
+    event (recipient.suppressed JSON, '' none; written with the account's next seq),
+    account, wake (the outbox wake-up channel), reportId ('' none), bucketTtlMs,
     windows (lengths in hours, "24,168"), warningsSince (ms),
     softLimits ("unengaged,engaged", '': the suppression applies at once), softIdleMs
   With soft-bounce limits the suppression record is applied only when this bounce is the
@@ -23,6 +24,7 @@
   this runs for every report, and summing a week of buckets here was its largest cost.
 ]]
 --- @include "windows"
+--- @include "events"
 local a = cjson.decode(ARGV[1])
 local now = a.now
 local ch = a.channel
@@ -52,7 +54,7 @@ if duplicate == 0 then
   if suppress then
     newly = redis.call('HSETNX', KEYS[2], a.address, a.suppression)
     if newly == 1 and a.event ~= '' then
-      redis.call('XADD', KEYS[7], '*', 'event', a.event)
+      E.append(KEYS[7], KEYS[3], 'seq', a.account, a.event, a.wake)
     end
   end
   if letter ~= '' then
