@@ -41,6 +41,8 @@ export interface AccountKeys {
   consents: string;
   dedup(fingerprint: string): string;
   outbox: string;
+  /** The partition's audit stream: admin changes to its accounts, written with them. */
+  audit: string;
 }
 
 export class Keys {
@@ -83,6 +85,7 @@ export class Keys {
       consents: `${t}:consents`,
       dedup: (fingerprint: string) => `${t}:seen:${fingerprint}`,
       outbox: this.outbox(this.partitionOf(account)),
+      audit: this.partitionAudit(this.partitionOf(account)),
     };
   }
 
@@ -117,6 +120,24 @@ export class Keys {
     return `${this.prefix}:{dl}:dead`;
   }
 
+  partitionAudit(partition: number): string {
+    return `${this.tag(partition)}:audit`;
+  }
+
+  /**
+   * The global list's slot: its changes, their events (ordering key 'global') and audit
+   * entries are written together there; the webhook worker reads this outbox too.
+   */
+  get global() {
+    const t = `${this.prefix}:{g}`;
+    return { meta: `${t}:meta`, outbox: `${t}:outbox`, outboxRetry: `${t}:outbox:retry`, outboxOrder: `${t}:outbox:order`, audit: `${t}:audit` };
+  }
+
+  /** Every audit stream: the general one, each partition's, the global list's. */
+  audits(): string[] {
+    return [this.audit(), ...Array.from({ length: this.partitions }, (_, p) => this.partitionAudit(p)), this.global.audit];
+  }
+
   /** Admin-managed suppressions that apply to every account (spam traps, never-mail). */
   globalSuppressions(channel: string): string {
     return `${this.prefix}:{g}:sup:${channel}`;
@@ -143,9 +164,9 @@ export class Keys {
     };
   }
 
-  /** Every outbox stream: the partitions' and the cases'. */
+  /** Every outbox stream: the partitions', the cases' and the global list's. */
   outboxes(): string[] {
-    return [...Array.from({ length: this.partitions }, (_, p) => this.outbox(p)), this.cases.outbox];
+    return [...Array.from({ length: this.partitions }, (_, p) => this.outbox(p)), this.cases.outbox, this.global.outbox];
   }
 
   /** Per-client request counters of the public routes (fixed one-minute windows). */

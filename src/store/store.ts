@@ -144,6 +144,8 @@ export interface CountItem {
 }
 
 const HOUR = 3_600_000;
+/** Entries kept (about) per audit stream: months of admin changes, never unbounded. */
+const AUDIT_KEPT = 1_000_000;
 
 /** One report inside a case's evidence. */
 export interface CaseReport {
@@ -405,21 +407,42 @@ export class Store {
     });
   }
 
-  /** An admin's suppression (account or, with account null, global) and its audit entry. */
-  async addSuppressionManual(account: string | null, channel: Channel, address: string, rec: SuppressionRecord, event: OutboxEvent | null): Promise<boolean> {
-    const key = account ? this.keys.account(account).suppressions(channel) : this.keys.globalSuppressions(channel);
-    const created = account
-      ? (await this.recordEffect({ account, channel, campaign: null, address, counter: null, suppression: rec, event, fingerprint: null, reportId: null, now: Date.parse(rec.at) })).newlySuppressed
-      : (await this.call('addGlobal', () => this.redis.hsetnx(key, address, JSON.stringify(rec)))) === 1;
-    await this.audit({ action: 'suppression.add', account: account ?? '*', channel, address, reason: rec.reason, by: rec.by ?? '', note: rec.note ?? '', at: rec.at, result: created ? 'added' : 'exists' });
-    return created;
+  /**
+   * An admin's suppression (account or, with account null, global): the suppression, its
+   * recipient.suppressed event and the audit entry in one script (one slot).
+   */
+  async addSuppressionManual(account: string | null, channel: Channel, address: string, rec: SuppressionRecord, event: OutboxEvent): Promise<boolean> {
+    const audit = { action: 'suppression.add', account: account ?? '*', channel, address, reason: rec.reason, by: rec.by ?? '', note: rec.note ?? '', at: rec.at };
+    return (await this.adminSuppression('add', account, channel, address, rec, event, audit)).changed;
   }
 
-  async removeSuppression(account: string | null, channel: Channel, address: string, by: string, note: string, at: string): Promise<SuppressionRecord | null> {
-    const key = account ? this.keys.account(account).suppressions(channel) : this.keys.globalSuppressions(channel);
-    const [[, old], [, removed]] = (await this.call('removeSuppression', () => this.redis.multi().hget(key, address).hdel(key, address).exec())) as [[unknown, string | null], [unknown, number]];
-    await this.audit({ action: 'suppression.remove', account: account ?? '*', channel, address, by, note, at, result: removed ? 'removed' : 'absent' });
-    return old ? (JSON.parse(old) as SuppressionRecord) : null;
+  /** Removes an admin's or any suppression, with its recipient.unsuppressed event and audit entry. */
+  async removeSuppression(account: string | null, channel: Channel, address: string, event: OutboxEvent, by: string, note: string, at: string): Promise<SuppressionRecord | null> {
+    const audit = { action: 'suppression.remove', account: account ?? '*', channel, address, by, note, at };
+    const r = await this.adminSuppression('remove', account, channel, address, null, event, audit);
+    return r.old ? (JSON.parse(r.old) as SuppressionRecord) : null;
+  }
+
+  private async adminSuppression(op: 'add' | 'remove', account: string | null, channel: Channel, address: string, rec: SuppressionRecord | null, event: OutboxEvent, audit: Record<string, string>): Promise<{ changed: boolean; old?: string }> {
+    const k = account ? this.keys.account(account) : null;
+    const g = this.keys.global;
+    const raw = (await this.call('adminSuppression', () =>
+      this.script('adminSuppression')(
+        k ? k.suppressions(channel) : this.keys.globalSuppressions(channel),
+        k ? k.meta : g.meta,
+        k ? k.outbox : g.outbox,
+        k ? k.audit : g.audit,
+        op,
+        address,
+        rec ? JSON.stringify(rec) : '',
+        JSON.stringify(event),
+        account ?? 'global',
+        this.keys.outboxWake(),
+        JSON.stringify(audit),
+        AUDIT_KEPT,
+      ),
+    )) as string;
+    return JSON.parse(raw) as { changed: boolean; old?: string };
   }
 
   /** One page of an account's (or the global) suppressions, cursor-paginated (HSCAN). */
@@ -432,12 +455,17 @@ export class Store {
   }
 
   async audit(entry: Record<string, string>): Promise<void> {
-    await this.call('audit', () => this.redis.xadd(this.keys.audit(), 'MAXLEN', '~', '1000000', '*', ...Object.entries(entry).flat()));
+    await this.call('audit', () => this.redis.xadd(this.keys.audit(), 'MAXLEN', '~', AUDIT_KEPT, '*', ...Object.entries(entry).flat()));
   }
 
+  /** The newest entries of every audit stream, newest first (entries are ordered by stream id). */
   async readAudit(count: number): Promise<Array<Record<string, string>>> {
-    const entries = await this.call('readAudit', () => this.redis.xrevrange(this.keys.audit(), '+', '-', 'COUNT', count));
-    return entries.map(([, f]) => Object.fromEntries(f.reduce<string[][]>((acc, v, i) => (i % 2 ? acc[acc.length - 1].push(v) : acc.push([v]), acc), [])));
+    const streams = await this.call('readAudit', () => Promise.all(this.keys.audits().map((key) => this.redis.xrevrange(key, '+', '-', 'COUNT', count))));
+    const all = streams.flat();
+    const ms = (id: string) => Number(id.slice(0, id.indexOf('-')));
+    const sq = (id: string) => Number(id.slice(id.indexOf('-') + 1));
+    all.sort(([a], [b]) => ms(b) - ms(a) || sq(b) - sq(a));
+    return all.slice(0, count).map(([, f]) => Object.fromEntries(f.reduce<string[][]>((acc, v, i) => (i % 2 ? acc[acc.length - 1].push(v) : acc.push([v]), acc), [])));
   }
 
   /** Opens a case or joins the campaign's open one (retrying if the pointer moved). */

@@ -132,12 +132,14 @@ export function sourcesOf(keys: Keys): Source[] {
   const out: Source[] = [];
   for (let p = 0; p < keys.partitions; p++) out.push({ stream: keys.outbox(p), retry: keys.outboxRetry(p), order: keys.outboxOrder(p), partition: String(p) });
   out.push({ stream: keys.cases.outbox, retry: keys.cases.outboxRetry, order: keys.cases.outboxOrder, partition: 'cases' });
+  out.push({ stream: keys.global.outbox, retry: keys.global.outboxRetry, order: keys.global.outboxOrder, partition: 'global' });
   return out;
 }
 
 
 export function retryKeyOf(keys: Keys, partition: string): string | null {
   if (partition === 'cases') return keys.cases.outboxRetry;
+  if (partition === 'global') return keys.global.outboxRetry;
   const p = Number(partition);
   return Number.isInteger(p) && p >= 0 && p < keys.partitions ? keys.outboxRetry(p) : null;
 }
