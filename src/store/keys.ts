@@ -65,9 +65,14 @@ export class Keys {
     return `${this.tag(this.partitionOf(reportId))}:report:${reportId}`;
   }
 
-  /** Newest unparseable messages, with their reasons (one list, one slot). */
+  /** Ids of the newest unparseable messages, newest first (a trimmed list). */
   quarantine(): string {
     return `${this.prefix}:{q}:quarantine`;
+  }
+
+  /** One quarantined message with its reason (a key per message, with a TTL; slot of the index). */
+  quarantined(id: string): string {
+    return `${this.prefix}:{q}:quarantine:${id}`;
   }
 
   /** All keys of one account, in its partition. */

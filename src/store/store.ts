@@ -538,13 +538,16 @@ export class Store {
 
   async quarantine(e: QuarantineEntry): Promise<void> {
     await this.call('quarantine', () =>
-      this.script('quarantine')(this.keys.quarantine(), JSON.stringify(e), this.opts.quarantineKeep),
+      this.script('quarantine')(this.keys.quarantine(), this.keys.quarantined(e.id), e.id, JSON.stringify(e), this.opts.quarantineKeep, this.opts.retentionMs),
     );
   }
 
   async listQuarantine(limit: number): Promise<QuarantineEntry[]> {
-    const items = await this.call('listQuarantine', () => this.redis.lrange(this.keys.quarantine(), 0, limit - 1));
-    return items.map((s) => JSON.parse(s) as QuarantineEntry);
+    const ids = await this.call('listQuarantine', () => this.redis.lrange(this.keys.quarantine(), 0, limit - 1));
+    if (ids.length === 0) return [];
+    // One slot ({q}): one MGET on a Cluster too. Entries that expired are gone from the answer.
+    const items = await this.call('listQuarantine', () => this.redis.mget(...ids.map((id) => this.keys.quarantined(id))));
+    return items.filter((s): s is string => s !== null).map((s) => JSON.parse(s) as QuarantineEntry);
   }
 
   /** True when Redis answers now. */

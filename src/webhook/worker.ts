@@ -99,6 +99,8 @@ type Job =
 type Script = (...args: Array<string | number>) => Promise<unknown>;
 
 const DEFAULT_ENDPOINT = 'default';
+/** Events kept (about) per outbox while no endpoint is configured. */
+const UNSENT_KEPT = 10_000;
 /** Dead letters kept (about): a receiver gone for good must not fill Redis. */
 const DEAD_LETTERS_KEPT = 100_000;
 
@@ -266,6 +268,9 @@ export class WebhookWorker {
   private async run(): Promise<void> {
     if (this.endpoints.length === 0) {
       while (!this.stopping) {
+        // Nobody reads the outboxes: keep the newest events (for an endpoint configured
+        // later), never an unbounded stream.
+        await this.guard(async () => void (await Promise.all(this.sources.map((src) => this.redis.xtrim(src.stream, 'MAXLEN', '~', UNSENT_KEPT)))));
         await this.guard(() => this.maintain());
         await this.nap(this.maintenanceMs);
       }

@@ -35,6 +35,7 @@ t.test('a bug is not an outage: 451 INTERNAL_FAULT once, then quarantine', async
   t.equal(again.code, 250, 'the same message again is taken, not refused for ever');
   const q = await gw.store.listQuarantine(5);
   t.match(q[0], { mailbox: 'fbl', reason: /^internal fault: WRONGTYPE/ });
+  t.ok((await gw.store.redis.pttl(gw.store.keys.quarantined(q[0].id))) > 0, 'kept in a key of its own, with a TTL');
 
   // Redis away is an outage: STORE_UNAVAILABLE, and not a fault.
   await redis.stop();
