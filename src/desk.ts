@@ -18,6 +18,8 @@ import type { CaseRecord, CaseReport, Store } from './store/store.js';
 
 export interface AbuseInput {
   reportId: string;
+  /** The report's content fingerprint: the same report delivered or posted again has the same one. */
+  fingerprint: string;
   channel: 'email' | 'form' | 'sms';
   reporter: string | null;
   account: string | null;
@@ -92,7 +94,11 @@ export class Desk {
       history: [],
       ...(input.recipient ? { recipient: input.recipient } : {}),
     };
-    const saved = await this.store.saveCase(record, report, 'evt_' + newId(now), now, this.config.cases.reportsKept);
+    const saved = await this.store.saveCase(record, report, input.fingerprint, 'evt_' + newId(now), now, this.config.cases.reportsKept);
+    // A redelivery (duplicate) changes nothing in the case. The steps after the case are
+    // still taken: each is idempotent (a suspended account is not suspended again, the SMS
+    // complaint has its own fingerprint), and the first delivery may have failed after
+    // saving the case, before them.
     if (saved.outcome === 'joined' && suspicious.length && saved.status === 'open') {
       await this.store.updateCase(saved.caseId, input.account, input.campaign, 'investigating', { at, by: 'abusegate', text: `suspicious report ${input.reportId}: ${suspicious.join(', ')}` }, 'abusegate', 'evt_' + newId(now), now);
     }
@@ -120,9 +126,9 @@ export class Desk {
     }
     // SMS complaints suppress the number and count toward the account's SMS figures.
     if (account && input.channel === 'sms') {
-      for (const phone of input.phones) await this.effects.smsComplaint(account, input.campaign, phone, input.reportId);
+      for (const phone of input.phones) await this.effects.smsComplaint(account, input.campaign, phone, input.reportId, input.fingerprint);
     }
-    return { caseId: saved.caseId, status: suspicious.length ? 'investigating' : saved.status, joined: saved.outcome === 'joined', suspicious, suspended };
+    return { caseId: saved.caseId, status: suspicious.length ? 'investigating' : saved.status, joined: saved.outcome !== 'opened', suspicious, suspended };
   }
 
   private async standing(account: string, now: number) {

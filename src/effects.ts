@@ -17,6 +17,8 @@ import type { AccountFigures, Counter, OutboxEvent, Store, SuppressionRecord } f
 
 export interface EffectContext {
   reportId: string;
+  /** The message's content fingerprint (ingest.ts messageFingerprint): the same on a redelivery. */
+  fingerprint: string;
   /** Whether the reporter is trusted: untrusted complaints suppress but do not count. */
   trusted: boolean;
 }
@@ -88,7 +90,7 @@ export class Effects {
   }
 
   /** An SMS complaint: the number is suppressed and the complaint counts on the sms channel. */
-  async smsComplaint(account: string, campaign: string | null, phone: string, reportId: string): Promise<EffectOutcome> {
+  async smsComplaint(account: string, campaign: string | null, phone: string, reportId: string, messageFingerprint: string): Promise<EffectOutcome> {
     const now = this.clock.now();
     const suppression: SuppressionRecord = { reason: 'complaint', source: 'sms', at: new Date(now).toISOString(), reportId, campaign: campaign ?? undefined };
     const f = await this.store.recordEffect({
@@ -99,7 +101,9 @@ export class Effects {
       counter: 'c',
       suppression,
       event: event('recipient.suppressed', now, { account, channel: 'sms', address: phone, ...suppression }),
-      fingerprint: fingerprint(['sms', account, phone, reportId]),
+      // The number and the report's content (the message's Message-ID or the form's text):
+      // a retried delivery of the same complaint counts once.
+      fingerprint: fingerprint(['sms', account, phone, messageFingerprint]),
       reportId,
       now,
     });
@@ -159,7 +163,9 @@ export class Effects {
         counter: r.hard ? 'h' : 'f',
         suppression,
         event: suppression ? event('recipient.suppressed', now, { account, channel: 'email', address, ...suppression }) : null,
-        fingerprint: fingerprint(['bounce', account, address, r.status, r.reason, originalId(report)]),
+        // Each DSN is its own bounce (the same recipient's next DSN counts again), and many
+        // carry no copy of the original: the DSN itself, not the original, identifies it.
+        fingerprint: fingerprint(['bounce', account, address, r.status, ctx.fingerprint]),
         reportId: ctx.reportId,
         now,
         softLimits: r.hard ? undefined : { unengaged: this.bounces.softLimit, engaged: this.bounces.softLimitEngaged, idleMs: this.bounces.softIdleDays * 86_400_000 },
@@ -195,7 +201,7 @@ export class Effects {
         counter: i === 0 ? counter : null,
         suppression,
         event: suppression ? event('recipient.suppressed', now, { account, channel: 'email', address, ...suppression }) : null,
-        fingerprint: fingerprint(['complaint', feedbackType, account, campaign, address, originalId(report)]),
+        fingerprint: complaintFingerprint(report, feedbackType, account, campaign, address, ctx.fingerprint),
         reportId: i === 0 ? ctx.reportId : null,
         now,
       });
@@ -242,7 +248,12 @@ export function fingerprint(parts: Array<string | null | undefined>): string {
   return createHash('sha256').update(parts.map((p) => p ?? '').join('\u0000')).digest('base64url').slice(0, 22);
 }
 
-/** What identifies the reported message: its Message-ID, else its date and subject. */
-function originalId(report: Report): string {
-  return report.original.messageId ?? `${report.original.date}|${report.original.subject}`;
+/**
+ * One recipient's complaint about one message counts once, however many reports of it
+ * arrive: keyed by the complained-about message's Message-ID when the report carries it,
+ * else by the report's own content (two reports without the original are two complaints).
+ */
+function complaintFingerprint(report: Report, feedbackType: string | null, account: string, campaign: string | null, address: string | null, messageFingerprint: string): string {
+  const original = report.original.messageId;
+  return original ? fingerprint(['complaint', feedbackType, account, campaign, address, original]) : fingerprint(['complaint-report', feedbackType, account, address, messageFingerprint]);
 }

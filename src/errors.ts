@@ -19,6 +19,16 @@ export const ERRORS = {
     smtp: { code: 451, status: '4.3.0' },
     http: 503,
   },
+  /**
+   * Not Redis being away but a bug (a TypeError, a script error): logged with its stack and
+   * counted (abusegate_internal_faults_total). SMTP answers 451 once; the same message
+   * delivered again is quarantined (250) rather than refused forever.
+   */
+  INTERNAL_FAULT: {
+    message: 'An internal error stopped this from being recorded; it is logged, try again later',
+    smtp: { code: 451, status: '4.3.0' },
+    http: 500,
+  },
   BAD_REQUEST: { message: 'The request is malformed', http: 400 },
   BAD_JSON: { message: 'The body is not valid JSON', http: 400 },
   VALIDATION: { message: 'The request does not match the schema', http: 400 },

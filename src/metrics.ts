@@ -50,6 +50,13 @@ export const redisErrors = new client.Counter({
   registers: [registry],
 });
 
+export const internalFaults = new client.Counter({
+  name: 'abusegate_internal_faults_total',
+  help: 'Requests and messages that failed on a bug (not Redis being unavailable), by edge',
+  labelNames: ['edge'] as const,
+  registers: [registry],
+});
+
 export const httpRequests = new client.Counter({
   name: 'abusegate_http_requests_total',
   help: 'HTTP requests by route and status class',

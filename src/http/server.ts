@@ -7,7 +7,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import type { Config } from '../config/schema.js';
 import { ERRORS, type ErrorCode, GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { httpRequests, registry } from '../metrics.js';
+import { httpRequests, internalFaults, registry } from '../metrics.js';
 
 export interface HttpDeps {
   log: Logger;
@@ -72,7 +72,12 @@ export async function createHttpServer(cfg: Config['http'], deps: HttpDeps): Pro
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const e = fromFastify(err);
-    if (e.status >= 500) req.log.error({ reqId: req.id, code: e.code, err: err.message }, 'request failed');
+    if (e.code === 'INTERNAL_FAULT' || e.code === 'INTERNAL') {
+      // A bug, not Redis being away: the stack goes to the log, the count to the metric.
+      internalFaults.inc({ edge: 'http' });
+      const cause = err instanceof GatewayError && err.cause instanceof Error ? err.cause : err;
+      req.log.error({ reqId: req.id, code: e.code, err: { message: cause.message, stack: cause.stack } }, 'request failed on a bug');
+    } else if (e.status >= 500) req.log.error({ reqId: req.id, code: e.code, err: err.message }, 'request failed');
     reply.status(e.status).send(errorBody(e.code, e.message));
   });
   app.setNotFoundHandler((req, reply) => {

@@ -169,7 +169,8 @@ export function createSmtpServer(cfg: Config['smtp'], ingest: Ingest, log: Logge
             // abuse@: the reply names the case, so a reporter can refer to it.
             finish(acc.quarantined ? 'quarantined' : 'accepted', null, `2.0.0 Accepted <${acc.case?.caseId ?? acc.id}>`);
           } catch (err) {
-            const ge = err instanceof GatewayError ? err : new GatewayError('STORE_UNAVAILABLE', undefined, { cause: err });
+            // ingest.accept logs and counts its bugs; anything else reaching here is one too.
+            const ge = err instanceof GatewayError ? err : new GatewayError('INTERNAL_FAULT', undefined, { cause: err });
             log.warn({ ...at, code: ge.code, bytes, ms: Date.now() - started, err: (ge.cause as Error | undefined)?.message }, 'message not recorded');
             finish('tempfail', ge);
           }

@@ -30,7 +30,7 @@ export class ConsentStore {
   async confirm(account: string, channel: Channel, address: string, requestId: string, proof: Record<string, unknown>, event: OutboxEvent): Promise<boolean> {
     const k = this.keys.account(account);
     const script = (this.redis as unknown as Record<string, (...a: string[]) => Promise<number>>)[SCRIPT_VERSION + 'confirmConsent'].bind(this.redis);
-    return (await this.call('confirmConsent', () => script(k.consents, k.outbox, `w|${channel}|${address}`, JSON.stringify(proof), requestId, JSON.stringify(event)))) === 1;
+    return (await this.call('confirmConsent', () => script(k.consents, k.meta, k.outbox, `w|${channel}|${address}`, JSON.stringify(proof), requestId, JSON.stringify(event), account, this.keys.outboxWake()))) === 1;
   }
 
   /** The witnessed proof and the platform's claim. */

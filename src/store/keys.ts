@@ -43,6 +43,8 @@ export interface AccountKeys {
   /** List of vetting results, newest first (JSON each). */
   vetting: string;
   outbox: string;
+  /** The partition's audit stream: admin changes to its accounts, written with them. */
+  audit: string;
 }
 
 export class Keys {
@@ -65,9 +67,14 @@ export class Keys {
     return `${this.tag(this.partitionOf(reportId))}:report:${reportId}`;
   }
 
-  /** Newest unparseable messages, with their reasons (one list, one slot). */
+  /** Ids of the newest unparseable messages, newest first (a trimmed list). */
   quarantine(): string {
     return `${this.prefix}:{q}:quarantine`;
+  }
+
+  /** One quarantined message with its reason (a key per message, with a TTL; slot of the index). */
+  quarantined(id: string): string {
+    return `${this.prefix}:{q}:quarantine:${id}`;
   }
 
   /** All keys of one account, in its partition. */
@@ -86,12 +93,29 @@ export class Keys {
       dedup: (fingerprint: string) => `${t}:seen:${fingerprint}`,
       vetting: `${t}:vetting`,
       outbox: this.outbox(this.partitionOf(account)),
+      audit: this.partitionAudit(this.partitionOf(account)),
     };
   }
 
   /** The partition's outbox stream: events written atomically with the state they announce. */
   outbox(partition: number): string {
     return `${this.tag(partition)}:outbox`;
+  }
+
+  /**
+   * Pub/sub channel the scripts PUBLISH to when they append an event: the delivery workers
+   * wake on it and poll only slowly otherwise. Not a key (channels have no slot).
+   */
+  outboxWake(): string {
+    return `${this.prefix}:outbox:wake`;
+  }
+
+  /**
+   * Per endpoint group and ordering key (account, or case:<id>) of a partition: the event
+   * being delivered or retried, and the events waiting behind it (see webhook/order.ts).
+   */
+  outboxOrder(partition: number): string {
+    return `${this.tag(partition)}:outbox:order`;
   }
 
   /** Events of a partition waiting for a retry: sorted set scored by when it is due. */
@@ -102,6 +126,24 @@ export class Keys {
   /** Events that exhausted their retries (one stream, its own slot). */
   deadLetters(): string {
     return `${this.prefix}:{dl}:dead`;
+  }
+
+  partitionAudit(partition: number): string {
+    return `${this.tag(partition)}:audit`;
+  }
+
+  /**
+   * The global list's slot: its changes, their events (ordering key 'global') and audit
+   * entries are written together there; the webhook worker reads this outbox too.
+   */
+  get global() {
+    const t = `${this.prefix}:{g}`;
+    return { meta: `${t}:meta`, outbox: `${t}:outbox`, outboxRetry: `${t}:outbox:retry`, outboxOrder: `${t}:outbox:order`, audit: `${t}:audit` };
+  }
+
+  /** Every audit stream: the general one, each partition's, the global list's. */
+  audits(): string[] {
+    return [this.audit(), ...Array.from({ length: this.partitions }, (_, p) => this.partitionAudit(p)), this.global.audit];
   }
 
   /** Admin-managed suppressions that apply to every account (spam traps, never-mail). */
@@ -122,14 +164,17 @@ export class Keys {
       /** Every case by creation time (sorted set). */
       all: `${this.prefix}:{cases}:all`,
       outbox: `${this.prefix}:{cases}:outbox`,
+      /** Which case a report (by content fingerprint) went to: a redelivery joins nothing. */
+      seen: (fingerprint: string) => `${this.prefix}:{cases}:seen:${fingerprint}`,
       /** Cases' events waiting for a webhook retry (sorted set by due time). */
       outboxRetry: `${this.prefix}:{cases}:outbox:retry`,
+      outboxOrder: `${this.prefix}:{cases}:outbox:order`,
     };
   }
 
-  /** Every outbox stream: the partitions' and the cases'. */
+  /** Every outbox stream: the partitions', the cases' and the global list's. */
   outboxes(): string[] {
-    return [...Array.from({ length: this.partitions }, (_, p) => this.outbox(p)), this.cases.outbox];
+    return [...Array.from({ length: this.partitions }, (_, p) => this.outbox(p)), this.cases.outbox, this.global.outbox];
   }
 
   /** Per-client request counters of the public routes (fixed one-minute windows). */

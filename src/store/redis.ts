@@ -81,6 +81,25 @@ export function expandIncludes(lua: string, seen: Set<string> = new Set()): stri
   });
 }
 
+/**
+ * A script's text ready to load: includes expanded, and an argument check put in front.
+ * The file name gives the key count; a script that names a KEYS[i] beyond it fails here, at
+ * start (a key added without renaming the file). `--! argv N` (or `N+`: at least N) in the
+ * header makes the script refuse a call with another ARGV count: a key passed in excess
+ * would otherwise shift every ARGV silently.
+ */
+export function scriptText(name: string, numberOfKeys: number, source: string): string {
+  const lua = expandIncludes(source);
+  let highest = 0;
+  for (const m of lua.matchAll(/KEYS\[(\d+)\]/g)) highest = Math.max(highest, Number(m[1]));
+  if (highest > numberOfKeys) throw new Error(`${name}.lua uses KEYS[${highest}] but its file name says ${numberOfKeys} keys`);
+  const argv = /^--! argv (\d+)(\+?)$/m.exec(lua);
+  if (!argv) return lua;
+  const want = Number(argv[1]);
+  const bad = argv[2] ? `#ARGV < ${want}` : `#ARGV ~= ${want}`;
+  return `if #KEYS ~= ${numberOfKeys} or ${bad} then return redis.error_reply('ERR ${name}: wants ${numberOfKeys} keys and ${argv[2] ? 'at least ' : ''}${want} arguments, got ' .. #KEYS .. ' and ' .. #ARGV) end\n${lua}`;
+}
+
 /** Registers every src/store/lua/<name>-<numberOfKeys>.lua as `ag2<name>` (lib/ holds includes). */
 export function defineScripts(redis: RedisClient): void {
   for (const file of readdirSync(LUA_DIR)) {
@@ -88,7 +107,33 @@ export function defineScripts(redis: RedisClient): void {
     if (!m) continue;
     redis.defineCommand(SCRIPT_VERSION + m[1], {
       numberOfKeys: Number(m[2]),
-      lua: expandIncludes(readFileSync(new URL(file, LUA_DIR), 'utf8')),
+      lua: scriptText(m[1], Number(m[2]), readFileSync(new URL(file, LUA_DIR), 'utf8')),
     });
   }
+}
+
+/**
+ * Whether an error means Redis could not be reached or could not take the write now
+ * (connection refused or lost, a timeout, a failover or cluster reshuffle, out of memory,
+ * a busy script, too few replicas): the peer should try again. Anything else (a script
+ * error, a TypeError) is a bug and must not pass for an outage.
+ */
+export function redisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENOENT|ECONNABORTED)$/.test(code)) return true;
+  if (err.name === 'MaxRetriesPerRequestError' || err.name === 'ClusterAllFailedError') return true;
+  const m = err.message;
+  return (
+    m === 'Command timed out' ||
+    m === 'Connection is closed.' ||
+    m.startsWith("Stream isn't writeable") ||
+    m.startsWith('Failed to refresh slots cache') ||
+    m.startsWith('None of startup nodes is available') ||
+    m.startsWith('Too many Cluster redirections') ||
+    m.startsWith('Cluster isn') ||
+    // Redis replies that mean "not now" (failover, loading, memory, a long script, WAIT).
+    /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY|OOM|BUSY|NOREPLICAS|MOVED|ASK) /.test(m) ||
+    m.startsWith('NOT_ENOUGH_REPLICAS')
+  );
 }

@@ -1,13 +1,14 @@
 /**
  * Typed operations on the state kept in Redis. Callers never see key names or Redis
- * errors: every failure becomes STORE_UNAVAILABLE, which the edges answer with 451 / 503.
+ * errors: Redis being unreachable or busy becomes STORE_UNAVAILABLE (451 / 503); any other
+ * failure is a bug and becomes INTERNAL_FAULT, which the edges log with its stack.
  */
-import { GatewayError } from '../errors.js';
+import { ERRORS, GatewayError } from '../errors.js';
 import { redisErrors } from '../metrics.js';
 import type { Channel } from '../address.js';
 import type { Pool, WindowFigures } from '../rules/policy.js';
 import type { Keys } from './keys.js';
-import { type RedisClient, SCRIPT_VERSION } from './redis.js';
+import { type RedisClient, SCRIPT_VERSION, redisUnavailable } from './redis.js';
 
 /** What we know about a message we accepted (issue: "received-report record"). */
 export interface ReceivedReport {
@@ -20,6 +21,8 @@ export interface ReceivedReport {
   mailFrom: string;
   rcptTo: string[];
   arrivedAt: number;
+  /** The message's content fingerprint: a redelivery of the message carries the same one. */
+  fingerprint: string;
   outcome: 'parsed' | 'quarantined';
   error?: string;
   account?: string | null;
@@ -78,6 +81,11 @@ export interface OutboxEvent {
   type: string;
   timestamp: string;
   data: Record<string, unknown>;
+  /**
+   * Number of the event within its ordering key (the account; a case for case.* events),
+   * 1, 2, 3 … without gaps; added by the script that appends the event.
+   */
+  seq?: number;
 }
 
 export interface EffectInput {
@@ -136,6 +144,8 @@ export interface CountItem {
 }
 
 const HOUR = 3_600_000;
+/** Entries kept (about) per audit stream: months of admin changes, never unbounded. */
+const AUDIT_KEPT = 1_000_000;
 
 /** One report inside a case's evidence. */
 export interface CaseReport {
@@ -196,6 +206,8 @@ export class Store {
     try {
       return await op();
     } catch (err) {
+      if (err instanceof GatewayError) throw err;
+      if (!redisUnavailable(err)) throw new GatewayError('INTERNAL_FAULT', `${ERRORS.INTERNAL_FAULT.message} (${what})`, { cause: err });
       redisErrors.inc({ op: what });
       throw new GatewayError('STORE_UNAVAILABLE', undefined, { cause: err });
     }
@@ -230,7 +242,26 @@ export class Store {
   /** Dedup, suppression (+ event), counting and evidence of one report, in one step. */
   async recordEffect(e: EffectInput): Promise<AccountFigures> {
     const k = this.keys.account(e.account);
-    const r = (await this.call('recordEffect', () =>
+    const input = {
+      now: e.now,
+      dedupMs: e.fingerprint ? this.opts.dedupMs : 0,
+      channel: e.channel,
+      hour: Math.floor(e.now / HOUR),
+      counter: e.counter ?? '',
+      campaign: e.campaign ?? '',
+      address: e.address ?? '',
+      suppression: e.suppression ? JSON.stringify(e.suppression) : '',
+      event: e.event ? JSON.stringify(e.event) : '',
+      reportId: e.reportId ?? '',
+      bucketTtlMs: this.bucketTtlMs,
+      windows: this.windowSpec,
+      warningsSince: e.now - this.opts.warningWindowMs,
+      softLimits: e.softLimits ? `${e.softLimits.unengaged},${e.softLimits.engaged}` : '',
+      softIdleMs: e.softLimits?.idleMs ?? 0,
+      account: e.account,
+      wake: this.keys.outboxWake(),
+    };
+    const raw = (await this.call('recordEffect', () =>
       this.script('recordEffect')(
         k.dedup(e.fingerprint ?? '-'),
         k.suppressions(e.channel),
@@ -242,38 +273,20 @@ export class Store {
         k.warnings,
         k.softBounces(e.address ?? '-'),
         k.engaged,
-        e.now,
-        e.fingerprint ? this.opts.dedupMs : 0,
-        e.channel,
-        Math.floor(e.now / HOUR),
-        e.counter ?? '',
-        e.campaign ?? '',
-        e.address ?? '',
-        e.suppression ? JSON.stringify(e.suppression) : '',
-        e.event ? JSON.stringify(e.event) : '',
-        e.reportId ?? '',
-        this.bucketTtlMs,
-        this.windowSpec,
-        e.now - this.opts.warningWindowMs,
-        e.softLimits ? `${e.softLimits.unengaged},${e.softLimits.engaged}` : '',
-        e.softLimits?.idleMs ?? 0,
+        JSON.stringify(input),
       ),
-    )) as Array<number | string>;
+    )) as string;
+    const r = JSON.parse(raw) as Omit<AccountFigures, 'pool' | 'windows'> & { pool: string; windows: Array<{ sent: number; complaints: number; hardBounces: number }> | Record<string, never> };
+    const figures = Array.isArray(r.windows) ? r.windows : [];
     return {
-      duplicate: r[0] === 1,
-      newlySuppressed: r[1] === 1,
-      suspended: r[2] === 1,
-      pool: r[3] === 'dedicated' ? 'dedicated' : 'shared',
-      lastWarnAt: Number(r[4]),
-      warnings: Number(r[5]),
-      softCount: Number(r[6]),
-      windows: this.opts.windows.map((w, i) => ({
-        name: w.name,
-        hours: w.hours,
-        sent: Number(r[7 + i * 3]),
-        complaints: Number(r[8 + i * 3]),
-        hardBounces: Number(r[9 + i * 3]),
-      })),
+      duplicate: r.duplicate,
+      newlySuppressed: r.newlySuppressed,
+      suspended: r.suspended,
+      pool: r.pool === 'dedicated' ? 'dedicated' : 'shared',
+      lastWarnAt: r.lastWarnAt,
+      warnings: r.warnings,
+      softCount: r.softCount,
+      windows: this.opts.windows.map((w, i) => ({ name: w.name, hours: w.hours, ...figures[i] })),
     };
   }
 
@@ -299,9 +312,11 @@ export class Store {
         d.reason,
         `${d.channel}|${Math.floor(d.now / HOUR) - d.windowHours + 1}|${d.counter}`,
         this.opts.warningWindowMs,
+        d.account,
+        this.keys.outboxWake(),
       ),
-    )) as [string, number];
-    return { outcome: r[0] as 'none' | 'cooldown' | 'warned' | 'suspended', warnings: Number(r[1]) };
+    )) as string;
+    return JSON.parse(r) as { outcome: 'none' | 'cooldown' | 'warned' | 'suspended'; warnings: number };
   }
 
   /** Adds counts for one account; with an idempotency key a repeated batch counts once. */
@@ -363,7 +378,7 @@ export class Store {
   /** Lifts a suspension and clears the warnings; writes account.reinstated with it. */
   async reinstate(account: string, event: OutboxEvent): Promise<boolean> {
     const k = this.keys.account(account);
-    const r = await this.call('reinstate', () => this.script('reinstate')(k.meta, k.warnings, k.outbox, JSON.stringify(event)));
+    const r = await this.call('reinstate', () => this.script('reinstate')(k.meta, k.warnings, k.outbox, JSON.stringify(event), account, this.keys.outboxWake()));
     return r === 1;
   }
 
@@ -392,21 +407,42 @@ export class Store {
     });
   }
 
-  /** An admin's suppression (account or, with account null, global) and its audit entry. */
-  async addSuppressionManual(account: string | null, channel: Channel, address: string, rec: SuppressionRecord, event: OutboxEvent | null): Promise<boolean> {
-    const key = account ? this.keys.account(account).suppressions(channel) : this.keys.globalSuppressions(channel);
-    const created = account
-      ? (await this.recordEffect({ account, channel, campaign: null, address, counter: null, suppression: rec, event, fingerprint: null, reportId: null, now: Date.parse(rec.at) })).newlySuppressed
-      : (await this.call('addGlobal', () => this.redis.hsetnx(key, address, JSON.stringify(rec)))) === 1;
-    await this.audit({ action: 'suppression.add', account: account ?? '*', channel, address, reason: rec.reason, by: rec.by ?? '', note: rec.note ?? '', at: rec.at, result: created ? 'added' : 'exists' });
-    return created;
+  /**
+   * An admin's suppression (account or, with account null, global): the suppression, its
+   * recipient.suppressed event and the audit entry in one script (one slot).
+   */
+  async addSuppressionManual(account: string | null, channel: Channel, address: string, rec: SuppressionRecord, event: OutboxEvent): Promise<boolean> {
+    const audit = { action: 'suppression.add', account: account ?? '*', channel, address, reason: rec.reason, by: rec.by ?? '', note: rec.note ?? '', at: rec.at };
+    return (await this.adminSuppression('add', account, channel, address, rec, event, audit)).changed;
   }
 
-  async removeSuppression(account: string | null, channel: Channel, address: string, by: string, note: string, at: string): Promise<SuppressionRecord | null> {
-    const key = account ? this.keys.account(account).suppressions(channel) : this.keys.globalSuppressions(channel);
-    const [[, old], [, removed]] = (await this.call('removeSuppression', () => this.redis.multi().hget(key, address).hdel(key, address).exec())) as [[unknown, string | null], [unknown, number]];
-    await this.audit({ action: 'suppression.remove', account: account ?? '*', channel, address, by, note, at, result: removed ? 'removed' : 'absent' });
-    return old ? (JSON.parse(old) as SuppressionRecord) : null;
+  /** Removes an admin's or any suppression, with its recipient.unsuppressed event and audit entry. */
+  async removeSuppression(account: string | null, channel: Channel, address: string, event: OutboxEvent, by: string, note: string, at: string): Promise<SuppressionRecord | null> {
+    const audit = { action: 'suppression.remove', account: account ?? '*', channel, address, by, note, at };
+    const r = await this.adminSuppression('remove', account, channel, address, null, event, audit);
+    return r.old ? (JSON.parse(r.old) as SuppressionRecord) : null;
+  }
+
+  private async adminSuppression(op: 'add' | 'remove', account: string | null, channel: Channel, address: string, rec: SuppressionRecord | null, event: OutboxEvent, audit: Record<string, string>): Promise<{ changed: boolean; old?: string }> {
+    const k = account ? this.keys.account(account) : null;
+    const g = this.keys.global;
+    const raw = (await this.call('adminSuppression', () =>
+      this.script('adminSuppression')(
+        k ? k.suppressions(channel) : this.keys.globalSuppressions(channel),
+        k ? k.meta : g.meta,
+        k ? k.outbox : g.outbox,
+        k ? k.audit : g.audit,
+        op,
+        address,
+        rec ? JSON.stringify(rec) : '',
+        JSON.stringify(event),
+        account ?? 'global',
+        this.keys.outboxWake(),
+        JSON.stringify(audit),
+        AUDIT_KEPT,
+      ),
+    )) as string;
+    return JSON.parse(raw) as { changed: boolean; old?: string };
   }
 
   /** One page of an account's (or the global) suppressions, cursor-paginated (HSCAN). */
@@ -419,25 +455,32 @@ export class Store {
   }
 
   async audit(entry: Record<string, string>): Promise<void> {
-    await this.call('audit', () => this.redis.xadd(this.keys.audit(), 'MAXLEN', '~', '1000000', '*', ...Object.entries(entry).flat()));
+    await this.call('audit', () => this.redis.xadd(this.keys.audit(), 'MAXLEN', '~', AUDIT_KEPT, '*', ...Object.entries(entry).flat()));
   }
 
+  /** The newest entries of every audit stream, newest first (entries are ordered by stream id). */
   async readAudit(count: number): Promise<Array<Record<string, string>>> {
-    const entries = await this.call('readAudit', () => this.redis.xrevrange(this.keys.audit(), '+', '-', 'COUNT', count));
-    return entries.map(([, f]) => Object.fromEntries(f.reduce<string[][]>((acc, v, i) => (i % 2 ? acc[acc.length - 1].push(v) : acc.push([v]), acc), [])));
+    const streams = await this.call('readAudit', () => Promise.all(this.keys.audits().map((key) => this.redis.xrevrange(key, '+', '-', 'COUNT', count))));
+    const all = streams.flat();
+    const ms = (id: string) => Number(id.slice(0, id.indexOf('-')));
+    const sq = (id: string) => Number(id.slice(id.indexOf('-') + 1));
+    all.sort(([a], [b]) => ms(b) - ms(a) || sq(b) - sq(a));
+    return all.slice(0, count).map(([, f]) => Object.fromEntries(f.reduce<string[][]>((acc, v, i) => (i % 2 ? acc[acc.length - 1].push(v) : acc.push([v]), acc), [])));
   }
 
   /** Opens a case or joins the campaign's open one (retrying if the pointer moved). */
-  async saveCase(c: CaseRecord, report: CaseReport, eventId: string, now: number, reportsKept: number): Promise<{ outcome: 'opened' | 'joined'; caseId: string; status: string }> {
+  async saveCase(c: CaseRecord, report: CaseReport, fingerprint: string, eventId: string, now: number, reportsKept: number): Promise<{ outcome: 'opened' | 'joined' | 'duplicate'; caseId: string; status: string }> {
     const ck = this.keys.cases;
     // Reports without an account or campaign never join: each is its own case.
     const pointer = c.account && c.campaign ? ck.open(c.account, c.campaign) : ck.open('-', c.id);
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = (await this.call('saveCase', () => this.redis.get(pointer))) ?? '';
-      const r = (await this.call('saveCase', () =>
-        this.script('saveCase')(pointer, ck.record(current || c.id), ck.all, ck.outbox, current, JSON.stringify(c), JSON.stringify(report), now, eventId, new Date(now).toISOString(), c.status, reportsKept),
-      )) as string[];
-      if (r[0] !== 'retry') return { outcome: r[0] as 'opened' | 'joined', caseId: r[1], status: r[2] };
+      const raw = (await this.call('saveCase', () =>
+        this.script('saveCase')(pointer, ck.record(current || c.id), ck.all, ck.outbox, ck.seen(fingerprint), current, JSON.stringify(c), JSON.stringify(report), now, eventId, new Date(now).toISOString(), c.status, reportsKept, this.opts.dedupMs, this.keys.outboxWake()),
+      )) as string;
+      const r = JSON.parse(raw) as { outcome: 'opened' | 'joined' | 'duplicate' | 'retry'; caseId: string; status?: string };
+      if (r.outcome === 'duplicate') return { outcome: 'duplicate', caseId: r.caseId, status: (await this.getCase(r.caseId))?.status ?? 'open' };
+      if (r.outcome !== 'retry') return { outcome: r.outcome, caseId: r.caseId, status: r.status! };
     }
     throw new GatewayError('STORE_UNAVAILABLE', 'case pointer kept moving');
   }
@@ -461,7 +504,7 @@ export class Store {
     const ck = this.keys.cases;
     const pointer = account && campaign ? ck.open(account, campaign) : ck.open('-', caseId);
     const raw = await this.call('updateCase', () =>
-      this.script('updateCase')(ck.record(caseId), pointer, ck.outbox, status ?? '', note ? JSON.stringify(note) : '', eventId, new Date(now).toISOString(), by),
+      this.script('updateCase')(ck.record(caseId), pointer, ck.outbox, status ?? '', note ? JSON.stringify(note) : '', eventId, new Date(now).toISOString(), by, this.keys.outboxWake()),
     );
     await this.audit({ action: 'case.update', caseId, by, status: status ?? '', note: note?.text ?? '', at: new Date(now).toISOString() });
     return raw ? caseFromJson(raw as string) : null;
@@ -500,13 +543,16 @@ export class Store {
 
   async quarantine(e: QuarantineEntry): Promise<void> {
     await this.call('quarantine', () =>
-      this.script('quarantine')(this.keys.quarantine(), JSON.stringify(e), this.opts.quarantineKeep),
+      this.script('quarantine')(this.keys.quarantine(), this.keys.quarantined(e.id), e.id, JSON.stringify(e), this.opts.quarantineKeep, this.opts.retentionMs),
     );
   }
 
   async listQuarantine(limit: number): Promise<QuarantineEntry[]> {
-    const items = await this.call('listQuarantine', () => this.redis.lrange(this.keys.quarantine(), 0, limit - 1));
-    return items.map((s) => JSON.parse(s) as QuarantineEntry);
+    const ids = await this.call('listQuarantine', () => this.redis.lrange(this.keys.quarantine(), 0, limit - 1));
+    if (ids.length === 0) return [];
+    // One slot ({q}): one MGET on a Cluster too. Entries that expired are gone from the answer.
+    const items = await this.call('listQuarantine', () => this.redis.mget(...ids.map((id) => this.keys.quarantined(id))));
+    return items.filter((s): s is string => s !== null).map((s) => JSON.parse(s) as QuarantineEntry);
   }
 
   /** True when Redis answers now. */
@@ -561,6 +607,7 @@ export class Store {
 
   /** Appends a campaign event (campaign.blocked, campaign.review) to the account's outbox. */
   async writeCampaignEvent(account: string, e: OutboxEvent): Promise<void> {
-    await this.call('writeCampaignEvent', () => this.redis.xadd(this.keys.account(account).outbox, '*', 'event', JSON.stringify(e)));
+    const k = this.keys.account(account);
+    await this.call('writeCampaignEvent', () => this.script('appendEvent')(k.meta, k.outbox, JSON.stringify(e), account, this.keys.outboxWake()));
   }
 }

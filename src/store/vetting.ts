@@ -26,7 +26,7 @@ export class VettingStore {
   async record(account: string, result: { decision: string; score: number }, event: OutboxEvent): Promise<void> {
     const k = this.keys.account(account);
     const script = (this.redis as unknown as Record<string, (...a: Array<string | number>) => Promise<unknown>>)[SCRIPT_VERSION + 'recordVetting'].bind(this.redis);
-    await this.call('recordVetting', () => script(k.vetting, k.meta, k.outbox, JSON.stringify(result), JSON.stringify(event), this.opts.kept, result.decision, result.score));
+    await this.call('recordVetting', () => script(k.vetting, k.meta, k.outbox, JSON.stringify(result), JSON.stringify(event), this.opts.kept, result.decision, result.score, account, this.keys.outboxWake()));
   }
 
   /** Newest first. */

@@ -5,14 +5,19 @@
  *
  * Guarantees: at least once per endpoint. A duplicate (a gateway died between the POST and
  * the acknowledgement, or a stalled one was overtaken) carries the same webhook-id and body.
- * No order: deliveries run concurrently and retries overtake nothing.
+ * In order per ordering key (the account; a case for case.* events) and endpoint: one
+ * key's events go one at a time, and a later event waits while an earlier one is in retry
+ * (admitEvent / releaseEvent keep the head and the waiting events in the partition's order
+ * hash). Different keys are delivered concurrently.
  *
  * Every key one command touches lies in one slot, and every stream is read on its own, so
  * the worker runs unchanged on Redis Cluster. That rules out one blocking XREADGROUP over
- * all streams: the worker polls, more slowly while there is nothing to send.
+ * all streams: the scripts that append events PUBLISH a wake-up, and the worker polls only
+ * slowly (pollMs) in case one is lost.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { Cluster } from 'ioredis';
 import { type Clock, systemClock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
@@ -32,7 +37,7 @@ export interface WorkerDeps {
   clock?: Clock;
   /** Milliseconds per unit of retrySchedule: 1000 (seconds); tests shorten it. */
   retryUnitMs?: number;
-  /** Longest wait between polls while the outbox is empty (ms). */
+  /** Longest wait between polls while the outbox is empty and no wake-up came (ms). */
   pollMs?: number;
   /** How often the outbox is trimmed and measured (ms). */
   maintenanceMs?: number;
@@ -56,6 +61,8 @@ export interface Endpoint {
 export interface Source {
   stream: string;
   retry: string;
+  /** The order hash: per endpoint group and ordering key, the head and the events waiting. */
+  order: string;
   /** Partition number, or "cases": recorded in dead letters so replay finds the retry set. */
   partition: string;
 }
@@ -70,6 +77,8 @@ export interface RetryMember {
   e: string;
   /** When the event entered the outbox, ms (for the oldest-age gauge). */
   t: number;
+  /** Order field "<group>|<key>" when the event has an ordering key. */
+  k?: string;
 }
 
 /** The fields of a dead-letter stream entry. */
@@ -84,12 +93,16 @@ export interface DeadLetter {
 }
 
 type Job =
-  | { kind: 'stream'; src: Source; ep: Endpoint; id: string; raw: string; heldAt: number }
-  | { kind: 'retry'; src: Source; ep: Endpoint | null; member: string; m: RetryMember };
+  | { kind: 'stream'; src: Source; ep: Endpoint; id: string; raw: string; heldAt: number; order: string | null }
+  | { kind: 'retry'; src: Source; ep: Endpoint | null; member: string; m: RetryMember; order: string | null; heldAt: number };
 
 type Script = (...args: Array<string | number>) => Promise<unknown>;
 
 const DEFAULT_ENDPOINT = 'default';
+/** Events kept (about) per outbox while no endpoint is configured. */
+const UNSENT_KEPT = 10_000;
+/** Dead letters kept (about): a receiver gone for good must not fill Redis. */
+const DEAD_LETTERS_KEPT = 100_000;
 
 export function groupName(url: string): string {
   return 'wh:' + createHash('sha256').update(url).digest('hex').slice(0, 16);
@@ -119,14 +132,16 @@ export function endpointsOf(config: WebhookConfig, log?: Logger): Endpoint[] {
 /** Every outbox with its retry set. */
 export function sourcesOf(keys: Keys): Source[] {
   const out: Source[] = [];
-  for (let p = 0; p < keys.partitions; p++) out.push({ stream: keys.outbox(p), retry: keys.outboxRetry(p), partition: String(p) });
-  out.push({ stream: keys.cases.outbox, retry: keys.cases.outboxRetry, partition: 'cases' });
+  for (let p = 0; p < keys.partitions; p++) out.push({ stream: keys.outbox(p), retry: keys.outboxRetry(p), order: keys.outboxOrder(p), partition: String(p) });
+  out.push({ stream: keys.cases.outbox, retry: keys.cases.outboxRetry, order: keys.cases.outboxOrder, partition: 'cases' });
+  out.push({ stream: keys.global.outbox, retry: keys.global.outboxRetry, order: keys.global.outboxOrder, partition: 'global' });
   return out;
 }
 
 
 export function retryKeyOf(keys: Keys, partition: string): string | null {
   if (partition === 'cases') return keys.cases.outboxRetry;
+  if (partition === 'global') return keys.global.outboxRetry;
   const p = Number(partition);
   return Number.isInteger(p) && p >= 0 && p < keys.partitions ? keys.outboxRetry(p) : null;
 }
@@ -154,6 +169,9 @@ export class WebhookWorker {
   private readonly queue: Job[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private readonly cursors = new Map<string, string>();
+  /** Order fields with a delivery in flight here: the next event of the key waits for it. */
+  private readonly active = new Set<string>();
+  private subscriber: RedisClient | null = null;
   private stopping = false;
   private loop: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
@@ -167,7 +185,7 @@ export class WebhookWorker {
   constructor(private readonly deps: WorkerDeps) {
     this.clock = deps.clock ?? systemClock;
     this.retryUnitMs = deps.retryUnitMs ?? 1000;
-    this.pollMs = deps.pollMs ?? 250;
+    this.pollMs = deps.pollMs ?? 5000;
     this.maintenanceMs = deps.maintenanceMs ?? 5000;
     this.consumer = deps.consumer ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.endpoints = endpointsOf(deps.config, deps.log);
@@ -190,6 +208,7 @@ export class WebhookWorker {
     if (this.endpoints.length === 0) {
       this.deps.log.info({ code: 'WEBHOOKS_OFF' }, 'no webhook endpoint configured: events stay in the outbox');
     }
+    if (this.endpoints.length > 0 && !this.subscriber) void this.subscribe();
     this.loop ??= this.run();
     return this;
   }
@@ -198,6 +217,7 @@ export class WebhookWorker {
   async stop(): Promise<void> {
     this.stopping = true;
     this.wake();
+    this.subscriber?.disconnect();
     await this.loop;
     await Promise.allSettled([...this.inFlight]);
     const leased = this.queue.filter((j): j is Extract<Job, { kind: 'retry' }> => j.kind === 'retry');
@@ -205,6 +225,24 @@ export class WebhookWorker {
     const now = this.clock.now();
     await Promise.allSettled(leased.map((j) => this.redis.zadd(j.src.retry, 'XX', now, j.member)));
     if (this.ownPoster) this.poster.close();
+  }
+
+  /**
+   * Wake-ups: the scripts PUBLISH on the outbox channel when they append an event. A
+   * connection of its own (a subscribed connection takes no other commands); when it is
+   * down the worker still polls every pollMs.
+   */
+  private async subscribe(): Promise<void> {
+    const sub: RedisClient = this.redis instanceof Cluster ? this.redis.duplicate() : this.redis.duplicate();
+    this.subscriber = sub;
+    sub.on('error', () => {});
+    sub.on('message', () => this.wake());
+    try {
+      await sub.connect();
+      await sub.subscribe(this.deps.keys.outboxWake());
+    } catch (err) {
+      if (!this.stopping) this.deps.log.warn({ code: 'WEBHOOK_REDIS_ERROR', err: errText(err) }, 'webhook worker: no wake-up subscription; polling only');
+    }
   }
 
   private wake(): void {
@@ -230,6 +268,9 @@ export class WebhookWorker {
   private async run(): Promise<void> {
     if (this.endpoints.length === 0) {
       while (!this.stopping) {
+        // Nobody reads the outboxes: keep the newest events (for an endpoint configured
+        // later), never an unbounded stream.
+        await this.guard(async () => void (await Promise.all(this.sources.map((src) => this.redis.xtrim(src.stream, 'MAXLEN', '~', UNSENT_KEPT)))));
         await this.guard(() => this.maintain());
         await this.nap(this.maintenanceMs);
       }
@@ -250,7 +291,8 @@ export class WebhookWorker {
           got += await this.claimStale();
         }
         if (now >= this.nextRetryPoll) {
-          this.nextRetryPoll = now + Math.min(250, this.retryUnitMs / 2);
+          // Half the shortest retry delay: a retry is late by at most that much.
+          this.nextRetryPoll = now + Math.min(this.pollMs, (this.retryUnitMs * (this.deps.config.retrySchedule[0] ?? 1)) / 2);
           got += await this.takeRetries();
         }
         got += await this.readNew();
@@ -368,7 +410,10 @@ export class WebhookWorker {
           continue;
         }
       }
-      this.queue.push({ kind: 'stream', src, ep, id, raw, heldAt: now });
+      // The ordering key travels beside the event (entries written before it did have none).
+      const a = fields!.indexOf('a');
+      const key = a >= 0 && a % 2 === 0 ? fields![a + 1] : null;
+      this.queue.push({ kind: 'stream', src, ep, id, raw, heldAt: now, order: key ? `${ep.group}|${key}` : null });
       got++;
     }
     // Types this endpoint does not want, and entries with no event: nothing to send.
@@ -394,19 +439,28 @@ export class WebhookWorker {
           await this.redis.zrem(src.retry, member);
           continue;
         }
-        this.queue.push({ kind: 'retry', src, ep: this.byGroup.get(m.g) ?? null, member, m });
+        this.queue.push({ kind: 'retry', src, ep: this.byGroup.get(m.g) ?? null, member, m, order: m.k ?? null, heldAt: now });
         got++;
       }
     }
     return got;
   }
 
+  /** Starts queued jobs, oldest first, skipping those whose ordering key has one in flight. */
   private pump(): void {
-    while (!this.stopping && this.queue.length > 0 && this.inFlight.size < this.deps.config.concurrency) {
-      const job = this.queue.shift()!;
+    for (let i = 0; !this.stopping && i < this.queue.length && this.inFlight.size < this.deps.config.concurrency; ) {
+      const job = this.queue[i];
+      if (job.order && this.active.has(job.order)) {
+        i++;
+        continue;
+      }
+      this.queue.splice(i, 1);
+      const order = job.order;
+      if (order) this.active.add(order);
       const p: Promise<void> = this.handle(job)
         .catch((err) => this.deps.log.warn({ code: 'WEBHOOK_REDIS_ERROR', err: errText(err) }, 'webhook outcome not recorded; it will be sent again'))
         .finally(() => {
+          if (order) this.active.delete(order);
           this.inFlight.delete(p);
           this.wake();
         });
@@ -420,13 +474,15 @@ export class WebhookWorker {
     const eventId = idOf(raw);
     if (!job.ep) return this.toDead(job, attempt, 'endpoint no longer configured', 'unknown');
     if (!eventId) return this.toDead(job, attempt, 'malformed event', job.ep.name);
+    if (job.kind === 'stream' && job.order) {
+      // Not the key's head: parked behind it (or another gateway has it).
+      const next: RetryMember = { g: job.ep.group, a: 1, e: raw, t: idMs(job.id), k: job.order };
+      const admitted = await this.script('admitEvent')(job.src.stream, job.src.order, job.ep.group, job.id, job.order, eventId, JSON.stringify(next));
+      if (admitted !== 1) return;
+    }
     const outcome = await this.send(job.ep, eventId, raw);
     webhookDeliveries.inc({ endpoint: job.ep.name, result: outcome.result });
-    if (outcome.result === 'delivered') {
-      if (job.kind === 'stream') await this.redis.xack(job.src.stream, job.ep.group, job.id);
-      else await this.redis.zrem(job.src.retry, job.member);
-      return;
-    }
+    if (outcome.result === 'delivered') return this.release(job, eventId);
     const schedule = this.deps.config.retrySchedule;
     this.deps.log.debug({ code: 'WEBHOOK_FAILED', endpoint: job.ep.name, eventId, attempt, err: outcome.error }, 'webhook delivery failed');
     if (attempt - 1 >= schedule.length) return this.toDead(job, attempt, outcome.error, job.ep.name);
@@ -438,9 +494,30 @@ export class WebhookWorker {
       a: attempt + 1,
       e: raw,
       t: job.kind === 'stream' ? idMs(job.id) : job.m.t,
+      ...(job.order ? { k: job.order } : {}),
     };
-    if (job.kind === 'stream') await this.script('scheduleRetry')(job.src.stream, job.src.retry, job.ep.group, job.id, due, JSON.stringify(next));
+    if (job.kind === 'stream') await this.script('scheduleRetry')(job.src.stream, job.src.retry, job.src.order, job.ep.group, job.id, due, JSON.stringify(next), job.order ?? '', eventId);
     else await this.script('rescheduleRetry')(job.src.retry, job.member, due, JSON.stringify(next));
+    // Our own retry is looked for when it is due, not only at the next slow poll.
+    this.nextRetryPoll = Math.min(this.nextRetryPoll, due);
+  }
+
+  /** Lets go of a delivered (or dead) event; the next event of its key becomes due. */
+  private async release(job: Job, eventId: string | null): Promise<void> {
+    const group = job.kind === 'stream' ? job.ep.group : job.m.g;
+    const order = eventId ? (job.order ?? '') : '';
+    await this.script('releaseEvent')(
+      job.src.stream,
+      job.src.retry,
+      job.src.order,
+      job.kind,
+      group,
+      job.kind === 'stream' ? job.id : job.member,
+      order,
+      this.clock.now(),
+      eventId ?? '',
+    );
+    if (order) this.nextRetryPoll = 0;
   }
 
   /** Dead letters are their own slot: add there first, then let go here (at least once). */
@@ -455,9 +532,9 @@ export class WebhookWorker {
       error,
       at: new Date(this.clock.now()).toISOString(),
     };
-    await this.redis.xadd(this.deps.keys.deadLetters(), '*', ...Object.entries(letter).flat());
-    if (job.kind === 'stream') await this.redis.xack(job.src.stream, job.ep.group, job.id);
-    else await this.redis.zrem(job.src.retry, job.member);
+    await this.redis.xadd(this.deps.keys.deadLetters(), 'MAXLEN', '~', DEAD_LETTERS_KEPT, '*', ...Object.entries(letter).flat());
+    // The next event of the key goes on: one that cannot be delivered holds up no other.
+    await this.release(job, idOf(letter.event));
     webhookDeliveries.inc({ endpoint, result: 'dead' });
     webhookDeadLetters.inc({ endpoint });
     this.deps.log.error(
@@ -508,19 +585,25 @@ export class WebhookWorker {
 
   /**
    * Entries fetched but still waiting for a free slot would look abandoned after
-   * claimIdleMs and be taken over by another gateway: claim them again (resets idle).
-   * Those another gateway took meanwhile are dropped from our queue.
+   * claimIdleMs and be taken over by another gateway: claim them again (resets idle), and
+   * push the lease of waiting retries further out. Those another gateway took meanwhile
+   * are dropped from our queue.
    */
   private async touchWaiting(now: number): Promise<void> {
     const minIdle = Math.floor(this.deps.config.claimIdleMs / 3);
+    const lost = new Set<Job>();
+    for (const j of this.queue) {
+      if (j.kind !== 'retry' || now - j.heldAt < minIdle) continue;
+      // CH: 1 when the member is still there (its score changed), 0 when it is gone.
+      if ((await this.redis.zadd(j.src.retry, 'XX', 'CH', now + this.deps.config.claimIdleMs, j.member)) === 1) j.heldAt = now;
+      else lost.add(j);
+    }
     const stale = this.queue.filter((j): j is Extract<Job, { kind: 'stream' }> => j.kind === 'stream' && now - j.heldAt >= minIdle);
-    if (stale.length === 0) return;
     const byKey = new Map<string, Array<Extract<Job, { kind: 'stream' }>>>();
     for (const j of stale) {
       const k = `${j.src.stream}\n${j.ep.group}`;
       byKey.set(k, [...(byKey.get(k) ?? []), j]);
     }
-    const lost = new Set<Job>();
     for (const jobs of byKey.values()) {
       const { src, ep } = jobs[0];
       const kept = new Set((await this.redis.call('XCLAIM', src.stream, ep.group, this.consumer, String(minIdle), ...jobs.map((j) => j.id), 'JUSTID')) as string[]);

@@ -78,7 +78,8 @@ t.test('abuse desk end to end', async (t) => {
     t.equal(c.body.reports[0].tokenState, 'valid');
     t.match(c.body.reports[0].headers, { messageId: '<orig-1@send.example>', subject: 'Amazing deals' });
     t.equal(await status('acme'), 'active', 'a clean report does not suspend');
-    const again = await mail(attachedReport(token));
+    // Another person's report (different content; the same message again would be a redelivery).
+    const again = await mail(attachedReport(token, { body: 'Another person: I never signed up either.' }));
     t.equal(again, id, 'joins the open case of the campaign');
     t.equal((await call('GET', `/v1/cases/${id}`)).body.reportCount, 2);
     const events = (await gw.store.redis.xrange(gw.store.keys.cases.outbox, '-', '+')).map(([, f]) => JSON.parse(f[1]));
@@ -93,7 +94,7 @@ t.test('abuse desk end to end', async (t) => {
     t.equal(p.body.status, 'resolved');
     t.equal(p.body.notes[0].text, 'customer removed the list');
     t.equal(p.body.history[0].to, 'resolved');
-    const second = await mail(attachedReport(token));
+    const second = await mail(attachedReport(token, { body: 'It started again after you said it was fixed.' }));
     t.not(second, first);
     const audit = await gw.store.readAudit(5);
     t.ok(audit.some((a) => a.action === 'case.update' && a.caseId === first && a.status === 'resolved' && a.by === 'admin'), 'audited');

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { normaliseAddress } from '../../address.js';
 import type { Clock } from '../../clock.js';
 import { CASE_STATUSES, type CaseStatus, type Desk } from '../../desk.js';
+import { fingerprint } from '../../effects.js';
 import { GatewayError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { Ingest } from '../../ingest.js';
@@ -123,7 +124,10 @@ export function caseRoutes(app: FastifyInstance, deps: FormDeps): void {
           [`Subject: abuse form`, `Content-Type: multipart/mixed; boundary="${boundary}"`, '', `--${boundary}`, 'Content-Type: text/plain; charset=utf-8', '', b.description ?? '', `--${boundary}`, 'Content-Type: message/rfc822', '', headers, '', `--${boundary}--`, ''].join('\n'),
         );
         const report = deps.ingest.parse(raw, { mailbox: 'abuse' });
-        const input = abuseInput(report, reportId, { mailFrom: reporter ?? '' });
+        // The form posted twice with the same content (a double click, a resubmitted page)
+        // is one report: same case, counted once, within the dedup window.
+        const fp = 'f' + fingerprint(['form-email', headers, b.description, reporter]);
+        const input = abuseInput(report, reportId, fp, { mailFrom: reporter ?? '' });
         const out = await desk.report({ ...input, channel: 'form', reporter, description: b.description ?? null });
         return reply.status(202).send({ caseId: out.caseId, status: out.status, message: 'Thank you. Your report was received and will be reviewed by our abuse desk.' });
       }
@@ -132,7 +136,7 @@ export function caseRoutes(app: FastifyInstance, deps: FormDeps): void {
       const text = [b.message, b.description].filter(Boolean).join('\n');
       const report = deps.ingest.parse(Buffer.from(`Subject: SMS complaint\n\n${text}\n`), { mailbox: 'abuse' });
       const out = await desk.report({
-        ...abuseInput(report, reportId, { mailFrom: reporter ?? '' }),
+        ...abuseInput(report, reportId, 'f' + fingerprint(['form-sms', phone, b.sender, b.message, b.description, reporter]), { mailFrom: reporter ?? '' }),
         channel: 'sms',
         reporter,
         phones: [phone],

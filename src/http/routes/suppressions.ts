@@ -100,7 +100,8 @@ export function suppressionRoutes(app: FastifyInstance, deps: { store: Store; cl
         channel,
         addr,
         rec,
-        account ? event('recipient.suppressed', now, { account, channel, address: addr, ...rec }) : null,
+        // The global list's event names no account: data.scope says it applies to all.
+        event('recipient.suppressed', now, { account, scope: account ? 'account' : 'global', channel, address: addr, ...rec }),
       );
       reply.status(created ? 201 : 200).send({ account: req.body.account, address: addr, channel, created, ...rec });
     },
@@ -118,7 +119,13 @@ export function suppressionRoutes(app: FastifyInstance, deps: { store: Store; cl
     async (req) => {
       const channel = req.query.channel ?? 'email';
       const addr = address(req.params.address, channel, 'address');
-      const old = await store.removeSuppression(scope(req.params.account), channel, addr, req.admin ?? '', req.query.note ?? '', new Date(clock.now()).toISOString());
+      const account = scope(req.params.account);
+      const now = clock.now();
+      const at = new Date(now).toISOString();
+      const by = req.admin ?? '';
+      const note = req.query.note ?? '';
+      const removed = event('recipient.unsuppressed', now, { account, scope: account ? 'account' : 'global', channel, address: addr, by, note, at });
+      const old = await store.removeSuppression(account, channel, addr, removed, by, note, at);
       if (!old) throw new GatewayError('NOT_FOUND', 'The address is not suppressed');
       return { removed: true, account: req.params.account, address: addr, channel, was: old };
     },

@@ -1,3 +1,4 @@
+--! argv 14
 --[[
   Applies a warn or suspend decision with its guards, and writes the events announcing it
   in the same step: at most one warning per cooldown; N warnings within the warning
@@ -12,43 +13,51 @@
   ARGV[4]  count warnings since, ms    ARGV[11] campaign evidence: channel|first hour|letter
   ARGV[5]  warnings that suspend       ARGV[12] warnings kept for, ms
   ARGV[6]  warned event id
-  ARGV[7]  suspended event id
-  Reply: {outcome, warnings} where outcome is none, cooldown, warned, suspended
+  ARGV[7]  suspended event id          ARGV[13] account (the events' ordering key)
+                                       ARGV[14] outbox wake-up channel
+  Reply, JSON: {outcome, warnings} where outcome is none, cooldown, warned, suspended
 ]]
+--- @include "events"
 local now = tonumber(ARGV[2])
 if redis.call('HGET', KEYS[1], 'suspended') == '1' then
-  return { 'none', redis.call('ZCOUNT', KEYS[2], ARGV[4], '+inf') }
+  return cjson.encode({ outcome = 'none', warnings = redis.call('ZCOUNT', KEYS[2], ARGV[4], '+inf') })
 end
 
 local data = cjson.decode(ARGV[8])
 
 -- Evidence: the campaigns with the most counts in the window, and recent report ids.
-local spec = {}
-for part in string.gmatch(ARGV[11], '[^|]+') do spec[#spec + 1] = part end
-local ch, first, letter = spec[1], tonumber(spec[2]), spec[3]
-local counts = {}
-local all = redis.call('HGETALL', KEYS[3])
-local stale = {}
-for i = 1, #all, 2 do
-  local c, h, campaign, l = string.match(all[i], '^([^|]+)|(-?%d+)|(.+)|(%a)$')
-  h = tonumber(h)
-  if h and h < first - 24 * 30 then
-    stale[#stale + 1] = all[i]
-  elseif c == ch and l == letter and h and h >= first then
-    counts[campaign] = (counts[campaign] or 0) + tonumber(all[i + 1])
+-- Gathered only when an event is written: during a cooldown every complaint would
+-- otherwise pay for an HGETALL and a sort.
+local function evidence()
+  local spec = {}
+  for part in string.gmatch(ARGV[11], '[^|]+') do spec[#spec + 1] = part end
+  local ch, first, letter = spec[1], tonumber(spec[2]), spec[3]
+  local counts = {}
+  local all = redis.call('HGETALL', KEYS[3])
+  local stale = {}
+  for i = 1, #all, 2 do
+    local c, h, campaign, l = string.match(all[i], '^([^|]+)|(-?%d+)|(.+)|(%a)$')
+    h = tonumber(h)
+    if h and h < first - 24 * 30 then
+      stale[#stale + 1] = all[i]
+    elseif c == ch and l == letter and h and h >= first then
+      counts[campaign] = (counts[campaign] or 0) + tonumber(all[i + 1])
+    end
   end
+  if #stale > 0 then redis.call('HDEL', KEYS[3], unpack(stale)) end
+  local top = {}
+  for campaign, n in pairs(counts) do top[#top + 1] = { campaign = campaign, count = n } end
+  table.sort(top, function(a, b) if a.count == b.count then return a.campaign < b.campaign end return a.count > b.count end)
+  while #top > 5 do table.remove(top) end
+  data.topCampaigns = top
+  data.sampleReportIds = redis.call('LRANGE', KEYS[4], 0, 9)
 end
-if #stale > 0 then redis.call('HDEL', KEYS[3], unpack(stale)) end
-local top = {}
-for campaign, n in pairs(counts) do top[#top + 1] = { campaign = campaign, count = n } end
-table.sort(top, function(a, b) if a.count == b.count then return a.campaign < b.campaign end return a.count > b.count end)
-while #top > 5 do table.remove(top) end
-data.topCampaigns = top
-data.sampleReportIds = redis.call('LRANGE', KEYS[4], 0, 9)
 
+local gathered = false
 local function emit(id, type_)
+  if not gathered then evidence(); gathered = true end
   local event = cjson.encode({ id = id, type = type_, timestamp = ARGV[9], data = data })
-  redis.call('XADD', KEYS[5], '*', 'event', event)
+  E.append(KEYS[5], KEYS[1], 'seq', ARGV[13], event, ARGV[14])
 end
 
 local function suspend(reason)
@@ -61,12 +70,12 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[12]))
 if ARGV[1] == 'suspend' then
   data.warnings = redis.call('ZCOUNT', KEYS[2], ARGV[4], '+inf')
   suspend(ARGV[10])
-  return { 'suspended', data.warnings }
+  return cjson.encode({ outcome = 'suspended', warnings = data.warnings })
 end
 
 local last = tonumber(redis.call('HGET', KEYS[1], 'lastWarnAt') or '0')
 if now - last < tonumber(ARGV[3]) then
-  return { 'cooldown', redis.call('ZCOUNT', KEYS[2], ARGV[4], '+inf') }
+  return cjson.encode({ outcome = 'cooldown', warnings = redis.call('ZCOUNT', KEYS[2], ARGV[4], '+inf') })
 end
 redis.call('ZADD', KEYS[2], now, ARGV[6])
 redis.call('HSET', KEYS[1], 'lastWarnAt', now)
@@ -75,6 +84,6 @@ data.warnings = warnings
 emit(ARGV[6], 'account.warned')
 if warnings >= tonumber(ARGV[5]) then
   suspend('warnings')
-  return { 'suspended', warnings }
+  return cjson.encode({ outcome = 'suspended', warnings = warnings })
 end
-return { 'warned', warnings }
+return cjson.encode({ outcome = 'warned', warnings = warnings })

@@ -1,3 +1,4 @@
+--! argv 3
 --[[
   Takes the retries that are due and leases them to the caller: their score moves to the
   end of the lease, so other gateways do not send them too; when the caller dies, the lease

@@ -1,3 +1,4 @@
+--! argv 4+
 --[[
   Adds counts to an account's hour buckets (sent, delivered, …), all items of one batch
   for one account at once; with an idempotency key, a batch sent twice counts once.

@@ -1,3 +1,4 @@
+--! argv 3
 --[[
   An account's window figures for the admin and desk reads, from the running totals kept
   beside the hour buckets (lib/windows.lua). Writes nothing: when the totals are behind

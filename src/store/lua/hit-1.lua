@@ -1,3 +1,4 @@
+--! argv 1
 --[[
   Counts one hit in a fixed window (rate limits): one command instead of MULTI/INCR/
   PEXPIRE/EXEC, and the TTL is set only when the window opens.

@@ -1,3 +1,4 @@
+--! argv 3+
 --[[
   Records a received report.
   KEYS[1]  the report record (hash)

@@ -1,3 +1,4 @@
+--! argv 3
 --[[
   A retry failed again: replace the leased member with the next attempt's, due later.
   A member that is gone was finished by another gateway (its lease had run out): nothing

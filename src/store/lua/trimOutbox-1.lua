@@ -1,3 +1,4 @@
+--! argv 0+
 --[[
   Drops the entries every endpoint's consumer group has acknowledged, and measures what is
   still owed. Entries before the oldest one still pending in a group, or after what a group

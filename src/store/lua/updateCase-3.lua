@@ -1,11 +1,13 @@
+--! argv 6
 --[[
   Changes a case's status and/or adds a note; writes case.updated in the same step. A
   case that is resolved or dismissed no longer collects new reports for its campaign.
   KEYS[1] the case record   KEYS[2] the campaign's open-case pointer   KEYS[3] cases outbox
   ARGV[1] new status ('' keep)   ARGV[2] note JSON ('' none)   ARGV[3] event id
-  ARGV[4] timestamp ISO          ARGV[5] who
+  ARGV[4] timestamp ISO          ARGV[5] who    ARGV[6] outbox wake-up channel
   Reply: the case JSON, or false when there is no such case
 ]]
+--- @include "events"
 local raw = redis.call('HGET', KEYS[1], 'data')
 if not raw then return false end
 local c = cjson.decode(raw)
@@ -27,6 +29,6 @@ end
 c.updatedAt = ARGV[4]
 raw = cjson.encode(c)
 redis.call('HSET', KEYS[1], 'data', raw, 'status', c.status)
-redis.call('XADD', KEYS[3], '*', 'event', cjson.encode({ id = ARGV[3], type = 'case.updated', timestamp = ARGV[4],
-  data = { caseId = c.id, account = c.account, campaign = c.campaign, status = c.status, change = table.concat(changes, ','), by = ARGV[5] } }))
+E.append(KEYS[3], KEYS[1], 'seq', 'case:' .. c.id, cjson.encode({ id = ARGV[3], type = 'case.updated', timestamp = ARGV[4],
+  data = { caseId = c.id, account = c.account, campaign = c.campaign, status = c.status, change = table.concat(changes, ','), by = ARGV[5] } }), ARGV[6])
 return raw
