@@ -144,5 +144,6 @@ export function abuseInput(report: Report, reportId: string, env: Pick<Envelope,
     phones: report.phones,
     description: null,
     recipient: report.recipients.find((r) => r.address)?.address ?? null,
+    sender: a?.sender ?? null,
   };
 }

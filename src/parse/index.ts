@@ -28,6 +28,8 @@ export interface ParseOptions {
    * read, for SMS complaints to abuse@; default US (config form.phoneRegion's default).
    */
   phoneRegion?: string;
+  /** Regions in which a national number is tried (config phone.regions); wins over phoneRegion. */
+  phoneRegions?: readonly string[];
 }
 
 export const DEFAULT_PHONE_REGION = 'US';
@@ -189,7 +191,7 @@ function unsubscribe(root: MimePart, opts: ParseOptions): Report {
  * the domains the original names, whether its token is valid, forged or missing).
  */
 function abuse(root: MimePart, opts: ParseOptions): { report: Report; looksLikeReport: boolean } {
-  const a = analyseAbuse(root, { phoneRegion: opts.phoneRegion ?? DEFAULT_PHONE_REGION });
+  const a = analyseAbuse(root, { phoneRegion: opts.phoneRegion ?? DEFAULT_PHONE_REGION, phoneRegions: opts.phoneRegions });
   let body: string | undefined;
   const bodyText = (): string => {
     if (body === undefined) {
@@ -221,6 +223,7 @@ function abuse(root: MimePart, opts: ParseOptions): { report: Report; looksLikeR
     phishingTerms: a.phishingTerms,
     originDomains: a.originDomains,
     tokenState: tokenState(attribution, () => tokenShaped(a.original, bodyText(), tokenHeader)),
+    ...(a.sender ? { sender: a.sender } : {}),
   };
   return { report: out, looksLikeReport: a.looksLikeReport };
 }
