@@ -11,6 +11,10 @@ import { axe, context, describeViolations, launch } from '../helpers/browser.js'
 import { startGateway } from '../helpers/gateway.js';
 import { testRedis } from '../helpers/redis.js';
 
+// A browser is slow to start and axe is slow to run on a busy machine: more than tap's
+// default two minutes for the file.
+t.setTimeout(600_000);
+
 const ADMIN = 'page-admin-token';
 const DAY = 86_400_000;
 
