@@ -25,7 +25,7 @@ export interface ParseOptions {
   limits?: MimeLimits;
   /**
    * ISO 3166 region in which a phone number written the national way ("0400 000 000") is
-   * read, for SMS complaints to abuse@; default US (config form.phoneRegion's default).
+   * read, for SMS complaints to abuse@; default US (the gateway passes phoneRegions instead).
    */
   phoneRegion?: string;
   /** Regions in which a national number is tried (config phone.regions); wins over phoneRegion. */
