@@ -417,7 +417,7 @@ async function parseServer() {
     tokenHeader: config.tokens.header,
     bounceRules: loadBounceRules(),
     limits: { maxDepth: config.smtp.maxMimeDepth, maxParts: config.smtp.maxMimeParts },
-    phoneRegion: config.form.phoneRegion,
+    phoneRegions: config.phone.regions,
   };
   const keep = Math.min(config.smtp.maxSize, config.smtp.keepBytes);
   await benchServer('parse', {

@@ -14,7 +14,10 @@ import { newId } from './ids.js';
 import type { Logger } from './log.js';
 import { accountActions } from './metrics.js';
 import { type SuspicionReason, suspicions } from './rules/investigation.js';
+import { type SmsTrace, traceSms } from './rules/smstrace.js';
+import type { SmsIndex } from './store/sms.js';
 import type { CaseRecord, CaseReport, Store } from './store/store.js';
+import { smsTraces } from './metrics.js';
 
 export interface AbuseInput {
   reportId: string;
@@ -34,6 +37,8 @@ export interface AbuseInput {
   phones: string[];
   description: string | null;
   recipient: string | null;
+  /** SMS: the sender id or number the reporter named (narrows the trace by number). */
+  sender?: string | null;
 }
 
 export interface CaseOutcome {
@@ -54,10 +59,13 @@ export class Desk {
     private readonly config: Pick<Config, 'investigation' | 'cases' | 'rates' | 'guidance'>,
     private readonly clock: Clock,
     private readonly log: Logger,
+    /** The recent SMS sends index: traces SMS reports that carry no token by their number. */
+    private readonly sms: SmsIndex | null = null,
   ) {}
 
-  async report(input: AbuseInput): Promise<CaseOutcome> {
+  async report(reported: AbuseInput): Promise<CaseOutcome> {
     const now = this.clock.now();
+    const { input, trace } = await this.traceByNumber(reported, now);
     const at = new Date(now).toISOString();
     // Only a verified account is judged, and only a verified account can be suspended:
     // a forged report must never get a customer suspended.
@@ -77,6 +85,7 @@ export class Desk {
       phones: input.phones.length ? input.phones : undefined,
       description: input.description?.slice(0, 10_000) ?? undefined,
       recipient: input.recipient ?? undefined,
+      sender: input.sender ?? undefined,
     });
     const record: CaseRecord = {
       id: 'case_' + newId(now),
@@ -93,6 +102,9 @@ export class Desk {
       notes: [],
       history: [],
       ...(input.recipient ? { recipient: input.recipient } : {}),
+      ...(input.channel === 'sms'
+        ? { attribution: { via: trace?.chosen ? 'number' : input.verified ? 'token' : 'none', ...(trace && trace.candidates.length ? { candidates: trace.candidates } : {}) } }
+        : {}),
     };
     const saved = await this.store.saveCase(record, report, input.fingerprint, 'evt_' + newId(now), now, this.config.cases.reportsKept);
     // A redelivery (duplicate) changes nothing in the case. The steps after the case are
@@ -129,6 +141,21 @@ export class Desk {
       for (const phone of input.phones) await this.effects.smsComplaint(account, input.campaign, phone, input.reportId, input.fingerprint);
     }
     return { caseId: saved.caseId, status: suspicious.length ? 'investigating' : saved.status, joined: saved.outcome !== 'opened', suspicious, suspended };
+  }
+
+  /**
+   * An SMS report without a verified token is traced through the recent-sends index (see
+   * rules/smstrace.ts): exactly one account → it becomes the report's account, campaign and
+   * number, as trusted as a token (the platform itself told us it texted the number).
+   */
+  private async traceByNumber(input: AbuseInput, now: number): Promise<{ input: AbuseInput; trace: SmsTrace | null }> {
+    if (!this.sms || input.channel !== 'sms' || input.verified || input.phones.length === 0) return { input, trace: null };
+    const found = await Promise.all(input.phones.slice(0, 5).map(async (number) => ({ number, sends: await this.sms!.lookup(number, now) })));
+    const trace = traceSms(found, input.sender ?? null);
+    smsTraces.inc({ result: trace.chosen ? 'one' : trace.candidates.length ? 'several' : 'none' });
+    if (!trace.chosen) return { input, trace };
+    const c = trace.chosen;
+    return { input: { ...input, account: c.account, campaign: c.campaign, verified: true, phones: [c.number], recipient: c.number }, trace };
   }
 
   private async standing(account: string, now: number) {

@@ -38,6 +38,12 @@ import { Keys } from './store/keys.js';
 import { type LocalRedis, startLocalRedis } from './store/local.js';
 import { createRedis, type RedisClient } from './store/redis.js';
 import { Store } from './store/store.js';
+import { formKeySource } from './store/formkey.js';
+import { SmsIndex } from './store/sms.js';
+import { smsRoutes } from './http/routes/sms.js';
+import { knownRegions } from './phone.js';
+import { loadKeywords } from './rules/smskeywords.js';
+import { ReportPages } from './web/report.js';
 import { createTokenCodec, parseTokenSecrets, type TokenCodec } from './token/token.js';
 
 /** 24 → "24h", 168 → "7d". */
@@ -97,7 +103,10 @@ export class Gateway {
       warningWindowMs: config.rates.warningWindowDays * 86_400_000,
     });
     const effects = new Effects(store, config, clock, log.child({ part: 'effects' }));
-    const desk = new Desk(store, effects, config, clock, log.child({ part: 'desk' }));
+    const unknownRegions = config.phone.regions.filter((r) => knownRegions([r]).length === 0);
+    if (unknownRegions.length) throw new Error(`phone.regions: unknown region(s) ${unknownRegions.join(', ')} (ISO 3166 codes such as GB)`);
+    const sms = new SmsIndex(redis, store.keys, { traceMs: config.sms.traceDays * 86_400_000, perNumber: config.sms.perNumber });
+    const desk = new Desk(store, effects, config, clock, log.child({ part: 'desk' }), sms);
     const ingest = new Ingest({
       store,
       effects,
@@ -110,7 +119,7 @@ export class Gateway {
         tokenHeader: config.tokens.header,
         bounceRules,
         limits: { maxDepth: config.smtp.maxMimeDepth, maxParts: config.smtp.maxMimeParts },
-        phoneRegion: config.form.phoneRegion,
+        phoneRegions: config.phone.regions,
       },
       maxHeaderBytes: config.smtp.maxHeaderBytes,
       clock,
@@ -124,7 +133,7 @@ export class Gateway {
       routes: (app) => {
         const auth = adminAuth(config.admin.token);
         assetRoutes(app);
-        eventRoutes(app, new Traffic(store, clock));
+        eventRoutes(app, new Traffic(store, clock, sms));
         const vetting = new Vetting(store, config, clock);
         accountRoutes(app, new Accounts(store, config.rates, clock, vetting), auth);
         vettingRoutes(app, { vetting, platform: auth, admin: auth });
@@ -142,7 +151,20 @@ export class Gateway {
           limit: async (ip) => config.form.unsubscribePerMinute === 0 || (await store.hit('unsubscribe', ip, clock.now()).catch(() => 0)) <= config.form.unsubscribePerMinute,
         });
         preflightRoutes(app, { preflight: new Preflight(store, config, clock, log.child({ part: 'preflight' })), bodyLimit: config.http.bodyLimit });
-        caseRoutes(app, { desk, ingest, store, clock, admin: auth, phoneRegion: config.form.phoneRegion, ratePerMinute: config.form.ratePerMinute });
+        const pages = new ReportPages({
+          operatorName: config.report.operatorName,
+          privacyUrl: config.report.privacyUrl,
+          regions: config.phone.regions,
+          formKey: formKeySource(config.tokens.secret, redis, store.keys),
+          clock,
+          minFillMs: config.report.minFillSeconds * 1000,
+          maxFillMs: config.report.maxFillHours * 3_600_000,
+        });
+        pages.register(app);
+        caseRoutes(app, { desk, ingest, store, clock, admin: auth, phoneRegions: config.phone.regions, ratePerMinute: config.form.ratePerMinute, pages });
+        // The platform's routes take the admin token until a platform token of their own
+        // exists (contracts.md: the admin token works there too).
+        smsRoutes(app, { store, effects, sms, keywords: loadKeywords(), clock, regions: config.phone.regions, platform: auth });
       },
     });
     const policy = createPolicyServer(

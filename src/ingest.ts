@@ -219,5 +219,6 @@ export function abuseInput(report: Report, reportId: string, fingerprint: string
     phones: report.phones,
     description: null,
     recipient: report.recipients.find((r) => r.address)?.address ?? null,
+    sender: a?.sender ?? null,
   };
 }

@@ -77,3 +77,17 @@ export const accountActions = new client.Counter({
   labelNames: ['action', 'kind'] as const,
   registers: [registry],
 });
+
+export const smsTraces = new client.Counter({
+  name: 'abusegate_sms_traces_total',
+  help: 'SMS reports traced through the recent-sends index, by result (one account, several, none)',
+  labelNames: ['result'] as const,
+  registers: [registry],
+});
+
+export const smsInbound = new client.Counter({
+  name: 'abusegate_sms_inbound_total',
+  help: 'Inbound texts (POST /v1/sms/inbound), by keyword (stop, start, help, other)',
+  labelNames: ['keyword'] as const,
+  registers: [registry],
+});

@@ -5,6 +5,7 @@
 import { type Channel, normaliseAddress } from './address.js';
 import type { Clock } from './clock.js';
 import { GatewayError } from './errors.js';
+import type { SmsIndex, SmsSend } from './store/sms.js';
 import type { CountItem, Store } from './store/store.js';
 
 export interface TrafficEvent {
@@ -15,12 +16,15 @@ export interface TrafficEvent {
   channel?: Channel;
   count?: number;
   at?: string;
+  /** SMS: the sender id or number it went out from. */
+  sender?: string;
 }
 
 export class Traffic {
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
+    private readonly sms: SmsIndex | null = null,
   ) {}
 
   /** Applies a validated batch; one store call per account. */
@@ -55,6 +59,17 @@ export class Traffic {
       marks.set(e.account, list);
     }
     for (const [account, items] of marks) await this.store.markRecipients(account, items, now);
+    // Each SMS sent to a named number goes into the recent-sends index (store/sms.ts); a
+    // batch repeated under its idempotency key was indexed the first time.
+    if (this.sms && !repeated) {
+      const sends: SmsSend[] = [];
+      for (const e of events) {
+        if (e.type !== 'sent' || e.channel !== 'sms' || !e.recipient) continue;
+        const recipient = normaliseAddress(e.recipient, 'sms');
+        if (recipient) sends.push({ recipient, account: e.account, campaign: e.campaign ?? null, sender: e.sender ?? null, at: e.at ? Math.min(Date.parse(e.at), now) : now });
+      }
+      if (sends.length) await this.sms.record(sends, now);
+    }
     return { accepted: events.length, repeated };
   }
 }

@@ -132,7 +132,15 @@ export const schema = {
       unavailable: int(0, 100),
     },
   },
-  form: { ratePerMinute: int(0, 100000), unsubscribePerMinute: int(0, 1e9), phoneRegion: { kind: 'string', nullable: false, pattern: /^[A-Z]{2}$/, hint: 'an ISO 3166 country code such as AU' } },
+  form: { ratePerMinute: int(0, 100000), unsubscribePerMinute: int(0, 1e9) },
+  phone: { regions: strings() },
+  sms: { traceDays: int(1, 365), perNumber: int(1, 1000) },
+  report: {
+    operatorName: str(),
+    privacyUrl: optStr(/^https?:\/\//, 'an http:// or https:// URL'),
+    minFillSeconds: int(0, 3600),
+    maxFillHours: int(1, 720),
+  },
   preflight: {
     maxRecipients: int(1, 10_000_000),
     inlineSuppressedLimit: int(0, 1_000_000),

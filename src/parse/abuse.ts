@@ -9,7 +9,7 @@
  * not by recognising any particular message.
  */
 import { type CountryCode, type PhoneNumber, findPhoneNumbersInText, isSupportedCountry, parsePhoneNumberFromString } from 'libphonenumber-js/max';
-import { canReceiveSms as keep } from '../phone.js';
+import { canReceiveSms as keep, senderIdIn } from '../phone.js';
 import { addressesIn, firstAddress } from './arf.js';
 import { HeaderList, type MimePart, decodeTransfer, parseHeaderBlock, parseMime, partText } from './mime.js';
 
@@ -650,6 +650,8 @@ export interface AbuseAnalysis {
   channel: 'email' | 'sms';
   /** Mobile numbers of an SMS complaint (empty for email ones). */
   phones: string[];
+  /** SMS: the sender id or number the reporter names (`from "PROMO"`), or null. */
+  sender: string | null;
   phishing: boolean;
   phishingTerms: string[];
   originDomains: string[];
@@ -674,7 +676,7 @@ function automated(root: MimePart): boolean {
 }
 
 /** Analyses a message sent to abuse@ (or one that reads like it). */
-export function analyseAbuse(root: MimePart, opts: { phoneRegion?: string } = {}): AbuseAnalysis {
+export function analyseAbuse(root: MimePart, opts: { phoneRegion?: string; phoneRegions?: readonly string[] } = {}): AbuseAnalysis {
   const reporter = firstAddress(root.headers.get('from'));
   const subject = root.headers.decoded('subject') ?? '';
   const own = readableText(root, false);
@@ -685,9 +687,15 @@ export function analyseAbuse(root: MimePart, opts: { phoneRegion?: string } = {}
   const emailOriginal = !!original && addressesIn([original.get('from'), original.get('return-path'), original.get('sender')].filter(Boolean).join(' ')).length > 0;
   let phones: string[] = [];
   let channel: 'email' | 'sms' = 'email';
+  let sender: string | null = null;
   if (!emailOriginal && aboutSms(subject + '\n' + own)) {
-    phones = mobileNumbers(subject + '\n' + own, opts.phoneRegion);
-    if (phones.length > 0) channel = 'sms';
+    // A national number is read in each region (src/phone.ts): one that is a mobile in
+    // several stays as several candidates, for the trace by number to choose from.
+    phones = [...new Set((opts.phoneRegions ?? [opts.phoneRegion ?? 'US']).flatMap((r) => mobileNumbers(subject + '\n' + own, r)))];
+    if (phones.length > 0) {
+      channel = 'sms';
+      sender = senderIdIn(subject + '\n' + own);
+    }
   }
 
   const origSubject = original?.decoded('subject') ?? '';
@@ -701,6 +709,7 @@ export function analyseAbuse(root: MimePart, opts: { phoneRegion?: string } = {}
     originalFound: located.found,
     channel,
     phones,
+    sender,
     phishing,
     phishingTerms: terms,
     originDomains: originDomains(original),

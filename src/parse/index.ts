@@ -25,9 +25,11 @@ export interface ParseOptions {
   limits?: MimeLimits;
   /**
    * ISO 3166 region in which a phone number written the national way ("0400 000 000") is
-   * read, for SMS complaints to abuse@; default US (config form.phoneRegion's default).
+   * read, for SMS complaints to abuse@; default US (the gateway passes phoneRegions instead).
    */
   phoneRegion?: string;
+  /** Regions in which a national number is tried (config phone.regions); wins over phoneRegion. */
+  phoneRegions?: readonly string[];
 }
 
 export const DEFAULT_PHONE_REGION = 'US';
@@ -189,7 +191,7 @@ function unsubscribe(root: MimePart, opts: ParseOptions): Report {
  * the domains the original names, whether its token is valid, forged or missing).
  */
 function abuse(root: MimePart, opts: ParseOptions): { report: Report; looksLikeReport: boolean } {
-  const a = analyseAbuse(root, { phoneRegion: opts.phoneRegion ?? DEFAULT_PHONE_REGION });
+  const a = analyseAbuse(root, { phoneRegion: opts.phoneRegion ?? DEFAULT_PHONE_REGION, phoneRegions: opts.phoneRegions });
   let body: string | undefined;
   const bodyText = (): string => {
     if (body === undefined) {
@@ -221,6 +223,7 @@ function abuse(root: MimePart, opts: ParseOptions): { report: Report; looksLikeR
     phishingTerms: a.phishingTerms,
     originDomains: a.originDomains,
     tokenState: tokenState(attribution, () => tokenShaped(a.original, bodyText(), tokenHeader)),
+    ...(a.sender ? { sender: a.sender } : {}),
   };
   return { report: out, looksLikeReport: a.looksLikeReport };
 }

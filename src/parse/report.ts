@@ -61,6 +61,8 @@ export interface AbuseDetails {
   /** Domains the offending message names (From, Return-Path, DKIM d=, Received by). */
   originDomains: string[];
   tokenState: 'valid' | 'forged' | 'missing';
+  /** SMS complaints: the sender id or number the reporter names. */
+  sender?: string;
 }
 
 export interface Report {

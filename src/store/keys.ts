@@ -205,4 +205,23 @@ export class Keys {
   preflightSuppressed(preflightId: string): string {
     return `${this.tag(this.partitionOf(preflightId))}:pf:${preflightId}:sup`;
   }
+
+  // --- SMS sends index (src/store/sms.ts) ---
+
+  /**
+   * Recent SMS sends to one number (a list, newest first, with a TTL): who texted it, from
+   * which sender, when. Each number is its own slot (its hash tag), so a batch of sends
+   * spreads over a Cluster and each write touches one key.
+   */
+  smsSends(e164: string): string {
+    return `${this.prefix}:{n${e164}}:sms`;
+  }
+
+  /**
+   * The report page's form-token key when no token secret is configured: random, written
+   * once (SET NX) so that every instance signs and checks with the same one.
+   */
+  formKey(): string {
+    return `${this.prefix}:{formkey}`;
+  }
 }

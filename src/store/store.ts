@@ -158,6 +158,8 @@ export interface CaseReport {
   phones?: string[];
   description?: string;
   recipient?: string;
+  /** SMS: the sender id or number the reporter named. */
+  sender?: string;
 }
 
 export interface CaseRecord {
@@ -175,6 +177,8 @@ export interface CaseRecord {
   notes: Array<{ at: string; by: string; text: string }>;
   history: Array<{ at: string; by: string; from: string; to: string }>;
   recipient?: string;
+  /** SMS cases: how the account was found; with `candidates` when the number was texted by several (src/rules/smstrace.ts). */
+  attribution?: { via: 'token' | 'number' | 'none'; candidates?: object[] };
 }
 
 /** Lua's cjson writes an empty array as {}: put the arrays back. */

@@ -42,7 +42,7 @@ t.test('abuse desk end to end', async (t) => {
   const gw = await startGateway(t, {
     redisUrl: redis.url,
     clock,
-    overrides: { admin: { token: ADMIN }, form: { ratePerMinute: 5, phoneRegion: 'AU' }, investigation: { sendingDomains: ['send.example'] } },
+    overrides: { admin: { token: ADMIN }, form: { ratePerMinute: 5 }, phone: { regions: ['AU'] }, investigation: { sendingDomains: ['send.example'] } },
   });
   const base = `http://127.0.0.1:${gw.httpPort}`;
   const call = async (method: string, path: string, body?: unknown, auth = true, headers: Record<string, string> = {}) => {

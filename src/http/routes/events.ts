@@ -22,6 +22,9 @@ const body = {
           campaign: CAMPAIGN_ID,
           recipient: { type: 'string', minLength: 3, maxLength: 320 },
           channel: CHANNEL,
+          // SMS sent items: the sender id or number the text went out from (indexed with the
+          // recipient number for tracing reports and inbound STOP; `|` is the index's separator).
+          sender: { type: 'string', minLength: 1, maxLength: 32, pattern: '^[^|\\u0000-\\u001f]+$' },
           count: { type: 'integer', minimum: 1, maximum: 100000000 },
           at: { type: 'string', format: 'date-time' },
         },
