@@ -11,7 +11,7 @@ import type { Config } from '../config/schema.js';
 import { GatewayError } from '../errors.js';
 import type { Ingest } from '../ingest.js';
 import type { Logger } from '../log.js';
-import { messageSize, smtpMessages, smtpRcptRejected } from '../metrics.js';
+import { loopBlocked, messageSize, smtpMessages, smtpRcptRejected } from '../metrics.js';
 import { type MailboxTarget, resolveMailbox } from './mailbox.js';
 import { installProxyV2 } from './proxy.js';
 
@@ -161,7 +161,16 @@ export function createSmtpServer(cfg: Config['smtp'], ingest: Ingest, log: Logge
             helo: session.hostNameAppearsAs ?? '',
           };
           try {
-            const acc = await ingest.accept(raw, env, size);
+            // What accept does before its first wait (the parse above all) holds the event
+            // loop: every other connection waits that long.
+            const t0 = performance.now();
+            const accepting = ingest.accept(raw, env, size);
+            const blockedMs = performance.now() - t0;
+            const acc = await accepting;
+            if (blockedMs > cfg.blockedWarnMs) {
+              loopBlocked.inc();
+              log.warn({ ...at, code: 'EVENT_LOOP_BLOCKED', id: acc.id, kind: acc.report.kind, bytes, blockedMs: Math.round(blockedMs) }, 'one message held the event loop');
+            }
             log.info(
               { ...at, id: acc.id, kind: acc.report.kind, result: acc.quarantined ? 'quarantined' : 'accepted', bytes, ms: Date.now() - started, rcptTo: env.rcptTo },
               'message recorded',

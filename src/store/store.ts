@@ -1,11 +1,13 @@
 /**
  * Typed operations on the state kept in Redis. Callers never see key names or Redis
- * errors: every failure becomes STORE_UNAVAILABLE, which the edges answer with 451 / 503.
+ * errors: every failure becomes STORE_UNAVAILABLE (STORE_NOT_PERSISTING or STORE_OUT_OF_MEMORY
+ * when Redis refuses a write for lack of disk or memory), which the edges answer with 4xx / 503.
  */
 import { GatewayError } from '../errors.js';
 import { redisErrors } from '../metrics.js';
 import type { Channel } from '../address.js';
 import type { Pool, WindowFigures } from '../rules/policy.js';
+import { storeErrorCode } from './health.js';
 import type { Keys } from './keys.js';
 import { type RedisClient, SCRIPT_VERSION } from './redis.js';
 
@@ -197,7 +199,7 @@ export class Store {
       return await op();
     } catch (err) {
       redisErrors.inc({ op: what });
-      throw new GatewayError('STORE_UNAVAILABLE', undefined, { cause: err });
+      throw new GatewayError(storeErrorCode(err), undefined, { cause: err });
     }
   }
 
