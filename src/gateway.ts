@@ -64,7 +64,7 @@ export class Gateway {
     readonly http: FastifyInstance,
     private readonly policy: PolicyServer,
     private readonly webhooks: { stop(): Promise<void> },
-    readonly localRedis: LocalRedis | null,
+    private readonly localRedis: LocalRedis | null,
     private readonly health: RedisHealth,
   ) {}
 
