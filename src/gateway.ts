@@ -17,6 +17,8 @@ import { accountRoutes } from './http/routes/accounts.js';
 import { eventRoutes } from './http/routes/events.js';
 import { suppressionRoutes } from './http/routes/suppressions.js';
 import { unsubscribeRoutes } from './http/routes/unsubscribe.js';
+import { vettingRoutes } from './http/routes/vetting.js';
+import { Vetting } from './vetting/index.js';
 import { assetRoutes } from './web/assets.js';
 import { Traffic } from './traffic.js';
 import { startWebhookWorker } from './webhook/index.js';
@@ -140,7 +142,9 @@ export class Gateway {
         const auth = adminAuth(config.admin.token);
         assetRoutes(app);
         eventRoutes(app, new Traffic(store, clock));
-        accountRoutes(app, new Accounts(store, config.rates, clock), auth);
+        const vetting = new Vetting(store, config, clock);
+        accountRoutes(app, new Accounts(store, config.rates, clock, vetting), auth);
+        vettingRoutes(app, { vetting, platform: auth, admin: auth });
         suppressionRoutes(app, { store, clock, admin: auth });
         unsubscribeRoutes(app, {
           codec,
