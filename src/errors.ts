@@ -29,6 +29,18 @@ export const ERRORS = {
     smtp: { code: 451, status: '4.3.0' },
     http: 500,
   },
+
+  // RFC 3463 X.3.1 "mail system full": temporary, the sender retries.
+  STORE_NOT_PERSISTING: {
+    message: 'Report could not be recorded: the store cannot write to disk, try again later',
+    smtp: { code: 452, status: '4.3.1' },
+    http: 503,
+  },
+  STORE_OUT_OF_MEMORY: {
+    message: 'Report could not be recorded: the store is out of memory, try again later',
+    smtp: { code: 452, status: '4.3.1' },
+    http: 503,
+  },
   BAD_REQUEST: { message: 'The request is malformed', http: 400 },
   BAD_JSON: { message: 'The body is not valid JSON', http: 400 },
   VALIDATION: { message: 'The request does not match the schema', http: 400 },

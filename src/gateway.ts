@@ -35,6 +35,7 @@ import { parseMessage } from './parse/index.js';
 import { createPolicyServer } from './policy/server.js';
 import { createSmtpServer, type SmtpEdge } from './smtp/server.js';
 import { Keys } from './store/keys.js';
+import { RedisHealth } from './store/health.js';
 import { type LocalRedis, startLocalRedis } from './store/local.js';
 import { createRedis, type RedisClient } from './store/redis.js';
 import { Store } from './store/store.js';
@@ -76,6 +77,7 @@ export class Gateway {
     private readonly policy: PolicyServer,
     private readonly webhooks: { stop(): Promise<void> },
     private readonly localRedis: LocalRedis | null,
+    private readonly health: RedisHealth,
   ) {}
 
   static async start(opts: GatewayOptions): Promise<Gateway> {
@@ -86,14 +88,28 @@ export class Gateway {
     if (!codec) log.warn({ code: 'TOKENS_UNCONFIGURED' }, 'no token secret: reports cannot be attributed to accounts');
     const bounceRules = loadBounceRules();
 
+    const local = config.redis.local;
     const localRedis = config.redis.url || config.redis.cluster.length
       ? null
-      : await startLocalRedis({ dir: config.redis.local.dir, appendfsync: config.redis.local.appendfsync });
+      : await startLocalRedis({
+          dir: local.dir,
+          appendfsync: local.appendfsync,
+          supervise: { log: log.child({ part: 'redis' }), backoffMs: local.restartMinMs, maxBackoffMs: local.restartMaxMs },
+        });
     if (localRedis) log.info({ code: 'LOCAL_REDIS', socket: localRedis.url }, 'started a local redis-server');
     const redis = createRedis({ url: config.redis.url ?? localRedis?.url ?? null, cluster: config.redis.cluster, commandTimeout: config.redis.commandTimeout, extra: opts.redisOptions });
     redis.on('error', (err: Error) => log.warn({ code: 'REDIS_ERROR', err: err.message }, 'redis connection error'));
     // Start even when Redis is down: SMTP answers 451 and /readyz says so until it returns.
     await redis.connect().catch((err: Error) => log.error({ code: 'REDIS_UNREACHABLE', err: err.message }, 'redis unreachable at start'));
+    const health = new RedisHealth({ redis, config: config.redis, log, local: localRedis });
+    try {
+      await health.checkAtStart();
+    } catch (err) {
+      redis.disconnect();
+      await localRedis?.stop();
+      throw err;
+    }
+    health.start();
 
     const store = new Store(redis, new Keys(config.redis.prefix, config.redis.partitions), {
       retentionMs: config.reports.retentionDays * 86_400_000,
@@ -129,7 +145,12 @@ export class Gateway {
     const smtp = createSmtpServer(config.smtp, ingest, log.child({ edge: 'smtp' }), (scope, ip) => store.hit(scope, ip, clock.now()));
     const http = await createHttpServer(config.http, {
       log,
-      ready: { redis: () => store.ping(), smtp: () => smtp.listening, policy: () => policy.listening },
+      ready: {
+        redis: async () => (localRedis?.down ? { ok: false, reason: localRedis.down } : (await store.ping()) || { ok: false, reason: `redis does not answer (${redis.status})` }),
+        smtp: () => smtp.listening,
+        policy: () => policy.listening,
+      },
+      warnings: () => health.warnings(),
       routes: (app) => {
         const auth = adminAuth(config.admin.token);
         assetRoutes(app);
@@ -181,7 +202,7 @@ export class Gateway {
     );
     // Delivery runs on real time (retry schedules, webhook-timestamp), never a test clock.
     const webhooks = startWebhookWorker({ redis, keys: store.keys, config: config.webhooks, log: log.child({ part: 'webhooks' }) });
-    const gw = new Gateway(config, log, redis, store, ingest, codec, smtp, http, policy, webhooks, localRedis);
+    const gw = new Gateway(config, log, redis, store, ingest, codec, smtp, http, policy, webhooks, localRedis, health);
     try {
       gw.smtpPort = await smtp.listen();
       gw.policyPort = await policy.listen();
@@ -199,6 +220,7 @@ export class Gateway {
   async stop(graceMs = this.config.shutdown.graceMs): Promise<void> {
     await Promise.all([this.smtp.stop(graceMs), this.http.close(), this.policy.stop(graceMs)]);
     await this.webhooks.stop();
+    this.health.stop();
     this.redis.disconnect();
     await this.localRedis?.stop();
     this.log.info({ code: 'STOPPED' }, 'abusegate stopped');

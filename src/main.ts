@@ -1,6 +1,7 @@
 /** `npm start`: load the configuration, start the gateway, stop it on SIGTERM/SIGINT. */
 import { ConfigError, loadConfig } from './config/load.js';
 import { Gateway } from './gateway.js';
+import { RedisSettingsError } from './store/health.js';
 import { LocalRedisError } from './store/local.js';
 import { TokenError } from './token/token.js';
 
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
 
 main().catch((err: Error & { code?: string }) => {
   // Start-up problems are the operator's to fix: one line, no stack trace.
-  const known = err instanceof ConfigError || err instanceof LocalRedisError || err instanceof TokenError;
+  const known = err instanceof ConfigError || err instanceof LocalRedisError || err instanceof RedisSettingsError || err instanceof TokenError;
   const text = known ? err.message : err.code === 'EADDRINUSE' ? `address in use: ${err.message}` : `start failed: ${err.message}`;
   process.stderr.write(`abusegate: ${text}\n`);
   process.exit(1);

@@ -91,3 +91,52 @@ export const smsInbound = new client.Counter({
   labelNames: ['keyword'] as const,
   registers: [registry],
 });
+
+export const localRedisRestarts = new client.Counter({
+  name: 'abusegate_redis_restarts_total',
+  help: 'Restarts of the embedded redis-server after it exited on its own',
+  registers: [registry],
+});
+
+export const redisRefusals = new client.Counter({
+  name: 'abusegate_redis_refusals_total',
+  help: 'Redis writes refused for lack of room, by reason (misconf: it cannot persist, e.g. a full disk; oom: maxmemory reached)',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
+export const redisUsedMemory = new client.Gauge({
+  name: 'abusegate_redis_used_memory_bytes',
+  help: 'Redis used_memory (in a cluster: of the fullest master)',
+  registers: [registry],
+});
+
+export const redisMaxMemory = new client.Gauge({
+  name: 'abusegate_redis_maxmemory_bytes',
+  help: 'Redis maxmemory of the same node (0: no limit)',
+  registers: [registry],
+});
+
+export const redisSettingsProblems = new client.Gauge({
+  name: 'abusegate_redis_settings_problems',
+  help: 'Redis settings found at the last check that can lose data (evicting policy, no persistence) and were not allowed in the config',
+  registers: [registry],
+});
+
+export const localRedisAofBytes = new client.Gauge({
+  name: 'abusegate_redis_aof_bytes',
+  help: 'Size of the embedded Redis append-only file(s)',
+  registers: [registry],
+});
+
+export const localRedisDiskFree = new client.Gauge({
+  name: 'abusegate_redis_disk_free_bytes',
+  help: 'Free space of the filesystem holding the embedded Redis data',
+  registers: [registry],
+});
+
+export const loopBlocked = new client.Counter({
+  name: 'abusegate_event_loop_blocked_total',
+  help: 'Messages whose processing held the event loop longer than smtp.blockedWarnMs',
+  registers: [registry],
+});

@@ -13,9 +13,13 @@ export interface HttpDeps {
   log: Logger;
   /** Registers the API routes (the wiring lives in gateway.ts). */
   routes?: (app: FastifyInstance) => void;
-  /** Readiness checks: each returns true when its part is up. */
-  ready: Record<string, () => Promise<boolean> | boolean>;
+  /** Readiness checks: each returns true when its part is up, or says why it is not. */
+  ready: Record<string, () => Promise<ReadyCheck> | ReadyCheck>;
+  /** Conditions that leave the gateway ready (200) but need an operator: name → why. */
+  warnings?: () => Promise<Record<string, string>>;
 }
+
+export type ReadyCheck = boolean | { ok: boolean; reason?: string };
 
 function errorBody(code: ErrorCode, message?: string) {
   return { error: { code, message: message ?? ERRORS[code].message } };
@@ -103,15 +107,25 @@ export async function createHttpServer(cfg: Config['http'], deps: HttpDeps): Pro
 
   app.get('/readyz', async (_req, reply) => {
     const checks: Record<string, boolean> = {};
+    const reasons: Record<string, string> = {};
     for (const [name, check] of Object.entries(deps.ready)) {
       try {
-        checks[name] = await check();
-      } catch {
+        const r = await check();
+        checks[name] = typeof r === 'boolean' ? r : r.ok;
+        if (typeof r !== 'boolean' && r.reason) reasons[name] = r.reason;
+      } catch (err) {
         checks[name] = false;
+        reasons[name] = (err as Error).message;
       }
     }
     const ok = Object.values(checks).every(Boolean);
-    reply.status(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks });
+    const warnings = (await deps.warnings?.().catch(() => ({}))) ?? {};
+    reply.status(ok ? 200 : 503).send({
+      status: ok ? 'ready' : 'not ready',
+      checks,
+      ...(Object.keys(reasons).length ? { reasons } : {}),
+      ...(Object.keys(warnings).length ? { warnings } : {}),
+    });
   });
 
   app.get('/metrics', async (_req, reply) => {

@@ -1,11 +1,19 @@
 /**
  * A private redis-server for `npm start` without REDIS_URL: a child process on a unix
  * socket (no port to collide with), append-only file under var/redis, stopped with us.
+ *
+ * Supervised: when it exits on its own (killed, out of memory, an AOF write that failed on
+ * a full disk) the exit is logged with the last lines it wrote, and it is started again
+ * with a doubling back-off. The restart replays the AOF; a tail cut short by the crash is
+ * dropped rather than refused (`aof-load-truncated yes`): what it held was never
+ * acknowledged, because a 250 waits for the fsync (`appendfsync always`).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { resolve } from 'node:path';
+import type { Logger } from '../log.js';
+import { localRedisRestarts } from '../metrics.js';
 
 export class LocalRedisError extends Error {
   readonly code = 'LOCAL_REDIS';
@@ -13,7 +21,19 @@ export class LocalRedisError extends Error {
 
 export interface LocalRedis {
   url: string;
+  /** The data directory (AOF, socket, pid file). */
+  dir: string;
+  /** null while redis-server runs; otherwise why it does not (for /readyz). */
+  readonly down: string | null;
   stop(): Promise<void>;
+}
+
+export interface SuperviseOptions {
+  log: Logger;
+  /** First wait before a restart, doubled after each failed one (ms). */
+  backoffMs: number;
+  /** The longest wait between restarts (ms). */
+  maxBackoffMs: number;
 }
 
 export interface LocalRedisOptions {
@@ -21,7 +41,14 @@ export interface LocalRedisOptions {
   appendfsync: string;
   bin?: string;
   startTimeoutMs?: number;
+  /** Restart it when it exits on its own (the gateway's Redis; a test's Redis is not). */
+  supervise?: SuperviseOptions;
 }
+
+/** A run that lasted this long was healthy: the next restart waits only `backoffMs` again. */
+const STABLE_MS = 60_000;
+/** Lines of its output kept to explain an exit. */
+const TAIL_LINES = 8;
 
 function findBinary(bin: string): string | null {
   const r = spawnSync(bin, ['--version'], { stdio: 'ignore' });
@@ -49,6 +76,63 @@ function canConnect(path: string): Promise<boolean> {
   });
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The last `TAIL_LINES` lines written to a stream, without keeping all of it. */
+class Tail {
+  private text = '';
+  push(d: Buffer): void {
+    this.text = (this.text + d.toString()).slice(-8192);
+  }
+  lines(): string[] {
+    return this.text.trim().split('\n').slice(-TAIL_LINES).map((l) => l.trim()).filter(Boolean);
+  }
+}
+
+interface Running {
+  child: ChildProcess;
+  startedAt: number;
+  tail: Tail;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts redis-server and waits until its socket answers; throws LocalRedisError if it does not. */
+async function launch(bin: string, args: string[], sock: string, pidFile: string, timeoutMs: number): Promise<Running> {
+  rmSync(sock, { force: true });
+  // redis-server logs to stdout (logfile ""); its own fatal errors go to stderr: keep both.
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: false });
+  const tail = new Tail();
+  child.stdout?.on('data', (d: Buffer) => tail.push(d));
+  child.stderr?.on('data', (d: Buffer) => tail.push(d));
+  let done = false;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    child.once('exit', (code, signal) => {
+      done = true;
+      r({ code, signal });
+    }),
+  );
+  try {
+    writeFileSync(pidFile, String(child.pid));
+  } catch {
+    // A full disk: the pid file only helps clean up after a SIGKILLed gateway.
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (done) {
+      const { code, signal } = await exited;
+      throw new LocalRedisError(`redis-server exited at start (${code ?? signal}): ${tail.lines().pop() ?? ''}`);
+    }
+    if (await canConnect(sock)) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      await exited;
+      throw new LocalRedisError('redis-server did not come up within the start timeout');
+    }
+    await sleep(25);
+  }
+  return { child, startedAt: Date.now(), tail, exited };
+}
+
 export async function startLocalRedis(opts: LocalRedisOptions): Promise<LocalRedis> {
   const bin = findBinary(opts.bin ?? 'redis-server');
   if (!bin) {
@@ -66,11 +150,10 @@ export async function startLocalRedis(opts: LocalRedisOptions): Promise<LocalRed
     if (pid > 0 && alive(pid)) {
       process.kill(pid, 'SIGTERM');
       const deadline = Date.now() + 10_000;
-      while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (alive(pid) && Date.now() < deadline) await sleep(50);
     }
     rmSync(pidFile, { force: true });
   }
-  rmSync(sock, { force: true });
   const args = [
     '--port', '0',
     '--unixsocket', sock,
@@ -78,33 +161,73 @@ export async function startLocalRedis(opts: LocalRedisOptions): Promise<LocalRed
     '--dir', dir,
     '--appendonly', 'yes',
     '--appendfsync', opts.appendfsync,
+    // A crash mid-write leaves a partial last command: load what precedes it.
+    '--aof-load-truncated', 'yes',
     '--save', '',
     '--daemonize', 'no',
     '--loglevel', 'warning',
   ];
-  const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: false });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  writeFileSync(pidFile, String(child.pid));
-  const deadline = Date.now() + (opts.startTimeoutMs ?? 15_000);
-  for (;;) {
-    if (child.exitCode !== null) throw new LocalRedisError(`redis-server exited at start: ${stderr.trim().split('\n').pop() ?? ''}`);
-    if (await canConnect(sock)) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new LocalRedisError('redis-server did not come up within the start timeout');
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  const timeoutMs = opts.startTimeoutMs ?? 15_000;
+  let current: Running | null = await launch(bin, args, sock, pidFile, timeoutMs);
+  let down: string | null = null;
+  let stopping = false;
+  let timer: NodeJS.Timeout | null = null;
+  let delay = opts.supervise?.backoffMs ?? 0;
+
+  const watch = (run: Running, sup: SuperviseOptions) => {
+    void run.exited.then(({ code, signal }) => {
+      if (stopping) return;
+      current = null;
+      if (Date.now() - run.startedAt >= STABLE_MS) delay = sup.backoffMs;
+      down = `embedded redis-server exited (${signal ?? `code ${code}`}); restarting`;
+      sup.log.error(
+        { code: 'LOCAL_REDIS_EXITED', exitCode: code, signal, stderr: run.tail.lines(), restartInMs: delay },
+        'embedded redis-server exited; restarting it',
+      );
+      schedule(sup);
+    });
+  };
+  const schedule = (sup: SuperviseOptions) => {
+    timer = setTimeout(async () => {
+      timer = null;
+      if (stopping) return;
+      try {
+        const run = await launch(bin, args, sock, pidFile, timeoutMs);
+        if (stopping) {
+          run.child.kill('SIGTERM');
+          return;
+        }
+        current = run;
+        down = null;
+        localRedisRestarts.inc();
+        sup.log.warn({ code: 'LOCAL_REDIS_RESTARTED', afterMs: delay }, 'embedded redis-server restarted; AOF replayed');
+        delay = Math.min(delay * 2, sup.maxBackoffMs);
+        watch(run, sup);
+      } catch (err) {
+        delay = Math.min(delay * 2, sup.maxBackoffMs);
+        down = `embedded redis-server does not start: ${(err as Error).message}`;
+        sup.log.error({ code: 'LOCAL_REDIS_RESTART_FAILED', err: (err as Error).message, restartInMs: delay }, 'embedded redis-server did not restart');
+        schedule(sup);
+      }
+    }, delay);
+  };
+  if (opts.supervise) watch(current, opts.supervise);
+
   return {
     url: sock,
+    dir,
+    get down() {
+      return down;
+    },
     async stop() {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(timer);
+      stopping = true;
+      if (timer) clearTimeout(timer);
+      const run = current;
+      if (run && run.child.exitCode === null && run.child.signalCode === null) {
+        run.child.kill('SIGTERM');
+        const kill = setTimeout(() => run.child.kill('SIGKILL'), 10_000);
+        await run.exited;
+        clearTimeout(kill);
       }
       rmSync(pidFile, { force: true });
     },

@@ -132,8 +132,8 @@ export function redisUnavailable(err: unknown): boolean {
     m.startsWith('None of startup nodes is available') ||
     m.startsWith('Too many Cluster redirections') ||
     m.startsWith('Cluster isn') ||
-    // Redis replies that mean "not now" (failover, loading, memory, a long script, WAIT).
-    /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY|OOM|BUSY|NOREPLICAS|MOVED|ASK) /.test(m) ||
+    // Redis replies that mean "not now" (failover, loading, memory, a full disk, a long script, WAIT).
+    /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY|OOM|MISCONF|BUSY|NOREPLICAS|MOVED|ASK) /.test(m) ||
     m.startsWith('NOT_ENOUGH_REPLICAS')
   );
 }

@@ -1,12 +1,15 @@
 /**
  * Typed operations on the state kept in Redis. Callers never see key names or Redis
- * errors: Redis being unreachable or busy becomes STORE_UNAVAILABLE (451 / 503); any other
- * failure is a bug and becomes INTERNAL_FAULT, which the edges log with its stack.
+ * errors: Redis being unreachable or busy becomes STORE_UNAVAILABLE (451 / 503), or
+ * STORE_NOT_PERSISTING / STORE_OUT_OF_MEMORY when it refuses a write for lack of disk or
+ * memory (452 / 503); any other failure is a bug and becomes INTERNAL_FAULT, which the
+ * edges log with its stack.
  */
 import { ERRORS, GatewayError } from '../errors.js';
 import { redisErrors } from '../metrics.js';
 import type { Channel } from '../address.js';
 import type { Pool, WindowFigures } from '../rules/policy.js';
+import { storeErrorCode } from './health.js';
 import type { Keys } from './keys.js';
 import { type RedisClient, SCRIPT_VERSION, redisUnavailable } from './redis.js';
 
@@ -213,7 +216,7 @@ export class Store {
       if (err instanceof GatewayError) throw err;
       if (!redisUnavailable(err)) throw new GatewayError('INTERNAL_FAULT', `${ERRORS.INTERNAL_FAULT.message} (${what})`, { cause: err });
       redisErrors.inc({ op: what });
-      throw new GatewayError('STORE_UNAVAILABLE', undefined, { cause: err });
+      throw new GatewayError(storeErrorCode(err), undefined, { cause: err });
     }
   }
 

@@ -74,8 +74,11 @@ export async function startCluster(t: { teardown(fn: () => unknown): void }, opt
         '--cluster-config-file', join(ndir, 'nodes.conf'),
         '--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 2000),
         '--dir', ndir,
+        // Persistent, as the gateway requires (it refuses a Redis that forgets on restart);
+        // no fsync, which a test does not need.
         '--save', '',
-        '--appendonly', 'no',
+        '--appendonly', 'yes',
+        '--appendfsync', 'no',
         '--logfile', join(ndir, 'redis.log'),
       ],
       { stdio: 'ignore' },
