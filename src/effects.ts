@@ -9,16 +9,19 @@ import type { Clock } from './clock.js';
 import type { Config } from './config/schema.js';
 import { newId } from './ids.js';
 import type { Logger } from './log.js';
-import { accountActions, unattributedReports } from './metrics.js';
+import { accountActions, bounceRecipientsIgnored, unattributedReports } from './metrics.js';
 import type { Report } from './parse/report.js';
+import { type BounceBinding, bounceTargets, complaintEvidence, countedEventParts } from './rules/evidence.js';
 import { guidanceFor } from './rules/guidance.js';
 import { decide, type PolicyConfig, type RateKind } from './rules/policy.js';
-import type { AccountFigures, Counter, OutboxEvent, Store, SuppressionRecord } from './store/store.js';
+import type { AccountFigures, OutboxEvent, Store, SuppressionRecord } from './store/store.js';
 
 export interface EffectContext {
   reportId: string;
   /** Whether the reporter is trusted: untrusted complaints suppress but do not count. */
   trusted: boolean;
+  /** Bounces: what the envelope VERP token speaks for (rules/evidence.ts); null: nothing. */
+  binding?: BounceBinding | null;
 }
 
 export interface EffectOutcome {
@@ -28,20 +31,6 @@ export interface EffectOutcome {
 }
 
 const NONE: EffectOutcome = { suppressed: [], duplicate: false, action: 'none' };
-
-/** ARF feedback types (RFC 5965 §7.3, RFC 6591) and what each does. */
-function complaintEffect(feedbackType: string | null | undefined): { counter: Counter | null; suppress: string | null } {
-  switch (feedbackType) {
-    case 'not-spam':
-      return { counter: null, suppress: null };
-    case 'opt-out':
-      return { counter: null, suppress: 'unsubscribe' };
-    case 'auth-failure':
-      return { counter: 'a', suppress: null };
-    default: // abuse, fraud, virus, other, and reports that name no type
-      return { counter: 'c', suppress: 'complaint' };
-  }
-}
 
 export function event(type: string, now: number, data: Record<string, unknown>): OutboxEvent {
   return { id: 'evt_' + newId(now), type, timestamp: new Date(now).toISOString(), data };
@@ -135,8 +124,10 @@ export class Effects {
     const now = this.clock.now();
     const out: EffectOutcome = { suppressed: [], duplicate: false, action: 'none' };
     let hardFigures: AccountFigures | null = null;
-    for (const r of report.recipients) {
-      if (r.action && r.action !== 'failed') continue;
+    // Only the recipients the VERP token speaks for (rules/evidence.ts).
+    const { allowed, ignored } = bounceTargets(report.recipients, account, ctx.binding ?? null);
+    if (ignored > 0) bounceRecipientsIgnored.inc({ why: ctx.binding ? 'other-recipient' : 'unverified-token' }, ignored);
+    for (const r of allowed) {
       const address = r.address ? normaliseEmail(r.address) : null;
       const senderSide = !r.hard && this.senderSide.has(r.reason ?? '');
       const suppression: SuppressionRecord | null =
@@ -159,7 +150,7 @@ export class Effects {
         counter: r.hard ? 'h' : 'f',
         suppression,
         event: suppression ? event('recipient.suppressed', now, { account, channel: 'email', address, ...suppression }) : null,
-        fingerprint: fingerprint(['bounce', account, address, r.status, r.reason, originalId(report)]),
+        fingerprint: r.hard ? fingerprint(countedEventParts('hard-bounce', account, address, originalId(report))) : fingerprint(['bounce', account, address, r.status, r.reason, originalId(report)]),
         reportId: ctx.reportId,
         now,
         softLimits: r.hard ? undefined : { unengaged: this.bounces.softLimit, engaged: this.bounces.softLimitEngaged, idleMs: this.bounces.softIdleDays * 86_400_000 },
@@ -175,8 +166,7 @@ export class Effects {
   private async complaint(report: Report, account: string, campaign: string | null, ctx: EffectContext): Promise<EffectOutcome> {
     const now = this.clock.now();
     const feedbackType = report.recipients[0]?.feedbackType ?? null;
-    let { counter, suppress } = complaintEffect(feedbackType);
-    if (counter === 'c' && !ctx.trusted) counter = 'u';
+    const { counter, suppress } = complaintEvidence(feedbackType, ctx.trusted);
     const addresses = [...new Set(report.recipients.map((r) => (r.address ? normaliseEmail(r.address) : null)).filter((a): a is string => !!a))];
     const targets: Array<string | null> = addresses.length ? addresses : [null];
     const out: EffectOutcome = { suppressed: [], duplicate: false, action: 'none' };
@@ -195,7 +185,7 @@ export class Effects {
         counter: i === 0 ? counter : null,
         suppression,
         event: suppression ? event('recipient.suppressed', now, { account, channel: 'email', address, ...suppression }) : null,
-        fingerprint: fingerprint(['complaint', feedbackType, account, campaign, address, originalId(report)]),
+        fingerprint: counter === 'c' || counter === 'u' ? fingerprint(countedEventParts('complaint', account, address, originalId(report))) : fingerprint(['complaint', feedbackType, account, campaign, address, originalId(report)]),
         reportId: i === 0 ? ctx.reportId : null,
         now,
       });
@@ -228,7 +218,7 @@ export class Effects {
       windowHours: window,
       warnEventId: 'evt_' + newId(now),
       suspendEventId: 'evt_' + newId(now),
-      data: { account, pool: f.pool, channel, ...d.evidence, guidance: guidanceFor(kind, this.guidance) },
+      data: { account, pool: f.pool, channel, rule: `${kind}-rate`, ...d.evidence, guidance: guidanceFor(kind, this.guidance) },
     });
     if (r.outcome === 'warned' || r.outcome === 'suspended') {
       accountActions.inc({ action: r.outcome, kind });

@@ -12,7 +12,7 @@ import { Effects } from './effects.js';
 import { caseRoutes } from './http/routes/cases.js';
 import { preflightRoutes } from './http/routes/preflight.js';
 import { Preflight } from './preflight.js';
-import { adminAuth } from './http/auth.js';
+import { adminAuth, platformAuth } from './http/auth.js';
 import { accountRoutes } from './http/routes/accounts.js';
 import { eventRoutes } from './http/routes/events.js';
 import { suppressionRoutes } from './http/routes/suppressions.js';
@@ -20,7 +20,7 @@ import { unsubscribeRoutes } from './http/routes/unsubscribe.js';
 import { Traffic } from './traffic.js';
 import { startWebhookWorker } from './webhook/index.js';
 import { createReporterAuth } from './trust/reporters.js';
-import { createHttpServer } from './http/server.js';
+import { createHttpServer, createInternalServer } from './http/server.js';
 import { Ingest } from './ingest.js';
 import { createLogger, type Logger } from './log.js';
 import { loadBounceRules } from './parse/bounce/index.js';
@@ -50,6 +50,8 @@ export class Gateway {
   smtpPort = 0;
   httpPort = 0;
   policyPort = 0;
+  /** The internal listener's port (http.internalPort), 0 when there is none. */
+  internalPort = 0;
 
   private constructor(
     readonly config: Config,
@@ -63,13 +65,16 @@ export class Gateway {
     private readonly policy: PolicyServer,
     private readonly webhooks: { stop(): Promise<void> },
     private readonly localRedis: LocalRedis | null,
+    private readonly internal: FastifyInstance | null,
   ) {}
 
   static async start(opts: GatewayOptions): Promise<Gateway> {
     const { config } = opts;
     const log = opts.log ?? createLogger(config.log.level);
     const clock = opts.clock ?? systemClock;
-    const codec = config.tokens.secret ? createTokenCodec(parseTokenSecrets(config.tokens.secret)) : null;
+    const codec = config.tokens.secret
+      ? createTokenCodec(parseTokenSecrets(config.tokens.secret), { legacyShortUntil: config.tokens.legacyShortUntil ? Date.parse(config.tokens.legacyShortUntil) : null, now: () => clock.now() })
+      : null;
     if (!codec) log.warn({ code: 'TOKENS_UNCONFIGURED' }, 'no token secret: reports cannot be attributed to accounts');
     const bounceRules = loadBounceRules();
 
@@ -96,8 +101,12 @@ export class Gateway {
       effects,
       desk,
       caseFeedbackTypes: config.investigation.feedbackTypes,
-      authenticate: createReporterAuth({ trusted: config.trustedReporters }, { mta: config.smtp.hostname }),
+      authenticate: ((auth) => (input) => auth({ ...input, maxDkimSignatures: config.smtp.maxDkimSignatures }))(createReporterAuth({ trusted: config.trustedReporters }, { mta: config.smtp.hostname })),
       parse: parseMessage,
+      bind: (token) => {
+        const c = codec?.verify(token);
+        return c && codec ? { account: c.account, legacy: c.form === 'short' && !c.recipientTag, boundTo: (address) => codec.boundTo(c, address) } : null;
+      },
       parseOptions: {
         codec: codec ?? undefined,
         tokenHeader: config.tokens.header,
@@ -111,21 +120,26 @@ export class Gateway {
       quarantineBytes: config.quarantine.maxBytes,
     });
     const smtp = createSmtpServer(config.smtp, ingest, log.child({ edge: 'smtp' }), (scope, ip) => store.hit(scope, ip, clock.now()));
+    const ready = { redis: () => store.ping(), smtp: () => smtp.listening, policy: () => policy.listening };
+    // Two doors (docs/security.md): the platform's routes need its token (or an admin's).
+    const platform = platformAuth(config.platform.token, config.admin.token);
+    const internal = config.http.internalPort === null ? null : await createInternalServer(config.http, { log, ready });
     const http = await createHttpServer(config.http, {
       log,
-      ready: { redis: () => store.ping(), smtp: () => smtp.listening, policy: () => policy.listening },
+      ready,
+      metrics: internal ? null : platform,
       routes: (app) => {
         const auth = adminAuth(config.admin.token);
-        eventRoutes(app, new Traffic(store, clock));
+        eventRoutes(app, new Traffic(store, clock), platform);
         accountRoutes(app, new Accounts(store, config.rates, clock), auth);
-        suppressionRoutes(app, { store, clock, admin: auth });
+        suppressionRoutes(app, { store, clock, admin: auth, platform });
         unsubscribeRoutes(app, {
           codec,
           effects,
           limit: async (ip) => config.form.unsubscribePerMinute === 0 || (await store.hit('unsubscribe', ip, clock.now()).catch(() => 0)) <= config.form.unsubscribePerMinute,
         });
-        preflightRoutes(app, { preflight: new Preflight(store, config, clock, log.child({ part: 'preflight' })), bodyLimit: config.http.bodyLimit });
-        caseRoutes(app, { desk, ingest, store, clock, admin: auth, phoneRegion: config.form.phoneRegion, ratePerMinute: config.form.ratePerMinute });
+        preflightRoutes(app, { preflight: new Preflight(store, config, clock, log.child({ part: 'preflight' })), bodyLimit: config.http.bodyLimit, platform });
+        caseRoutes(app, { desk, ingest, store, clock, admin: auth, platform, phoneRegion: config.form.phoneRegion, ratePerMinute: config.form.ratePerMinute });
       },
     });
     const policy = createPolicyServer(
@@ -142,12 +156,16 @@ export class Gateway {
     );
     // Delivery runs on real time (retry schedules, webhook-timestamp), never a test clock.
     const webhooks = startWebhookWorker({ redis, keys: store.keys, config: config.webhooks, log: log.child({ part: 'webhooks' }) });
-    const gw = new Gateway(config, log, redis, store, ingest, codec, smtp, http, policy, webhooks, localRedis);
+    const gw = new Gateway(config, log, redis, store, ingest, codec, smtp, http, policy, webhooks, localRedis, internal);
     try {
       gw.smtpPort = await smtp.listen();
       gw.policyPort = await policy.listen();
       await http.listen({ port: config.http.port, host: config.http.host });
       gw.httpPort = (http.server.address() as { port: number }).port;
+      if (internal) {
+        await internal.listen({ port: config.http.internalPort!, host: config.http.internalHost });
+        gw.internalPort = (internal.server.address() as { port: number }).port;
+      }
     } catch (err) {
       await gw.stop(0);
       throw err;
@@ -158,7 +176,7 @@ export class Gateway {
 
   /** Stops accepting, lets messages in flight finish (at most graceMs), then closes. */
   async stop(graceMs = this.config.shutdown.graceMs): Promise<void> {
-    await Promise.all([this.smtp.stop(graceMs), this.http.close(), this.policy.stop(graceMs)]);
+    await Promise.all([this.smtp.stop(graceMs), this.http.close(), this.internal?.close(), this.policy.stop(graceMs)]);
     await this.webhooks.stop();
     this.redis.disconnect();
     await this.localRedis?.stop();

@@ -2,8 +2,9 @@
  * The HTTP edge (fastify): health, readiness, metrics and the API. Routes translate HTTP
  * to domain calls; every error leaves as `{error: {code, message}}` with a catalogue code.
  */
+import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import type { Config } from '../config/schema.js';
 import { ERRORS, type ErrorCode, GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -15,7 +16,27 @@ export interface HttpDeps {
   routes?: (app: FastifyInstance) => void;
   /** Readiness checks: each returns true when its part is up. */
   ready: Record<string, () => Promise<boolean> | boolean>;
+  /**
+   * Guards /metrics on this listener (the platform token); null: /metrics is not served here
+   * (an internal listener serves it).
+   */
+  metrics: ((req: FastifyRequest) => Promise<void>) | null;
 }
+
+/** The longest token the codec mints is 640 characters (a 320-octet recipient); some slack. */
+export const MAX_PARAM_LENGTH = 700;
+
+/**
+ * Headers every HTML page sends (issue 14, part 7): no script but our own files, never in a
+ * frame (clickjacking a one-click button), no MIME sniffing. Pages carry no inline script;
+ * inline style is allowed for the small built-in stylesheets.
+ */
+export const HTML_SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+});
 
 function errorBody(code: ErrorCode, message?: string) {
   return { error: { code, message: message ?? ERRORS[code].message } };
@@ -38,14 +59,63 @@ function fromFastify(err: FastifyError): { status: number; code: ErrorCode; mess
   return { status: 500, code: 'INTERNAL', message: ERRORS.INTERNAL.message };
 }
 
+/** Options both listeners share: limits that hold against slow or oversized clients. */
+function baseOptions(cfg: Config['http'], log: Logger) {
+  return {
+    loggerInstance: log as unknown as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: (logger: FastifyBaseLogger) => logger,
+    // A client that trickles a request or its body is cut off (slowloris).
+    requestTimeout: cfg.requestTimeoutMs,
+    connectionTimeout: cfg.connectionTimeoutMs,
+    // X-Forwarded-For is believed only from the listed proxies (else anyone picks their IP).
+    trustProxy: cfg.trustedProxies.length ? [...cfg.trustedProxies] : false,
+  };
+}
+
+/**
+ * The internal listener (http.internalPort): /metrics without a token, /healthz and /readyz,
+ * for a network only the platform and monitoring reach (docs/security.md, "Two doors").
+ */
+export async function createInternalServer(cfg: Config['http'], deps: Pick<HttpDeps, 'log' | 'ready'>): Promise<FastifyInstance> {
+  const app = Fastify(baseOptions(cfg, deps.log.child({ edge: 'http-internal' })));
+  app.server.headersTimeout = cfg.headersTimeoutMs;
+  app.setNotFoundHandler((req, reply) => {
+    reply.status(404).send(errorBody('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}`));
+  });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', readyz(deps.ready));
+  app.get('/metrics', metricsHandler);
+  return app;
+}
+
+async function metricsHandler(_req: FastifyRequest, reply: import('fastify').FastifyReply) {
+  reply.header('content-type', registry.contentType).send(await registry.metrics());
+}
+
+function readyz(ready: HttpDeps['ready']) {
+  return async (_req: FastifyRequest, reply: import('fastify').FastifyReply) => {
+    const checks: Record<string, boolean> = {};
+    for (const [name, check] of Object.entries(ready)) {
+      try {
+        checks[name] = await check();
+      } catch {
+        checks[name] = false;
+      }
+    }
+    const ok = Object.values(checks).every(Boolean);
+    reply.status(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks });
+  };
+}
+
 export async function createHttpServer(cfg: Config['http'], deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: deps.log.child({ edge: 'http' }) as unknown as FastifyBaseLogger,
-    // One log line per request would drown the SMTP lines; errors are logged by the handler.
-    logController: new LogController({ disableRequestLogging: true }),
-    // No child logger per request (fastify's default builds one, redaction and all, for
-    // every lookup): the few lines a request logs carry its id themselves.
-    childLoggerFactory: (logger) => logger,
+    ...baseOptions(cfg, deps.log.child({ edge: 'http' })),
+    // Routes hold tokens up to 640 characters (RFC 8058 one-click links, /u/<token>);
+    // the router's default of 100 answered 414 to most real ones.
+    maxParamLength: MAX_PARAM_LENGTH,
+    // (baseOptions: one log line per request would drown the SMTP lines; no child logger
+    // per request, fastify's default builds one, redaction and all, for every lookup.)
     bodyLimit: cfg.bodyLimit,
     // No silent dropping of unknown fields: additionalProperties: false rejects them.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
@@ -55,17 +125,18 @@ export async function createHttpServer(cfg: Config['http'], deps: HttpDeps): Pro
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
-  // multipart/form-data one-click POSTs (some providers send those) carry one small field.
-  app.addContentTypeParser('multipart/form-data', { parseAs: 'string' }, (req, body, done) => {
-    const m = /boundary=("?)([^";]+)\1/i.exec(req.headers['content-type'] ?? '');
-    const fields: Record<string, string> = {};
-    if (m) {
-      for (const part of (body as string).split('--' + m[2])) {
-        const f = /name="([^"]+)"\r?\n\r?\n([\s\S]*?)\r?\n$/.exec(part);
-        if (f) fields[f[1]] = f[2];
-      }
-    }
-    done(null, fields);
+  app.server.headersTimeout = cfg.headersTimeoutMs;
+  // multipart/form-data one-click POSTs (some providers send those) carry one small field:
+  // the framework's own streaming parser (busboy), fields only, a few and small.
+  await app.register(multipart, {
+    attachFieldsToBody: 'keyValues',
+    limits: { fields: 10, fieldSize: 4096, files: 0, parts: 10, headerPairs: 20 },
+  });
+  // HTML pages carry the security headers, whichever route sends them.
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    const type = reply.getHeader('content-type');
+    if (typeof type === 'string' && type.startsWith('text/html')) reply.headers(HTML_SECURITY_HEADERS);
+    done(null, payload);
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
@@ -87,29 +158,22 @@ export async function createHttpServer(cfg: Config['http'], deps: HttpDeps): Pro
     openapi: {
       openapi: '3.1.0',
       info: { title: 'abusegate', version: '1', description: "The abuse desk's edge gateway: suppressions, events, accounts, abuse reports, cases, preflight." },
-      components: { securitySchemes: { admin: { type: 'http', scheme: 'bearer', description: 'ABUSEGATE_ADMIN_TOKEN' } } },
+      components: {
+        securitySchemes: {
+          admin: { type: 'http', scheme: 'bearer', description: 'ABUSEGATE_ADMIN_TOKEN' },
+          platform: { type: 'http', scheme: 'bearer', description: 'ABUSEGATE_PLATFORM_TOKEN (an admin token is accepted too)' },
+        },
+      },
     },
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   app.get('/healthz', async () => ({ status: 'ok' }));
 
-  app.get('/readyz', async (_req, reply) => {
-    const checks: Record<string, boolean> = {};
-    for (const [name, check] of Object.entries(deps.ready)) {
-      try {
-        checks[name] = await check();
-      } catch {
-        checks[name] = false;
-      }
-    }
-    const ok = Object.values(checks).every(Boolean);
-    reply.status(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks });
-  });
+  app.get('/readyz', readyz(deps.ready));
 
-  app.get('/metrics', async (_req, reply) => {
-    reply.header('content-type', registry.contentType).send(await registry.metrics());
-  });
+  // With an internal listener, /metrics lives there only; otherwise behind the platform token.
+  if (deps.metrics) app.get('/metrics', { preHandler: deps.metrics, schema: { hide: true } }, metricsHandler);
 
   deps.routes?.(app);
   return app;

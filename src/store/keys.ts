@@ -40,6 +40,8 @@ export interface AccountKeys {
   /** Hash of double opt-in proofs: `<channel>|<address>` → JSON. */
   consents: string;
   dedup(fingerprint: string): string;
+  /** Sorted set of abuse reports about the account, `reportId|ipGroup|address`, by time (rules/evidence.ts). */
+  reporters: string;
   outbox: string;
 }
 
@@ -82,6 +84,7 @@ export class Keys {
       suppressions: (channel: string) => `${t}:sup:${channel}`,
       consents: `${t}:consents`,
       dedup: (fingerprint: string) => `${t}:seen:${fingerprint}`,
+      reporters: `${t}:reporters`,
       outbox: this.outbox(this.partitionOf(account)),
     };
   }

@@ -2,6 +2,7 @@
  * Typed operations on the state kept in Redis. Callers never see key names or Redis
  * errors: every failure becomes STORE_UNAVAILABLE, which the edges answer with 451 / 503.
  */
+import type { ReporterSighting } from '../rules/evidence.js';
 import { GatewayError } from '../errors.js';
 import { redisErrors } from '../metrics.js';
 import type { Channel } from '../address.js';
@@ -161,6 +162,8 @@ export interface CaseRecord {
   updatedAt: string;
   reportCount: number;
   suspicious: string[];
+  /** high: alarming words or a doubtful account; the desk looks at these first. */
+  priority?: 'high';
   reports: CaseReport[];
   notes: Array<{ at: string; by: string; text: string }>;
   history: Array<{ at: string; by: string; from: string; to: string }>;
@@ -557,5 +560,27 @@ export class Store {
   /** Appends a campaign event (campaign.blocked, campaign.review) to the account's outbox. */
   async writeCampaignEvent(account: string, e: OutboxEvent): Promise<void> {
     await this.call('writeCampaignEvent', () => this.redis.xadd(this.keys.account(account).outbox, '*', 'event', JSON.stringify(e)));
+  }
+
+  // --- evidence (issue 14): who reported an account, for the independent-reporters rule ---
+
+  /**
+   * Notes an abuse report about an account and returns every report of the last `windowMs`
+   * (this one included), oldest first. One key, so MULTI keeps it atomic on a cluster.
+   */
+  async noteReporter(account: string, s: ReporterSighting, now: number, windowMs: number): Promise<ReporterSighting[]> {
+    const key = this.keys.account(account).reporters;
+    // '|' cannot occur in a report id or an IP group; an address keeps any '|' after the second.
+    const member = `${s.reportId}|${s.ipGroup}|${s.address ?? ''}`;
+    const res = await this.call('noteReporter', () =>
+      this.redis.multi().zadd(key, now, member).zremrangebyscore(key, '-inf', now - windowMs).zrange(key, '0', '999').pexpire(key, windowMs).exec(),
+    );
+    const failed = res?.find(([err]) => err);
+    if (failed) throw failed[0];
+    return (res![2][1] as string[]).map((m) => {
+      const a = m.indexOf('|');
+      const b = m.indexOf('|', a + 1);
+      return { reportId: m.slice(0, a), ipGroup: m.slice(a + 1, b), address: m.slice(b + 1) || null };
+    });
   }
 }

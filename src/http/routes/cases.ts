@@ -11,6 +11,7 @@ import { parseHeaderBlock } from '../../parse/mime.js';
 import { mobileE164 } from '../../phone.js';
 import type { Store } from '../../store/store.js';
 import type { adminAuth } from '../auth.js';
+import { ipGroup } from '../../trust/ip.js';
 import { ACCOUNT_ID, CAMPAIGN_ID, CHANNEL } from '../schemas.js';
 
 const HOW_TO_FIND_HEADERS =
@@ -22,6 +23,8 @@ export interface FormDeps {
   store: Store;
   clock: Clock;
   admin: ReturnType<typeof adminAuth>;
+  /** preHandler of the routes the platform calls (consents). */
+  platform: ReturnType<typeof adminAuth>;
   phoneRegion: string;
   ratePerMinute: number;
 }
@@ -86,6 +89,12 @@ export function caseRoutes(app: FastifyInstance, deps: FormDeps): void {
   app.post<{ Body: FormBody }>(
     '/v1/abuse-reports',
     {
+      // Counted before the body is read: a flood of large bodies is refused unparsed.
+      onRequest: async (req) => {
+        if (deps.ratePerMinute > 0 && (await deps.store.hit('form', ipGroup(req.ip), deps.clock.now())) > deps.ratePerMinute) {
+          throw new GatewayError('RATE_LIMITED', `At most ${deps.ratePerMinute} reports a minute from one address; please try again shortly`);
+        }
+      },
       schema: {
         body: {
           type: 'object',
@@ -104,10 +113,9 @@ export function caseRoutes(app: FastifyInstance, deps: FormDeps): void {
       },
     },
     async (req, reply) => {
-      if (deps.ratePerMinute > 0 && (await deps.store.hit('form', req.ip, deps.clock.now())) > deps.ratePerMinute) {
-        throw new GatewayError('RATE_LIMITED', `At most ${deps.ratePerMinute} reports a minute from one address; please try again shortly`);
-      }
       const b = req.body;
+      // A form report is anonymous: it never counts as a trusted reporter (rules/evidence.ts).
+      const who = { clientIp: req.ip, trustedReporter: false };
       const reporter = b.reporterEmail ? normaliseAddress(b.reporterEmail, 'email') : null;
       if (b.reporterEmail && !reporter) throw new GatewayError('UNPROCESSABLE', 'reporterEmail is not a valid email address');
       const now = deps.clock.now();
@@ -124,7 +132,7 @@ export function caseRoutes(app: FastifyInstance, deps: FormDeps): void {
         );
         const report = deps.ingest.parse(raw, { mailbox: 'abuse' });
         const input = abuseInput(report, reportId, { mailFrom: reporter ?? '' });
-        const out = await desk.report({ ...input, channel: 'form', reporter, description: b.description ?? null });
+        const out = await desk.report({ ...input, ...who, channel: 'form', reporter, description: b.description ?? null });
         return reply.status(202).send({ caseId: out.caseId, status: out.status, message: 'Thank you. Your report was received and will be reviewed by our abuse desk.' });
       }
       const phone = b.phone ? mobileE164(b.phone, deps.phoneRegion) : null;
@@ -133,6 +141,7 @@ export function caseRoutes(app: FastifyInstance, deps: FormDeps): void {
       const report = deps.ingest.parse(Buffer.from(`Subject: SMS complaint\n\n${text}\n`), { mailbox: 'abuse' });
       const out = await desk.report({
         ...abuseInput(report, reportId, { mailFrom: reporter ?? '' }),
+        ...who,
         channel: 'sms',
         reporter,
         phones: [phone],
@@ -146,6 +155,7 @@ export function caseRoutes(app: FastifyInstance, deps: FormDeps): void {
   app.post<{ Body: { account: string; address: string; channel?: 'email' | 'sms'; ip: string; signedUpAt: string; confirmedAt?: string; source?: string; userAgent?: string } }>(
     '/v1/consents',
     {
+      preHandler: deps.platform,
       schema: {
         body: {
           type: 'object',

@@ -3,10 +3,11 @@
  * `List-Unsubscribe=One-Click` to the URL of the List-Unsubscribe header; a person who
  * follows the footer link GETs a small page with a button that POSTs the same.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { normaliseEmail } from '../../address.js';
 import type { Effects } from '../../effects.js';
 import type { TokenCodec } from '../../token/token.js';
+import { ipGroup } from '../../trust/ip.js';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -15,11 +16,12 @@ function page(title: string, body: string): string {
 }
 
 export function unsubscribeRoutes(app: FastifyInstance, deps: { codec: TokenCodec | null; effects: Effects; limit: (ip: string) => Promise<boolean> }): void {
-  // A public route: a client that walks token space hits the per-IP limit, not Redis.
-  app.addHook('onRequest', async (req, reply) => {
-    if (!req.url.startsWith('/u/')) return;
-    if (!(await deps.limit(req.ip))) reply.status(429).header('retry-after', '60').send({ error: { code: 'RATE_LIMITED', message: 'Too many requests, try again later' } });
-  });
+  // A public route: a client that walks token space hits the per-IP limit, not Redis. The
+  // hook is the route's own (not a URL prefix test, which `/%75/…` walked around), keyed on
+  // the client's /24 or /64, and runs before the body is read.
+  const onRequest = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!(await deps.limit(ipGroup(req.ip)))) reply.status(429).header('retry-after', '60').send({ error: { code: 'RATE_LIMITED', message: 'Too many requests, try again later' } });
+  };
   const claims = (token: string) => {
     const c = deps.codec?.verify(token);
     const address = c?.recipient ? normaliseEmail(c.recipient) : null;
@@ -27,7 +29,7 @@ export function unsubscribeRoutes(app: FastifyInstance, deps: { codec: TokenCode
   };
   const notFound = page('Link not valid', '<h1>This unsubscribe link is not valid</h1><p>It may have been cut short by your mail program. Use the unsubscribe link at the bottom of the latest message you received.</p>');
 
-  app.get<{ Params: { token: string } }>('/u/:token', async (req, reply) => {
+  app.get<{ Params: { token: string } }>('/u/:token', { onRequest }, async (req, reply) => {
     reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store');
     if (!claims(req.params.token)) return reply.status(404).send(notFound);
     // GET changes nothing: link scanners and prefetchers follow links (RFC 8058 §3.2).
@@ -37,7 +39,7 @@ export function unsubscribeRoutes(app: FastifyInstance, deps: { codec: TokenCode
     );
   });
 
-  app.post<{ Params: { token: string }; Body: unknown }>('/u/:token', async (req, reply) => {
+  app.post<{ Params: { token: string }; Body: unknown }>('/u/:token', { onRequest }, async (req, reply) => {
     const c = claims(req.params.token);
     const html = !(req.headers.accept ?? '').includes('application/json');
     reply.header('cache-control', 'no-store');

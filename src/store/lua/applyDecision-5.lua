@@ -51,9 +51,13 @@ local function emit(id, type_)
   redis.call('XADD', KEYS[5], '*', 'event', event)
 end
 
+-- Every suspension records the rule that fired and the report ids it rests on (issue 14).
 local function suspend(reason)
-  redis.call('HSET', KEYS[1], 'suspended', '1', 'suspendedAt', now, 'suspendReason', reason)
   data.reason = reason
+  data.rule = data.rule or reason
+  data.evidence = data.evidence or data.sampleReportIds
+  redis.call('HSET', KEYS[1], 'suspended', '1', 'suspendedAt', now, 'suspendReason', reason,
+    'suspendRule', data.rule, 'suspendEvidence', cjson.encode(data.evidence))
   emit(ARGV[7], 'account.suspended')
 end
 

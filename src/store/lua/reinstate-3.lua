@@ -6,7 +6,7 @@
   Reply: 1 when the account was suspended, 0 when there was nothing to lift
 ]]
 if redis.call('HGET', KEYS[1], 'suspended') ~= '1' then return 0 end
-redis.call('HDEL', KEYS[1], 'suspended', 'suspendedAt', 'suspendReason', 'lastWarnAt')
+redis.call('HDEL', KEYS[1], 'suspended', 'suspendedAt', 'suspendReason', 'suspendRule', 'suspendEvidence', 'lastWarnAt')
 redis.call('DEL', KEYS[2])
 redis.call('XADD', KEYS[3], '*', 'event', ARGV[1])
 return 1
