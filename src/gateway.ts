@@ -103,9 +103,12 @@ export class Gateway {
       caseFeedbackTypes: config.investigation.feedbackTypes,
       authenticate: ((auth) => (input) => auth({ ...input, maxDkimSignatures: config.smtp.maxDkimSignatures }))(createReporterAuth({ trusted: config.trustedReporters }, { mta: config.smtp.hostname })),
       parse: parseMessage,
-      bind: (token) => {
-        const c = codec?.verify(token);
-        return c && codec ? { account: c.account, legacy: c.form === 'short' && !c.recipientTag, boundTo: (address) => codec.boundTo(c, address) } : null;
+      bind: (token, raw) => {
+        if (!codec) return null;
+        // The returned message's long token, when an MTA lost the VERP address; findInText
+        // is a bounded linear scan, over the first 256 KiB only.
+        const c = (token ? codec.verify(token) : null) ?? codec.findInText(raw.subarray(0, 262_144).toString('latin1'))[0] ?? null;
+        return c ? { account: c.account, legacy: c.form === 'short' && !c.recipientTag, boundTo: (address) => codec.boundTo(c, address) } : null;
       },
       parseOptions: {
         codec: codec ?? undefined,

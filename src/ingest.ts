@@ -45,8 +45,11 @@ export interface IngestDeps {
   /** Authenticates a feedback report's sender (DKIM/SPF/DMARC, trusted list). */
   authenticate: (input: AuthInput) => Promise<ReporterAuth>;
   parse: Parser;
-  /** What the VERP token of bounces+TOKEN@ speaks for; null when it does not verify. */
-  bind: (token: string) => BounceBinding | null;
+  /**
+   * What a bounce's token speaks for: the VERP token of bounces+TOKEN@, else a long token
+   * (it names its recipient) in the returned message; null when neither verifies.
+   */
+  bind: (token: string | undefined, raw: Buffer) => BounceBinding | null;
   parseOptions: Omit<ParseOptions, 'mailbox' | 'envelopeToken'>;
   clock: Clock;
   log: Logger;
@@ -100,7 +103,7 @@ export class Ingest {
     // Effects and the record go out together (one round trip, one fsync of the AOF). Both
     // must succeed before the 250; if either fails the client gets a 451 and retries, and
     // the retry's effects are recognised as a duplicate and counted once.
-    const binding = env.mailbox === 'bounces' && env.token ? this.deps.bind(env.token) : null;
+    const binding = env.mailbox === 'bounces' && report.kind === 'bounce' ? this.deps.bind(env.token, raw) : null;
     const effectsDone = quarantined ? Promise.resolve(null) : this.deps.effects.apply(report, { reportId: id, trusted: auth ? auth.verdict === 'trusted' : true, binding });
     const recorded = store.recordReport({
       id,

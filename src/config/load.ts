@@ -164,6 +164,9 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   return crossCheck(validate(raw, schema, []) as Config);
 }
 
+/** Token secrets: 256 bits, the size of the AES-256 and HMAC-SHA256 keys derived from them. */
+export const MIN_CONFIG_SECRET_OCTETS = 32;
+
 /** At least this many characters in a bearer token (issue 14: guessing must be hopeless). */
 export const MIN_BEARER_CHARS = 32;
 
@@ -172,10 +175,15 @@ function crossCheck(c: Config): Config {
   // Anyone could then claim a trusted reporter's address through the PROXY header.
   if (c.smtp.proxyFrom.includes('*')) throw new ConfigError('config key smtp.proxyFrom: "*" would let any client claim any address; list the proxies\' addresses or CIDR ranges');
   if (c.tokens.secret) {
+    let keys: Record<string, string>;
     try {
-      parseTokenSecrets(c.tokens.secret);
+      keys = parseTokenSecrets(c.tokens.secret).keys;
     } catch (err) {
       throw new ConfigError(`config key tokens.secret: ${(err as Error).message.replace(/^ABUSEGATE_TOKEN_SECRET /, '')}`);
+    }
+    for (const [kid, secret] of Object.entries(keys)) {
+      const octets = Buffer.byteLength(secret, 'utf8');
+      if (octets < MIN_CONFIG_SECRET_OCTETS) throw new ConfigError(`config key tokens.secret: key '${kid}' is ${octets} bytes; a secret needs at least ${MIN_CONFIG_SECRET_OCTETS} (openssl rand -base64 32)`);
     }
   }
   for (const [key, spec] of [['admin.token', c.admin.token], ['platform.token', c.platform.token]] as const) {

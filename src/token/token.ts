@@ -45,7 +45,7 @@ export interface CodecOptions {
 export interface TokenKeys {
   /** Key id that mints. */
   current: string;
-  /** Every key here verifies; key id → secret (≥ 32 UTF-8 bytes). */
+  /** Every key here verifies; key id → secret (≥ 16 UTF-8 bytes; the gateway's configuration asks 32). */
   keys: Record<string, string>;
 }
 
@@ -56,8 +56,8 @@ export interface TokenClaims {
   recipient?: string;
   kid: string;
   form: 'long' | 'short';
-  /** Short tokens: the recipient tag, or null for a legacy short token (bound to no one). */
-  recipientTag?: string | null;
+  /** Bound short tokens: the recipient tag; absent in a legacy short token (bound to no one). */
+  recipientTag?: string;
 }
 
 export interface TokenCodec {
@@ -104,8 +104,8 @@ const KID_RE = /^[a-z2-7]$/;
 const ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
 const MAX_ID = 64;
 const MAX_RECIPIENT_OCTETS = 320;
-/** 256 bits: the HKDF input of AES-256 and HMAC-SHA256 keys (issue 14, part 6). */
-export const MIN_SECRET_OCTETS = 32;
+/** The codec's floor; a running gateway asks 32 (MIN_CONFIG_SECRET_OCTETS, config/load.ts). */
+const MIN_SECRET_OCTETS = 16;
 /** RFC 5321 §4.5.3.1.1. */
 const MAX_LOCAL_PART_OCTETS = 64;
 const DEFAULT_LOCAL_PREFIX = 'bounces+';
@@ -384,7 +384,7 @@ export function createTokenCodec(keys: TokenKeys, opts: CodecOptions = {}): Toke
     if (!safeEqual(Buffer.from(shortMac(k, legacyPayload)), Buffer.from(legacyMac))) return null;
     const ids = decodeIds(legacyPayload);
     if (ids === null) return null;
-    return { account: ids.account, campaign: ids.campaign, kid: k.kid, form: 'short', recipientTag: null };
+    return { account: ids.account, campaign: ids.campaign, kid: k.kid, form: 'short' };
   }
 
   function boundTo(claims: TokenClaims, address: string): boolean {
@@ -496,7 +496,7 @@ function gather(text: string, start: number): Array<[string, number]> {
 export function parseTokenSecrets(spec: string): TokenKeys {
   const bad = (msg: string): TokenError => new TokenError('TOKEN_BAD_SECRET', `ABUSEGATE_TOKEN_SECRET ${msg}`);
   if (typeof spec !== 'string' || spec.trim() === '') {
-    throw bad('is empty: set a secret of at least 32 bytes (openssl rand -base64 32), or kid:secret,kid:secret (the first mints)');
+    throw bad('is empty: set a secret of at least 16 bytes, or kid:secret,kid:secret (the first mints)');
   }
   const s = spec.trim();
   const checkSecret = (secret: string, where: string): void => {

@@ -5,7 +5,7 @@ import { startGateway } from '../helpers/gateway.js';
 import { testRedis } from '../helpers/redis.js';
 import { SmtpClient } from '../helpers/smtp.js';
 
-const ADMIN = 'desk-admin-token';
+const ADMIN = 'desk-admin-token-padded-to-32-chars-xxxxxxx';
 const DAY = 86_400_000;
 
 function attachedReport(token: string, opts: { body?: string; subject?: string } = {}): string {
@@ -124,7 +124,7 @@ t.test('abuse desk end to end', async (t) => {
 
     // an account that is already warned
     await seasoned('warned1');
-    await call('POST', '/v1/events', { events: [{ type: 'sent', account: 'warned1', count: 1000 }] }, false);
+    await call('POST', '/v1/events', { events: [{ type: 'sent', account: 'warned1', count: 1000 }] }, true);
     await gw.store.applyDecision({ account: 'warned1', action: 'warn', now: clock.now(), cooldownMs: 0, suspendAfter: 3, reason: 'complaint-rate', channel: 'email', counter: 'c', windowHours: 24, warnEventId: 'evt_w', suspendEventId: 'evt_s', data: { account: 'warned1' } });
     t.equal(await status('warned1'), 'warned');
     await mail(attachedReport(gw.codec!.mintLong({ account: 'warned1', campaign: 'c1', recipient: 'person@recipient.example' })));
@@ -132,7 +132,7 @@ t.test('abuse desk end to end', async (t) => {
 
     // a complaint rate above half the warn threshold (0.05 % > 0.04 %), below warning
     await seasoned('risky');
-    await call('POST', '/v1/events', { events: [{ type: 'sent', account: 'risky', count: 10_000 }] }, false);
+    await call('POST', '/v1/events', { events: [{ type: 'sent', account: 'risky', count: 10_000 }] }, true);
     for (let i = 0; i < 5; i++) await gw.store.recordEffect({ account: 'risky', channel: 'email', campaign: 'c1', address: null, counter: 'c', suppression: null, event: null, fingerprint: null, reportId: null, now: clock.now() });
     t.equal(await status('risky'), 'active');
     await mail(attachedReport(gw.codec!.mintLong({ account: 'risky', campaign: 'c1', recipient: 'person@recipient.example' })));
@@ -180,7 +180,7 @@ t.test('abuse desk end to end', async (t) => {
 
   t.test('an SMS complaint suppresses the number and counts on the sms channel', async (t) => {
     await seasoned('texter');
-    await call('POST', '/v1/events', { events: [{ type: 'sent', account: 'texter', channel: 'sms', count: 2000 }] }, false);
+    await call('POST', '/v1/events', { events: [{ type: 'sent', account: 'texter', channel: 'sms', count: 2000 }] }, true);
     const link = gw.codec!.mintLong({ account: 'texter', campaign: 'promo', recipient: '+61400000000' });
     const r = await call('POST', '/v1/abuse-reports', { type: 'sms', phone: '0400 000 000', sender: 'DEALS', message: `50% off! Stop: https://u.send.example/u/${link}` }, false);
     t.equal(r.status, 202);
@@ -195,10 +195,10 @@ t.test('abuse desk end to end', async (t) => {
 
   t.test('consent proof shows in the case of its recipient', async (t) => {
     await seasoned('optin');
-    const c = await call('POST', '/v1/consents', { account: 'optin', address: 'Person@Recipient.example', ip: '198.51.100.7', signedUpAt: '2026-01-02T03:04:05Z', confirmedAt: '2026-01-02T03:10:00Z', source: 'https://customer.example/signup' }, false);
+    const c = await call('POST', '/v1/consents', { account: 'optin', address: 'Person@Recipient.example', ip: '198.51.100.7', signedUpAt: '2026-01-02T03:04:05Z', confirmedAt: '2026-01-02T03:10:00Z', source: 'https://customer.example/signup' }, true);
     t.equal(c.status, 201);
-    t.equal((await call('POST', '/v1/consents', { account: 'optin', address: 'x', ip: '1.2.3.4', signedUpAt: '2026-01-02T03:04:05Z' }, false)).status, 400);
-    t.equal((await call('POST', '/v1/consents', { account: 'optin', address: 'a@b.example', ip: 'not-an-ip', signedUpAt: '2026-01-02T03:04:05Z' }, false)).status, 400);
+    t.equal((await call('POST', '/v1/consents', { account: 'optin', address: 'x', ip: '1.2.3.4', signedUpAt: '2026-01-02T03:04:05Z' }, true)).status, 400);
+    t.equal((await call('POST', '/v1/consents', { account: 'optin', address: 'a@b.example', ip: 'not-an-ip', signedUpAt: '2026-01-02T03:04:05Z' }, true)).status, 400);
     const id = await mail(attachedReport(gw.codec!.mintLong({ account: 'optin', campaign: 'c1', recipient: 'Person@recipient.example' })));
     const kase = (await call('GET', `/v1/cases/${id}`)).body;
     t.match(kase.consent, { ip: '198.51.100.7', signedUpAt: '2026-01-02T03:04:05Z', source: 'https://customer.example/signup' });
