@@ -17,6 +17,7 @@ import { accountRoutes } from './http/routes/accounts.js';
 import { eventRoutes } from './http/routes/events.js';
 import { suppressionRoutes } from './http/routes/suppressions.js';
 import { unsubscribeRoutes } from './http/routes/unsubscribe.js';
+import { assetRoutes } from './web/assets.js';
 import { Traffic } from './traffic.js';
 import { startWebhookWorker } from './webhook/index.js';
 import { createReporterAuth } from './trust/reporters.js';
@@ -133,6 +134,7 @@ export class Gateway {
       metrics: internal ? null : platform,
       routes: (app) => {
         const auth = adminAuth(config.admin.token);
+        assetRoutes(app);
         eventRoutes(app, new Traffic(store, clock), platform);
         accountRoutes(app, new Accounts(store, config.rates, clock), auth);
         suppressionRoutes(app, { store, clock, admin: auth, platform });

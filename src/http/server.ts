@@ -9,6 +9,7 @@ import type { Config } from '../config/schema.js';
 import { ERRORS, type ErrorCode, GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { httpRequests, registry } from '../metrics.js';
+import { HTML_HEADERS } from '../web/html.js';
 
 export interface HttpDeps {
   log: Logger;
@@ -26,17 +27,6 @@ export interface HttpDeps {
 /** The longest token the codec mints is 640 characters (a 320-octet recipient); some slack. */
 export const MAX_PARAM_LENGTH = 700;
 
-/**
- * Headers every HTML page sends (issue 14, part 7): no script but our own files, never in a
- * frame (clickjacking a one-click button), no MIME sniffing. Pages carry no inline script;
- * inline style is allowed for the small built-in stylesheets.
- */
-export const HTML_SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'",
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-});
 
 function errorBody(code: ErrorCode, message?: string) {
   return { error: { code, message: message ?? ERRORS[code].message } };
@@ -132,10 +122,13 @@ export async function createHttpServer(cfg: Config['http'], deps: HttpDeps): Pro
     attachFieldsToBody: 'keyValues',
     limits: { fields: 10, fieldSize: 4096, files: 0, parts: 10, headerPairs: 20 },
   });
-  // HTML pages carry the security headers, whichever route sends them.
+  // Every HTML response carries the pages' security headers (src/web/html.ts), also one a
+  // route sent without sendHtml: CSP without inline script, no framing, no sniffing.
   app.addHook('onSend', (_req, reply, payload, done) => {
     const type = reply.getHeader('content-type');
-    if (typeof type === 'string' && type.startsWith('text/html')) reply.headers(HTML_SECURITY_HEADERS);
+    if (typeof type === 'string' && type.startsWith('text/html') && !reply.hasHeader('content-security-policy')) {
+      for (const [k, v] of Object.entries(HTML_HEADERS)) if (k !== 'content-type' && k !== 'cache-control') reply.header(k, v);
+    }
     done(null, payload);
   });
 
