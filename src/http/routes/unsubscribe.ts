@@ -41,15 +41,15 @@ export function unsubscribeRoutes(app: FastifyInstance, deps: { codec: TokenCode
 
   app.post<{ Params: { token: string }; Body: unknown }>('/u/:token', { onRequest }, async (req, reply) => {
     const c = claims(req.params.token);
-    const html = !(req.headers.accept ?? '').includes('application/json');
+    const wantsHtml = !(req.headers.accept ?? '').includes('application/json');
     reply.header('cache-control', 'no-store');
-    if (!c) return html ? reply.status(404).type('text/html; charset=utf-8').send(notFound) : reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'Unknown or invalid unsubscribe token' } });
+    if (!c) return wantsHtml ? reply.status(404).type('text/html; charset=utf-8').send(notFound) : reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'Unknown or invalid unsubscribe token' } });
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (body['List-Unsubscribe'] !== 'One-Click') {
       return reply.status(400).send({ error: { code: 'BAD_REQUEST', message: 'Expected the body List-Unsubscribe=One-Click (RFC 8058)' } });
     }
     await deps.effects.suppress(c.account, 'email', c.address, { reason: 'unsubscribe', source: 'one-click', campaign: c.campaign });
-    if (!html) return { unsubscribed: true };
+    if (!wantsHtml) return { unsubscribed: true };
     return reply.type('text/html; charset=utf-8').send(page('Unsubscribed', html`<h1>You are unsubscribed</h1><p>You will not receive these messages any more.</p>`));
   });
 }
