@@ -14,8 +14,10 @@ import { runWebhooks } from './webhooks.js';
 
 const USAGE = `usage:
   abusegate parse PATH...                      one JSON line per message (files, or folders of *.eml)
-  abusegate token --account A --campaign C [--recipient R]
-                                               mint a token (with --recipient: the long form)
+  abusegate token --account A --campaign C [--recipient R] [--short]
+                                               mint a token (with --recipient: the long form;
+                                               with --recipient and --short: the recipient-bound
+                                               VERP form for bounces+<token>@)
   abusegate corpus DIR [--disputed FILE]       score the parser against a corpus with answer-key.jsonl
   abusegate webhooks replay|verify …           dead letters, signatures (abusegate webhooks --help)
 Configuration comes from config/default.yaml, ABUSEGATE_CONFIG and the environment
