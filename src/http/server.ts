@@ -103,7 +103,7 @@ export async function createHttpServer(cfg: Config['http'], deps: HttpDeps): Pro
     ...baseOptions(cfg, deps.log.child({ edge: 'http' })),
     // Routes hold tokens up to 640 characters (RFC 8058 one-click links, /u/<token>);
     // the router's default of 100 answered 414 to most real ones.
-    maxParamLength: MAX_PARAM_LENGTH,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // (baseOptions: one log line per request would drown the SMTP lines; no child logger
     // per request, fastify's default builds one, redaction and all, for every lookup.)
     bodyLimit: cfg.bodyLimit,
