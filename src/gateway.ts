@@ -17,6 +17,12 @@ import { accountRoutes } from './http/routes/accounts.js';
 import { eventRoutes } from './http/routes/events.js';
 import { suppressionRoutes } from './http/routes/suppressions.js';
 import { unsubscribeRoutes } from './http/routes/unsubscribe.js';
+import { vettingRoutes } from './http/routes/vetting.js';
+import { consentRoutes } from './http/routes/consents.js';
+import { Consents } from './consent/index.js';
+import { createConsentCodec } from './token/consent.js';
+import { consentPages } from './web/consent.js';
+import { Vetting } from './vetting/index.js';
 import { assetRoutes } from './web/assets.js';
 import { Traffic } from './traffic.js';
 import { startWebhookWorker } from './webhook/index.js';
@@ -136,7 +142,16 @@ export class Gateway {
         const auth = adminAuth(config.admin.token);
         assetRoutes(app);
         eventRoutes(app, new Traffic(store, clock), platform);
-        accountRoutes(app, new Accounts(store, config.rates, clock), auth);
+        const vetting = new Vetting(store, config, clock);
+        accountRoutes(app, new Accounts(store, config.rates, clock, vetting), auth);
+        vettingRoutes(app, { vetting, platform, admin: auth });
+        const consents = new Consents(store, config.tokens.secret ? createConsentCodec(parseTokenSecrets(config.tokens.secret)) : null, config.consent, clock);
+        consentRoutes(app, { consents, platform });
+        consentPages(app, {
+          consents,
+          confirmDays: config.consent.confirmDays,
+          limit: async (ip) => config.consent.perMinute === 0 || (await store.hit('consent', ip, clock.now()).catch(() => 0)) <= config.consent.perMinute,
+        });
         suppressionRoutes(app, { store, clock, admin: auth, platform });
         unsubscribeRoutes(app, {
           codec,

@@ -107,6 +107,8 @@ export async function createHttpServer(cfg: Config['http'], deps: HttpDeps): Pro
     // (baseOptions: one log line per request would drown the SMTP lines; no child logger
     // per request, fastify's default builds one, redaction and all, for every lookup.)
     bodyLimit: cfg.bodyLimit,
+    // Path parameters carry tokens: a long attribution token (/u/, up to 640) or a consent link (/c/, up to 2,048).
+    maxParamLength: 2048,
     // No silent dropping of unknown fields: additionalProperties: false rejects them.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });

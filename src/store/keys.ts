@@ -42,6 +42,8 @@ export interface AccountKeys {
   dedup(fingerprint: string): string;
   /** Sorted set of abuse reports about the account, `reportId|ipGroup|address`, by time (rules/evidence.ts). */
   reporters: string;
+  /** List of vetting results, newest first (JSON each). */
+  vetting: string;
   outbox: string;
 }
 
@@ -85,6 +87,7 @@ export class Keys {
       consents: `${t}:consents`,
       dedup: (fingerprint: string) => `${t}:seen:${fingerprint}`,
       reporters: `${t}:reporters`,
+      vetting: `${t}:vetting`,
       outbox: this.outbox(this.partitionOf(account)),
     };
   }
@@ -135,6 +138,14 @@ export class Keys {
   /** Per-client request counters of the public routes (fixed one-minute windows). */
   rateLimit(scope: string, client: string, minute: number): string {
     return `${this.prefix}:{rl}:${scope}:${client}:${minute}`;
+  }
+
+  /**
+   * Accounts by what they signed up with (a set per sign-up address, domain, IP /24 or /64),
+   * so that a new account sharing them with a suspended one is found. One slot of its own.
+   */
+  vettingIndex(kind: 'email' | 'domain' | 'net', value: string): string {
+    return `${this.prefix}:{vet}:${kind}:${value}`;
   }
 
   /** Audit trail of admin changes (one stream, its own slot). */
