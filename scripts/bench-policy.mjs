@@ -175,7 +175,7 @@ async function main() {
       await redis.hset(key(account), ...fields);
     }
   }
-  const codec = createTokenCodec({ current: 'a', keys: { a: 'bench-secret-0123456789abcdef' } });
+  const codec = createTokenCodec({ current: 'a', keys: { a: 'bench-secret-0123456789abcdef-0123456789' } });
   const senders = accounts.map((account) => `bounces+${codec.mintShort({ account, campaign: 'spring-sale' })}@bounce.platform.example`);
   const pairs = [];
   for (let i = 0; i < 10_000; i++) {

@@ -131,7 +131,7 @@ try {
     const fd = openSync(logPath, 'w');
     const proc = spawn(process.execPath, [...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean), join(root, 'dist/main.js')], {
       cwd: dir,
-      env: { PATH: process.env.PATH, ABUSEGATE_CONFIG: cfg, ABUSEGATE_SMTP_PORT: '0', ABUSEGATE_HTTP_PORT: '0', ABUSEGATE_POLICY_PORT: '0', ABUSEGATE_TOKEN_SECRET: 'a:bench-secret-0123456789abcdef', ABUSEGATE_TRUSTED_REPORTERS: '127.0.0.0/8' },
+      env: { PATH: process.env.PATH, ABUSEGATE_CONFIG: cfg, ABUSEGATE_SMTP_PORT: '0', ABUSEGATE_HTTP_PORT: '0', ABUSEGATE_POLICY_PORT: '0', ABUSEGATE_TOKEN_SECRET: 'a:bench-secret-0123456789abcdef-0123456789', ABUSEGATE_TRUSTED_REPORTERS: '127.0.0.0/8' },
       stdio: ['ignore', fd, fd],
     });
     closeSync(fd);

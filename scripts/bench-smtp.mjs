@@ -29,7 +29,7 @@ import { performance } from 'node:perf_hooks';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
 const root = new URL('..', import.meta.url).pathname;
-const SECRET = 'a:bench-secret-0123456789abcdef';
+const SECRET = 'a:bench-secret-0123456789abcdef-0123456789';
 const MAX_SIZE = 10 * 1024 * 1024;
 
 // ---------- messages ----------

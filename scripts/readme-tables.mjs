@@ -8,7 +8,7 @@ const lines = readFileSync(new URL('../config/default.yaml', import.meta.url), '
 const ENV = {
   'smtp.port': 'ABUSEGATE_SMTP_PORT', 'http.port': 'ABUSEGATE_HTTP_PORT', 'policy.port': 'ABUSEGATE_POLICY_PORT',
   'redis.url': 'REDIS_URL', 'redis.cluster': 'ABUSEGATE_REDIS_CLUSTER', 'webhooks.url': 'ABUSEGATE_WEBHOOK_URL', 'webhooks.secret': 'ABUSEGATE_WEBHOOK_SECRET',
-  'tokens.secret': 'ABUSEGATE_TOKEN_SECRET', 'admin.token': 'ABUSEGATE_ADMIN_TOKEN', trustedReporters: 'ABUSEGATE_TRUSTED_REPORTERS',
+  'tokens.secret': 'ABUSEGATE_TOKEN_SECRET', 'admin.token': 'ABUSEGATE_ADMIN_TOKEN', 'platform.token': 'ABUSEGATE_PLATFORM_TOKEN', trustedReporters: 'ABUSEGATE_TRUSTED_REPORTERS',
   'log.level': 'ABUSEGATE_LOG_LEVEL',
 };
 const rows = [];

@@ -42,6 +42,9 @@ export class Accounts {
       requireWitnessedConsent: meta.requireWitnessedConsent === '1',
       suspendedAt: meta.suspendedAt ? new Date(Number(meta.suspendedAt)).toISOString() : null,
       suspendReason: meta.suspendReason ?? null,
+      // Which evidence rule suspended it and the report ids it rests on (rules/evidence.ts).
+      suspendRule: meta.suspendRule ?? null,
+      suspendEvidence: meta.suspendEvidence ? evidenceIds(meta.suspendEvidence) : null,
       thresholds: { complaint: thresholds, bounce: this.rates.bounce, minVolume: this.rates.minVolume },
       windows: email.windows.map(figures),
       sms: sms.windows.map(figures),
@@ -64,4 +67,10 @@ export class Accounts {
     const ok = await this.store.reinstate(account, event('account.reinstated', now, { account, note }));
     if (!ok) throw new GatewayError('NOT_SUSPENDED', `Account ${account} is not suspended`);
   }
+}
+
+/** Lua's cjson writes an empty list as {}. */
+function evidenceIds(json: string): string[] {
+  const v: unknown = JSON.parse(json);
+  return Array.isArray(v) ? v.map(String) : [];
 }

@@ -13,9 +13,12 @@ import { GatewayError } from './errors.js';
 import { newId } from './ids.js';
 import type { Logger } from './log.js';
 import { accountActions } from './metrics.js';
+import { investigationSuspension, type SuspensionRule } from './rules/evidence.js';
 import { type SuspicionReason, suspicions } from './rules/investigation.js';
 import { type SmsTrace, traceSms } from './rules/smstrace.js';
 import type { SmsIndex } from './store/sms.js';
+import { investigationOutcomes } from './metrics.js';
+import { ipGroup } from './trust/ip.js';
 import type { CaseRecord, CaseReport, Store } from './store/store.js';
 import { smsTraces } from './metrics.js';
 
@@ -39,6 +42,10 @@ export interface AbuseInput {
   recipient: string | null;
   /** SMS: the sender id or number the reporter named (narrows the trace by number). */
   sender?: string | null;
+  /** The reporter's client IP (SMTP peer or HTTP client); null when unknown. */
+  clientIp: string | null;
+  /** A trusted feedback-loop reporter (trusted list, authenticated); never the web form. */
+  trustedReporter: boolean;
 }
 
 export interface CaseOutcome {
@@ -47,6 +54,8 @@ export interface CaseOutcome {
   joined: boolean;
   suspicious: SuspicionReason[];
   suspended: boolean;
+  /** The rule that suspended the account (rules/evidence.ts), if one held. */
+  rule: SuspensionRule | null;
 }
 
 export type CaseStatus = CaseRecord['status'];
@@ -87,9 +96,22 @@ export class Desk {
       recipient: input.recipient ?? undefined,
       sender: input.sender ?? undefined,
     });
+    // Who else reported this account lately: the independent-reporters rule counts them.
+    const recent = account
+      ? await this.store.noteReporter(account, { reportId: input.reportId, ipGroup: input.clientIp ? ipGroup(input.clientIp) : 'unknown', address: input.reporter?.toLowerCase() ?? null }, now, this.config.investigation.reporterWindowHours * 3_600_000)
+      : [];
+    const finding = account
+      ? investigationSuspension(
+          { reportId: input.reportId, verified: input.verified, trustedReporter: input.trustedReporter, feedbackType: input.feedbackType, standing: suspicious, recent },
+          { independentReporters: this.config.investigation.independentReporters, trustedFeedbackTypes: this.config.investigation.feedbackTypes },
+        )
+      : null;
+    investigationOutcomes.inc({ rule: finding?.rule ?? 'none' });
     const record: CaseRecord = {
       id: 'case_' + newId(now),
-      status: suspicious.length ? 'investigating' : 'open',
+      status: suspicious.length || finding ? 'investigating' : 'open',
+      // Alarming words or a doubtful account put the case first in the desk's queue.
+      ...(suspicious.length ? { priority: 'high' as const } : {}),
       channel: input.channel,
       reporter: input.reporter,
       account: input.account,
@@ -111,11 +133,11 @@ export class Desk {
     // still taken: each is idempotent (a suspended account is not suspended again, the SMS
     // complaint has its own fingerprint), and the first delivery may have failed after
     // saving the case, before them.
-    if (saved.outcome === 'joined' && suspicious.length && saved.status === 'open') {
+    if (saved.outcome === 'joined' && (suspicious.length || finding) && saved.status === 'open') {
       await this.store.updateCase(saved.caseId, input.account, input.campaign, 'investigating', { at, by: 'abusegate', text: `suspicious report ${input.reportId}: ${suspicious.join(', ')}` }, 'abusegate', 'evt_' + newId(now), now);
     }
     let suspended = false;
-    if (account && suspicious.length) {
+    if (account && finding) {
       const r = await this.store.applyDecision({
         account,
         action: 'suspend',
@@ -128,19 +150,19 @@ export class Desk {
         windowHours: Math.max(...this.config.rates.windowHours),
         warnEventId: 'evt_' + newId(now),
         suspendEventId: 'evt_' + newId(now),
-        data: { account, kind: 'investigation', caseId: saved.caseId, suspicions: suspicious, campaign: input.campaign, guidance: guidanceFor('investigation', this.config.guidance) },
+        data: { account, kind: 'investigation', rule: finding.rule, evidence: finding.evidence, caseId: saved.caseId, suspicions: suspicious, campaign: input.campaign, guidance: guidanceFor('investigation', this.config.guidance) },
       });
       suspended = r.outcome === 'suspended';
       if (suspended) {
         accountActions.inc({ action: 'suspended', kind: 'investigation' });
-        this.log.warn({ code: 'ACCOUNT_SUSPENDED', account, reason: 'investigation', caseId: saved.caseId, suspicious }, 'account suspended for investigation');
+        this.log.warn({ code: 'ACCOUNT_SUSPENDED', account, reason: 'investigation', rule: finding.rule, evidence: finding.evidence, caseId: saved.caseId, suspicious }, 'account suspended for investigation');
       }
     }
     // SMS complaints suppress the number and count toward the account's SMS figures.
     if (account && input.channel === 'sms') {
       for (const phone of input.phones) await this.effects.smsComplaint(account, input.campaign, phone, input.reportId, input.fingerprint);
     }
-    return { caseId: saved.caseId, status: suspicious.length ? 'investigating' : saved.status, joined: saved.outcome !== 'opened', suspicious, suspended };
+    return { caseId: saved.caseId, status: suspicious.length || finding ? 'investigating' : saved.status, joined: saved.outcome !== 'opened', suspicious, suspended, rule: suspended && finding ? finding.rule : null };
   }
 
   /**

@@ -9,11 +9,12 @@ import type { Clock } from './clock.js';
 import type { Config } from './config/schema.js';
 import { newId } from './ids.js';
 import type { Logger } from './log.js';
-import { accountActions, unattributedReports } from './metrics.js';
+import { accountActions, bounceRecipientsIgnored, unattributedReports } from './metrics.js';
 import type { Report } from './parse/report.js';
+import { type BounceBinding, bounceTargets, complaintEvidence, countedEventParts } from './rules/evidence.js';
 import { guidanceFor } from './rules/guidance.js';
 import { decide, type PolicyConfig, type RateKind } from './rules/policy.js';
-import type { AccountFigures, Counter, OutboxEvent, Store, SuppressionRecord } from './store/store.js';
+import type { AccountFigures, OutboxEvent, Store, SuppressionRecord } from './store/store.js';
 
 export interface EffectContext {
   reportId: string;
@@ -21,6 +22,8 @@ export interface EffectContext {
   fingerprint: string;
   /** Whether the reporter is trusted: untrusted complaints suppress but do not count. */
   trusted: boolean;
+  /** Bounces: what the envelope VERP token speaks for (rules/evidence.ts); null: nothing. */
+  binding?: BounceBinding | null;
 }
 
 export interface EffectOutcome {
@@ -30,20 +33,6 @@ export interface EffectOutcome {
 }
 
 const NONE: EffectOutcome = { suppressed: [], duplicate: false, action: 'none' };
-
-/** ARF feedback types (RFC 5965 §7.3, RFC 6591) and what each does. */
-function complaintEffect(feedbackType: string | null | undefined): { counter: Counter | null; suppress: string | null } {
-  switch (feedbackType) {
-    case 'not-spam':
-      return { counter: null, suppress: null };
-    case 'opt-out':
-      return { counter: null, suppress: 'unsubscribe' };
-    case 'auth-failure':
-      return { counter: 'a', suppress: null };
-    default: // abuse, fraud, virus, other, and reports that name no type
-      return { counter: 'c', suppress: 'complaint' };
-  }
-}
 
 export function event(type: string, now: number, data: Record<string, unknown>): OutboxEvent {
   return { id: 'evt_' + newId(now), type, timestamp: new Date(now).toISOString(), data };
@@ -139,8 +128,10 @@ export class Effects {
     const now = this.clock.now();
     const out: EffectOutcome = { suppressed: [], duplicate: false, action: 'none' };
     let hardFigures: AccountFigures | null = null;
-    for (const r of report.recipients) {
-      if (r.action && r.action !== 'failed') continue;
+    // Only the recipients the VERP token speaks for (rules/evidence.ts).
+    const { allowed, ignored } = bounceTargets(report.recipients, account, ctx.binding ?? null);
+    if (ignored > 0) bounceRecipientsIgnored.inc({ why: ctx.binding ? 'other-recipient' : 'unverified-token' }, ignored);
+    for (const r of allowed) {
       const address = r.address ? normaliseEmail(r.address) : null;
       const senderSide = !r.hard && this.senderSide.has(r.reason ?? '');
       const suppression: SuppressionRecord | null =
@@ -163,9 +154,10 @@ export class Effects {
         counter: r.hard ? 'h' : 'f',
         suppression,
         event: suppression ? event('recipient.suppressed', now, { account, channel: 'email', address, ...suppression }) : null,
-        // Each DSN is its own bounce (the same recipient's next DSN counts again), and many
+        // A hard bounce counts once per recipient and dedup window (rules/evidence.ts). Each
+        // soft DSN is its own bounce (the same recipient's next DSN counts again), and many
         // carry no copy of the original: the DSN itself, not the original, identifies it.
-        fingerprint: fingerprint(['bounce', account, address, r.status, ctx.fingerprint]),
+        fingerprint: r.hard ? fingerprint(countedEventParts('hard-bounce', account, address, ctx.fingerprint)) : fingerprint(['bounce', account, address, r.status, ctx.fingerprint]),
         reportId: ctx.reportId,
         now,
         softLimits: r.hard ? undefined : { unengaged: this.bounces.softLimit, engaged: this.bounces.softLimitEngaged, idleMs: this.bounces.softIdleDays * 86_400_000 },
@@ -181,8 +173,7 @@ export class Effects {
   private async complaint(report: Report, account: string, campaign: string | null, ctx: EffectContext): Promise<EffectOutcome> {
     const now = this.clock.now();
     const feedbackType = report.recipients[0]?.feedbackType ?? null;
-    let { counter, suppress } = complaintEffect(feedbackType);
-    if (counter === 'c' && !ctx.trusted) counter = 'u';
+    const { counter, suppress } = complaintEvidence(feedbackType, ctx.trusted);
     const addresses = [...new Set(report.recipients.map((r) => (r.address ? normaliseEmail(r.address) : null)).filter((a): a is string => !!a))];
     const targets: Array<string | null> = addresses.length ? addresses : [null];
     const out: EffectOutcome = { suppressed: [], duplicate: false, action: 'none' };
@@ -201,7 +192,8 @@ export class Effects {
         counter: i === 0 ? counter : null,
         suppression,
         event: suppression ? event('recipient.suppressed', now, { account, channel: 'email', address, ...suppression }) : null,
-        fingerprint: complaintFingerprint(report, feedbackType, account, campaign, address, ctx.fingerprint),
+        // A counted complaint counts once per recipient and dedup window (rules/evidence.ts).
+        fingerprint: counter === 'c' || counter === 'u' ? fingerprint(countedEventParts('complaint', account, address, report.original.messageId ?? ctx.fingerprint)) : complaintFingerprint(report, feedbackType, account, campaign, address, ctx.fingerprint),
         reportId: i === 0 ? ctx.reportId : null,
         now,
       });
@@ -234,7 +226,7 @@ export class Effects {
       windowHours: window,
       warnEventId: 'evt_' + newId(now),
       suspendEventId: 'evt_' + newId(now),
-      data: { account, pool: f.pool, channel, ...d.evidence, guidance: guidanceFor(kind, this.guidance) },
+      data: { account, pool: f.pool, channel, rule: `${kind}-rate`, ...d.evidence, guidance: guidanceFor(kind, this.guidance) },
     });
     if (r.outcome === 'warned' || r.outcome === 'suspended') {
       accountActions.inc({ action: r.outcome, kind });

@@ -12,7 +12,7 @@ import { Effects } from './effects.js';
 import { caseRoutes } from './http/routes/cases.js';
 import { preflightRoutes } from './http/routes/preflight.js';
 import { Preflight } from './preflight.js';
-import { adminAuth } from './http/auth.js';
+import { adminAuth, platformAuth } from './http/auth.js';
 import { accountRoutes } from './http/routes/accounts.js';
 import { eventRoutes } from './http/routes/events.js';
 import { suppressionRoutes } from './http/routes/suppressions.js';
@@ -27,7 +27,7 @@ import { assetRoutes } from './web/assets.js';
 import { Traffic } from './traffic.js';
 import { startWebhookWorker } from './webhook/index.js';
 import { createReporterAuth } from './trust/reporters.js';
-import { createHttpServer } from './http/server.js';
+import { createHttpServer, createInternalServer } from './http/server.js';
 import { Ingest } from './ingest.js';
 import { createLogger, type Logger } from './log.js';
 import { loadBounceRules } from './parse/bounce/index.js';
@@ -64,6 +64,8 @@ export class Gateway {
   smtpPort = 0;
   httpPort = 0;
   policyPort = 0;
+  /** The internal listener's port (http.internalPort), 0 when there is none. */
+  internalPort = 0;
 
   private constructor(
     readonly config: Config,
@@ -78,13 +80,16 @@ export class Gateway {
     private readonly webhooks: { stop(): Promise<void> },
     private readonly localRedis: LocalRedis | null,
     private readonly health: RedisHealth,
+    private readonly internal: FastifyInstance | null,
   ) {}
 
   static async start(opts: GatewayOptions): Promise<Gateway> {
     const { config } = opts;
     const log = opts.log ?? createLogger(config.log.level);
     const clock = opts.clock ?? systemClock;
-    const codec = config.tokens.secret ? createTokenCodec(parseTokenSecrets(config.tokens.secret)) : null;
+    const codec = config.tokens.secret
+      ? createTokenCodec(parseTokenSecrets(config.tokens.secret), { legacyShortUntil: config.tokens.legacyShortUntil ? Date.parse(config.tokens.legacyShortUntil) : null, now: () => clock.now() })
+      : null;
     if (!codec) log.warn({ code: 'TOKENS_UNCONFIGURED' }, 'no token secret: reports cannot be attributed to accounts');
     const bounceRules = loadBounceRules();
 
@@ -128,8 +133,15 @@ export class Gateway {
       effects,
       desk,
       caseFeedbackTypes: config.investigation.feedbackTypes,
-      authenticate: createReporterAuth({ trusted: config.trustedReporters }, { mta: config.smtp.hostname }),
+      authenticate: ((auth) => (input) => auth({ ...input, maxDkimSignatures: config.smtp.maxDkimSignatures }))(createReporterAuth({ trusted: config.trustedReporters }, { mta: config.smtp.hostname })),
       parse: parseMessage,
+      bind: (token, raw) => {
+        if (!codec) return null;
+        // The returned message's long token, when an MTA lost the VERP address; findInText
+        // is a bounded linear scan, over the first 256 KiB only.
+        const c = (token ? codec.verify(token) : null) ?? codec.findInText(raw.subarray(0, 262_144).toString('latin1'))[0] ?? null;
+        return c ? { account: c.account, legacy: c.form === 'short' && !c.recipientTag, boundTo: (address) => codec.boundTo(c, address) } : null;
+      },
       parseOptions: {
         codec: codec ?? undefined,
         tokenHeader: config.tokens.header,
@@ -143,35 +155,40 @@ export class Gateway {
       quarantineBytes: config.quarantine.maxBytes,
     });
     const smtp = createSmtpServer(config.smtp, ingest, log.child({ edge: 'smtp' }), (scope, ip) => store.hit(scope, ip, clock.now()));
+    const ready = {
+      redis: async () => (localRedis?.down ? { ok: false, reason: localRedis.down } : (await store.ping()) || { ok: false, reason: `redis does not answer (${redis.status})` }),
+      smtp: () => smtp.listening,
+      policy: () => policy.listening,
+    };
+    // Two doors (docs/security.md): the platform's routes need its token (or an admin's).
+    const platform = platformAuth(config.platform.token, config.admin.token);
+    const internal = config.http.internalPort === null ? null : await createInternalServer(config.http, { log, ready, warnings: () => health.warnings() });
     const http = await createHttpServer(config.http, {
       log,
-      ready: {
-        redis: async () => (localRedis?.down ? { ok: false, reason: localRedis.down } : (await store.ping()) || { ok: false, reason: `redis does not answer (${redis.status})` }),
-        smtp: () => smtp.listening,
-        policy: () => policy.listening,
-      },
+      ready,
       warnings: () => health.warnings(),
+      metrics: internal ? null : platform,
       routes: (app) => {
         const auth = adminAuth(config.admin.token);
         assetRoutes(app);
-        eventRoutes(app, new Traffic(store, clock, sms));
+        eventRoutes(app, new Traffic(store, clock, sms), platform);
         const vetting = new Vetting(store, config, clock);
         accountRoutes(app, new Accounts(store, config.rates, clock, vetting), auth);
-        vettingRoutes(app, { vetting, platform: auth, admin: auth });
+        vettingRoutes(app, { vetting, platform, admin: auth });
         const consents = new Consents(store, config.tokens.secret ? createConsentCodec(parseTokenSecrets(config.tokens.secret)) : null, config.consent, clock);
-        consentRoutes(app, { consents, platform: auth });
+        consentRoutes(app, { consents, platform });
         consentPages(app, {
           consents,
           confirmDays: config.consent.confirmDays,
           limit: async (ip) => config.consent.perMinute === 0 || (await store.hit('consent', ip, clock.now()).catch(() => 0)) <= config.consent.perMinute,
         });
-        suppressionRoutes(app, { store, clock, admin: auth });
+        suppressionRoutes(app, { store, clock, admin: auth, platform });
         unsubscribeRoutes(app, {
           codec,
           effects,
           limit: async (ip) => config.form.unsubscribePerMinute === 0 || (await store.hit('unsubscribe', ip, clock.now()).catch(() => 0)) <= config.form.unsubscribePerMinute,
         });
-        preflightRoutes(app, { preflight: new Preflight(store, config, clock, log.child({ part: 'preflight' })), bodyLimit: config.http.bodyLimit });
+        preflightRoutes(app, { preflight: new Preflight(store, config, clock, log.child({ part: 'preflight' })), bodyLimit: config.http.bodyLimit, platform });
         const pages = new ReportPages({
           operatorName: config.report.operatorName,
           privacyUrl: config.report.privacyUrl,
@@ -182,10 +199,8 @@ export class Gateway {
           maxFillMs: config.report.maxFillHours * 3_600_000,
         });
         pages.register(app);
-        caseRoutes(app, { desk, ingest, store, clock, admin: auth, phoneRegions: config.phone.regions, ratePerMinute: config.form.ratePerMinute, pages });
-        // The platform's routes take the admin token until a platform token of their own
-        // exists (contracts.md: the admin token works there too).
-        smsRoutes(app, { store, effects, sms, keywords: loadKeywords(), clock, regions: config.phone.regions, platform: auth });
+        caseRoutes(app, { desk, ingest, store, clock, admin: auth, platform, phoneRegions: config.phone.regions, ratePerMinute: config.form.ratePerMinute, pages });
+        smsRoutes(app, { store, effects, sms, keywords: loadKeywords(), clock, regions: config.phone.regions, platform });
       },
     });
     const policy = createPolicyServer(
@@ -202,12 +217,16 @@ export class Gateway {
     );
     // Delivery runs on real time (retry schedules, webhook-timestamp), never a test clock.
     const webhooks = startWebhookWorker({ redis, keys: store.keys, config: config.webhooks, log: log.child({ part: 'webhooks' }) });
-    const gw = new Gateway(config, log, redis, store, ingest, codec, smtp, http, policy, webhooks, localRedis, health);
+    const gw = new Gateway(config, log, redis, store, ingest, codec, smtp, http, policy, webhooks, localRedis, health, internal);
     try {
       gw.smtpPort = await smtp.listen();
       gw.policyPort = await policy.listen();
       await http.listen({ port: config.http.port, host: config.http.host });
       gw.httpPort = (http.server.address() as { port: number }).port;
+      if (internal) {
+        await internal.listen({ port: config.http.internalPort!, host: config.http.internalHost });
+        gw.internalPort = (internal.server.address() as { port: number }).port;
+      }
     } catch (err) {
       await gw.stop(0);
       throw err;
@@ -218,7 +237,7 @@ export class Gateway {
 
   /** Stops accepting, lets messages in flight finish (at most graceMs), then closes. */
   async stop(graceMs = this.config.shutdown.graceMs): Promise<void> {
-    await Promise.all([this.smtp.stop(graceMs), this.http.close(), this.policy.stop(graceMs)]);
+    await Promise.all([this.smtp.stop(graceMs), this.http.close(), this.internal?.close(), this.policy.stop(graceMs)]);
     await this.webhooks.stop();
     this.health.stop();
     this.redis.disconnect();

@@ -14,6 +14,7 @@ import { internalFaults, parseDuration, reportsByKind } from './metrics.js';
 import type { ParseOptions } from './parse/index.js';
 import { type Report, unreadableReport } from './parse/report.js';
 import type { Mailbox } from './smtp/mailbox.js';
+import type { BounceBinding } from './rules/evidence.js';
 import type { Store } from './store/store.js';
 import type { AuthInput, ReporterAuth } from './trust/reporters.js';
 
@@ -46,6 +47,11 @@ export interface IngestDeps {
   /** Authenticates a feedback report's sender (DKIM/SPF/DMARC, trusted list). */
   authenticate: (input: AuthInput) => Promise<ReporterAuth>;
   parse: Parser;
+  /**
+   * What a bounce's token speaks for: the VERP token of bounces+TOKEN@, else a long token
+   * (it names its recipient) in the returned message; null when neither verifies.
+   */
+  bind: (token: string | undefined, raw: Buffer) => BounceBinding | null;
   parseOptions: Omit<ParseOptions, 'mailbox' | 'envelopeToken'>;
   clock: Clock;
   log: Logger;
@@ -170,7 +176,8 @@ export class Ingest {
     // Effects and the record go out together (one round trip, one fsync of the AOF). Both
     // must succeed before the 250; if either fails the client gets a 451 and retries, and
     // the retry's effects are recognised as a duplicate and counted once.
-    const effectsDone = quarantined ? Promise.resolve(null) : this.deps.effects.apply(report, { reportId: id, fingerprint: fp, trusted: auth ? auth.verdict === 'trusted' : true });
+    const binding = env.mailbox === 'bounces' && report.kind === 'bounce' ? this.deps.bind(env.token, raw) : null;
+    const effectsDone = quarantined ? Promise.resolve(null) : this.deps.effects.apply(report, { reportId: id, fingerprint: fp, trusted: auth ? auth.verdict === 'trusted' : true, binding });
     const recorded = store.recordReport({
       id,
       mailbox: env.mailbox,
@@ -191,13 +198,13 @@ export class Ingest {
     const [effects] = await Promise.all([effectsDone, recorded]);
     reportsByKind.inc({ kind: report.kind });
     const opensCase = !quarantined && (env.mailbox === 'abuse' || (report.kind === 'complaint' && this.deps.caseFeedbackTypes.includes(report.recipients[0]?.feedbackType ?? '')));
-    const kase = opensCase ? await this.deps.desk.report(abuseInput(report, id, fp, env)) : null;
+    const kase = opensCase ? await this.deps.desk.report({ ...abuseInput(report, id, fp, env), clientIp: env.clientIp, trustedReporter: auth?.verdict === 'trusted' }) : null;
     return { id, report, quarantined, effects, case: kase };
   }
 }
 
 /** What the desk needs to know of a report that came by mail. */
-export function abuseInput(report: Report, reportId: string, fingerprint: string, env: Pick<Envelope, 'mailFrom'>): AbuseInput {
+export function abuseInput(report: Report, reportId: string, fingerprint: string, env: Pick<Envelope, 'mailFrom'>): Omit<AbuseInput, 'clientIp' | 'trustedReporter'> {
   const a = report.abuse;
   const o = report.original;
   const headers: Record<string, string> = {};

@@ -140,3 +140,24 @@ export const loopBlocked = new client.Counter({
   help: 'Messages whose processing held the event loop longer than smtp.blockedWarnMs',
   registers: [registry],
 });
+
+export const bounceRecipientsIgnored = new client.Counter({
+  name: 'abusegate_bounce_recipients_ignored_total',
+  help: 'Failed recipients named in a bounce that its VERP token does not speak for (not suppressed, not counted), by why (other-recipient, unverified-token)',
+  labelNames: ['why'] as const,
+  registers: [registry],
+});
+
+export const investigationOutcomes = new client.Counter({
+  name: 'abusegate_investigation_reports_total',
+  help: 'Abuse reports that opened or joined a case, by the rule that suspended the account (none when no rule held)',
+  labelNames: ['rule'] as const,
+  registers: [registry],
+});
+
+export const authRejected = new client.Counter({
+  name: 'abusegate_http_auth_rejected_total',
+  help: 'Requests to bearer-token routes refused, by scope (admin, platform)',
+  labelNames: ['scope'] as const,
+  registers: [registry],
+});

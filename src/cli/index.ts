@@ -47,14 +47,17 @@ async function run(argv: string[]): Promise<number> {
     case 'token': {
       const { values } = parseArgs({
         args: rest,
-        options: { account: { type: 'string' }, campaign: { type: 'string' }, recipient: { type: 'string' } },
+        options: { account: { type: 'string' }, campaign: { type: 'string' }, recipient: { type: 'string' }, short: { type: 'boolean' } },
       });
       if (!values.account || !values.campaign) throw new UsageError('token needs --account and --campaign');
       const [{ loadConfig }, { TokenError }] = await Promise.all([import('../config/load.js'), import('../token/token.js')]);
       const config = loadConfig({ env: process.env });
       const codec = await codecFrom(config.tokens.secret);
       if (!codec) throw new TokenError('TOKEN_NO_SECRET', 'no token secret: set ABUSEGATE_TOKEN_SECRET or tokens.secret');
-      const token = values.recipient
+      // --short with --recipient: the recipient-bound VERP form (bounces+<token>@).
+      const token = values.short
+        ? codec.mintShort({ account: values.account, campaign: values.campaign, recipient: values.recipient })
+        : values.recipient
         ? codec.mintLong({ account: values.account, campaign: values.campaign, recipient: values.recipient })
         : codec.mintShort({ account: values.account, campaign: values.campaign });
       process.stdout.write(token + '\n');

@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { parseAdminTokens } from '../http/auth.js';
+import { parseTokenSecrets } from '../token/token.js';
 import { type Config, ENV_KEYS, type SchemaNode, WHSEC, isLeaf, schema } from './schema.js';
 
 export class ConfigError extends Error {
@@ -66,6 +68,7 @@ function validate(value: unknown, node: SchemaNode, path: string[]): unknown {
   }
   switch (node.kind) {
     case 'int': {
+      if (node.nullable && (value === null || value === undefined || value === '')) return null;
       const n = typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
       if (typeof n !== 'number' || !Number.isInteger(n)) throw new ConfigError(`config key ${key}: must be an integer, got ${show(value)}`);
       if (n < node.min || n > node.max) throw new ConfigError(`config key ${key}: must be between ${node.min} and ${node.max}, got ${n}`);
@@ -158,5 +161,36 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       throw err;
     }
   }
-  return validate(raw, schema, []) as Config;
+  return crossCheck(validate(raw, schema, []) as Config);
+}
+
+/** Token secrets: 256 bits, the size of the AES-256 and HMAC-SHA256 keys derived from them. */
+export const MIN_CONFIG_SECRET_OCTETS = 32;
+
+/** At least this many characters in a bearer token (issue 14: guessing must be hopeless). */
+export const MIN_BEARER_CHARS = 32;
+
+/** Rules that span keys or need more than a pattern; one line each, naming the key. */
+function crossCheck(c: Config): Config {
+  // Anyone could then claim a trusted reporter's address through the PROXY header.
+  if (c.smtp.proxyFrom.includes('*')) throw new ConfigError('config key smtp.proxyFrom: "*" would let any client claim any address; list the proxies\' addresses or CIDR ranges');
+  if (c.tokens.secret) {
+    let keys: Record<string, string>;
+    try {
+      keys = parseTokenSecrets(c.tokens.secret).keys;
+    } catch (err) {
+      throw new ConfigError(`config key tokens.secret: ${(err as Error).message.replace(/^ABUSEGATE_TOKEN_SECRET /, '')}`);
+    }
+    for (const [kid, secret] of Object.entries(keys)) {
+      const octets = Buffer.byteLength(secret, 'utf8');
+      if (octets < MIN_CONFIG_SECRET_OCTETS) throw new ConfigError(`config key tokens.secret: key '${kid}' is ${octets} bytes; a secret needs at least ${MIN_CONFIG_SECRET_OCTETS} (openssl rand -base64 32)`);
+    }
+  }
+  for (const [key, spec] of [['admin.token', c.admin.token], ['platform.token', c.platform.token]] as const) {
+    if (!spec) continue;
+    for (const t of parseAdminTokens(spec)) {
+      if (t.token.length < MIN_BEARER_CHARS) throw new ConfigError(`config key ${key}: a token must be at least ${MIN_BEARER_CHARS} characters (openssl rand -base64 32)`);
+    }
+  }
+  return c;
 }

@@ -4,7 +4,7 @@
  */
 
 type Leaf =
-  | { kind: 'int'; min: number; max: number }
+  | { kind: 'int'; min: number; max: number; nullable?: boolean }
   | { kind: 'number'; min: number; max: number }
   | { kind: 'ints'; min: number; max: number }
   | { kind: 'string'; nullable: boolean; pattern?: RegExp; hint?: string }
@@ -26,6 +26,9 @@ const int = (min: number, max: number) => ({ kind: 'int', min, max }) as const;
 const num = (min: number, max: number) => ({ kind: 'number', min, max }) as const;
 const ints = (min: number, max: number) => ({ kind: 'ints', min, max }) as const;
 const port = () => int(0, 65535);
+const optPort = () => ({ kind: 'int', min: 0, max: 65535, nullable: true }) as const;
+/** An ISO 8601 date (or date-time). */
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/;
 const rate = () => num(0, 1);
 const str = () => ({ kind: 'string', nullable: false }) as const;
 const optStr = (pattern?: RegExp, hint?: string) => ({ kind: 'string', nullable: true, pattern, hint }) as const;
@@ -59,8 +62,20 @@ export const schema = {
     maxMimeDepth: int(1, 1000),
     maxMimeParts: int(1, 1e6),
     blockedWarnMs: int(1, 600_000),
+    connectionsPerIp: int(0, 100000),
+    maxDkimSignatures: int(0, 100),
   },
-  http: { port: port(), host: str(), bodyLimit: int(1024, 1024 ** 3) },
+  http: {
+    port: port(),
+    host: str(),
+    bodyLimit: int(1024, 1024 ** 3),
+    internalPort: optPort(),
+    internalHost: str(),
+    requestTimeoutMs: int(1000, 3600000),
+    headersTimeoutMs: int(1000, 3600000),
+    connectionTimeoutMs: int(1000, 3600000),
+    trustedProxies: strings(),
+  },
   policy: {
     port: port(),
     host: str(),
@@ -92,7 +107,7 @@ export const schema = {
   },
   quarantine: { keep: int(1, 10000000), maxBytes: int(0, 1024 ** 3) },
   reports: { retentionDays: int(1, 3650) },
-  tokens: { header: str(), secret: optStr() },
+  tokens: { header: str(), secret: optStr(), legacyShortUntil: optStr(ISO_DATE, 'an ISO 8601 date such as 2027-01-31') },
   rates: {
     windowHours: ints(1, 24 * 90),
     minVolume: int(0, 1e12),
@@ -116,6 +131,8 @@ export const schema = {
     complaintRateShareOfWarn: num(0, 100),
     accountYoungerThanDays: int(0, 3650),
     sendingDomains: strings(),
+    independentReporters: int(0, 1000),
+    reporterWindowHours: int(1, 24 * 30),
   },
   cases: { reportsKept: int(1, 10000), pageSize: int(1, 1000) },
   consent: { publicUrl: { kind: 'string', nullable: false, pattern: /^https?:\/\/[^/?#]+\/?$/, hint: 'an origin such as https://abuse.example.com' }, confirmDays: int(1, 365), perMinute: int(0, 1e9) },
@@ -180,12 +197,15 @@ export const schema = {
     concurrency: int(1, 1000),
   },
   admin: { token: optStr() },
+  platform: { token: optStr() },
   trustedReporters: strings(),
   log: { level: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent') },
   shutdown: { graceMs: int(0, 3600000) },
 } as const;
 
-type Infer<S> = S extends { kind: 'int' | 'number' }
+type Infer<S> = S extends { kind: 'int'; nullable: true }
+  ? number | null
+  : S extends { kind: 'int' | 'number' }
   ? number
   : S extends { kind: 'ints' }
     ? readonly number[]
@@ -216,6 +236,7 @@ export const ENV_KEYS: Record<string, { path: string[]; list?: boolean }> = {
   ABUSEGATE_WEBHOOK_SECRET: { path: ['webhooks', 'secret'] },
   ABUSEGATE_TOKEN_SECRET: { path: ['tokens', 'secret'] },
   ABUSEGATE_ADMIN_TOKEN: { path: ['admin', 'token'] },
+  ABUSEGATE_PLATFORM_TOKEN: { path: ['platform', 'token'] },
   ABUSEGATE_TRUSTED_REPORTERS: { path: ['trustedReporters'], list: true },
   ABUSEGATE_LOG_LEVEL: { path: ['log', 'level'] },
 };

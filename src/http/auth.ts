@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors.js';
+import { authRejected } from '../metrics.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -16,7 +17,7 @@ declare module 'fastify' {
 export function parseAdminTokens(spec: string | null): Array<{ name: string; token: Buffer }> {
   if (!spec) return [];
   const parts = spec.split(',').map((s) => s.trim()).filter(Boolean);
-  const named = parts.every((p) => /^[A-Za-z0-9._-]{1,64}:\S{8,}$/.test(p));
+  const named = parts.every((p) => /^[A-Za-z0-9._-]{1,64}:\S+$/.test(p));
   if (!named) return [{ name: 'admin', token: Buffer.from(spec.trim()) }];
   return parts.map((p) => {
     const i = p.indexOf(':');
@@ -26,16 +27,32 @@ export function parseAdminTokens(spec: string | null): Array<{ name: string; tok
 
 /** preHandler for admin routes: `Authorization: Bearer <token>`, compared in constant time. */
 export function adminAuth(spec: string | null) {
-  const tokens = parseAdminTokens(spec);
+  return bearerAuth('admin', parseAdminTokens(spec));
+}
+
+/**
+ * preHandler for the routes the platform and its MTA call (events, consents, preflight,
+ * suppression reads, /metrics on the public listener): the platform token, or an admin's.
+ */
+export function platformAuth(platformSpec: string | null, adminSpec: string | null) {
+  const platform = parseAdminTokens(platformSpec).map((t) => ({ ...t, name: t.name === 'admin' ? 'platform' : t.name }));
+  return bearerAuth('platform', [...platform, ...parseAdminTokens(adminSpec)]);
+}
+
+function bearerAuth(scope: 'admin' | 'platform', tokens: Array<{ name: string; token: Buffer }>) {
   return async (req: FastifyRequest): Promise<void> => {
-    const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-    const got = m ? Buffer.from(m[1]) : null;
+    // A bounded scan, not a regex over the header: the value is the client's.
+    const h = req.headers.authorization ?? '';
+    const got = h.length <= 1024 && h.slice(0, 7).toLowerCase() === 'bearer ' ? Buffer.from(h.slice(7).trim()) : null;
     let who: string | undefined;
     for (const t of tokens) {
       // Compare with every token (no early exit) so timing says nothing about which matched.
       if (got && got.length === t.token.length && timingSafeEqual(got, t.token)) who = t.name;
     }
-    if (!who) throw new GatewayError('UNAUTHORIZED');
+    if (!who) {
+      authRejected.inc({ scope });
+      throw new GatewayError('UNAUTHORIZED');
+    }
     req.admin = who;
   };
 }

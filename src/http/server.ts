@@ -2,12 +2,14 @@
  * The HTTP edge (fastify): health, readiness, metrics and the API. Routes translate HTTP
  * to domain calls; every error leaves as `{error: {code, message}}` with a catalogue code.
  */
+import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import type { Config } from '../config/schema.js';
 import { ERRORS, type ErrorCode, GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { httpRequests, internalFaults, registry } from '../metrics.js';
+import { HTML_HEADERS } from '../web/html.js';
 
 export interface HttpDeps {
   log: Logger;
@@ -17,9 +19,21 @@ export interface HttpDeps {
   ready: Record<string, () => Promise<ReadyCheck> | ReadyCheck>;
   /** Conditions that leave the gateway ready (200) but need an operator: name → why. */
   warnings?: () => Promise<Record<string, string>>;
+  /**
+   * Guards /metrics on this listener (the platform token); null: /metrics is not served here
+   * (an internal listener serves it).
+   */
+  metrics: ((req: FastifyRequest) => Promise<void>) | null;
 }
 
 export type ReadyCheck = boolean | { ok: boolean; reason?: string };
+
+/**
+ * Path parameters carry tokens: a long attribution token (/u/, at most 640 characters for a
+ * 320-octet recipient) or a consent link (/c/, at most 2,048).
+ */
+export const MAX_PARAM_LENGTH = 2048;
+
 
 function errorBody(code: ErrorCode, message?: string) {
   return { error: { code, message: message ?? ERRORS[code].message } };
@@ -42,17 +56,74 @@ function fromFastify(err: FastifyError): { status: number; code: ErrorCode; mess
   return { status: 500, code: 'INTERNAL', message: ERRORS.INTERNAL.message };
 }
 
+/** Options both listeners share: limits that hold against slow or oversized clients. */
+function baseOptions(cfg: Config['http'], log: Logger) {
+  return {
+    loggerInstance: log as unknown as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: (logger: FastifyBaseLogger) => logger,
+    // A client that trickles a request or its body is cut off (slowloris).
+    requestTimeout: cfg.requestTimeoutMs,
+    connectionTimeout: cfg.connectionTimeoutMs,
+    // X-Forwarded-For is believed only from the listed proxies (else anyone picks their IP).
+    trustProxy: cfg.trustedProxies.length ? [...cfg.trustedProxies] : false,
+  };
+}
+
+/**
+ * The internal listener (http.internalPort): /metrics without a token, /healthz and /readyz,
+ * for a network only the platform and monitoring reach (docs/security.md, "Two doors").
+ */
+export async function createInternalServer(cfg: Config['http'], deps: Pick<HttpDeps, 'log' | 'ready' | 'warnings'>): Promise<FastifyInstance> {
+  const app = Fastify(baseOptions(cfg, deps.log.child({ edge: 'http-internal' })));
+  app.server.headersTimeout = cfg.headersTimeoutMs;
+  app.setNotFoundHandler((req, reply) => {
+    reply.status(404).send(errorBody('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}`));
+  });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', readyz(deps.ready, deps.warnings));
+  app.get('/metrics', metricsHandler);
+  return app;
+}
+
+async function metricsHandler(_req: FastifyRequest, reply: import('fastify').FastifyReply) {
+  reply.header('content-type', registry.contentType).send(await registry.metrics());
+}
+
+function readyz(ready: HttpDeps['ready'], warn?: HttpDeps['warnings']) {
+  return async (_req: FastifyRequest, reply: import('fastify').FastifyReply) => {
+    const checks: Record<string, boolean> = {};
+    const reasons: Record<string, string> = {};
+    for (const [name, check] of Object.entries(ready)) {
+      try {
+        const r = await check();
+        checks[name] = typeof r === 'boolean' ? r : r.ok;
+        if (typeof r !== 'boolean' && r.reason) reasons[name] = r.reason;
+      } catch (err) {
+        checks[name] = false;
+        reasons[name] = (err as Error).message;
+      }
+    }
+    const ok = Object.values(checks).every(Boolean);
+    const warnings = (await warn?.().catch(() => ({}))) ?? {};
+    reply.status(ok ? 200 : 503).send({
+      status: ok ? 'ready' : 'not ready',
+      checks,
+      ...(Object.keys(reasons).length ? { reasons } : {}),
+      ...(Object.keys(warnings).length ? { warnings } : {}),
+    });
+  };
+}
+
 export async function createHttpServer(cfg: Config['http'], deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: deps.log.child({ edge: 'http' }) as unknown as FastifyBaseLogger,
-    // One log line per request would drown the SMTP lines; errors are logged by the handler.
-    logController: new LogController({ disableRequestLogging: true }),
-    // No child logger per request (fastify's default builds one, redaction and all, for
-    // every lookup): the few lines a request logs carry its id themselves.
-    childLoggerFactory: (logger) => logger,
+    ...baseOptions(cfg, deps.log.child({ edge: 'http' })),
+    // Routes hold tokens (RFC 8058 one-click links /u/<token>, consent links /c/<token>);
+    // the router's default of 100 answered 414 to most real ones.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // (baseOptions: one log line per request would drown the SMTP lines; no child logger
+    // per request, fastify's default builds one, redaction and all, for every lookup.)
     bodyLimit: cfg.bodyLimit,
-    // Path parameters carry tokens: a long attribution token (/u/, up to 640) or a consent link (/c/, up to 2,048).
-    maxParamLength: 2048,
     // No silent dropping of unknown fields: additionalProperties: false rejects them.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
@@ -61,17 +132,21 @@ export async function createHttpServer(cfg: Config['http'], deps: HttpDeps): Pro
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
-  // multipart/form-data one-click POSTs (some providers send those) carry one small field.
-  app.addContentTypeParser('multipart/form-data', { parseAs: 'string' }, (req, body, done) => {
-    const m = /boundary=("?)([^";]+)\1/i.exec(req.headers['content-type'] ?? '');
-    const fields: Record<string, string> = {};
-    if (m) {
-      for (const part of (body as string).split('--' + m[2])) {
-        const f = /name="([^"]+)"\r?\n\r?\n([\s\S]*?)\r?\n$/.exec(part);
-        if (f) fields[f[1]] = f[2];
-      }
+  app.server.headersTimeout = cfg.headersTimeoutMs;
+  // multipart/form-data one-click POSTs (some providers send those) carry one small field:
+  // the framework's own streaming parser (busboy), fields only, a few and small.
+  await app.register(multipart, {
+    attachFieldsToBody: 'keyValues',
+    limits: { fields: 10, fieldSize: 4096, files: 0, parts: 10, headerPairs: 20 },
+  });
+  // Every HTML response carries the pages' security headers (src/web/html.ts), also one a
+  // route sent without sendHtml: CSP without inline script, no framing, no sniffing.
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    const type = reply.getHeader('content-type');
+    if (typeof type === 'string' && type.startsWith('text/html') && !reply.hasHeader('content-security-policy')) {
+      for (const [k, v] of Object.entries(HTML_HEADERS)) if (k !== 'content-type' && k !== 'cache-control') reply.header(k, v);
     }
-    done(null, fields);
+    done(null, payload);
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
@@ -98,39 +173,22 @@ export async function createHttpServer(cfg: Config['http'], deps: HttpDeps): Pro
     openapi: {
       openapi: '3.1.0',
       info: { title: 'abusegate', version: '1', description: "The abuse desk's edge gateway: suppressions, events, accounts, abuse reports, cases, preflight." },
-      components: { securitySchemes: { admin: { type: 'http', scheme: 'bearer', description: 'ABUSEGATE_ADMIN_TOKEN' } } },
+      components: {
+        securitySchemes: {
+          admin: { type: 'http', scheme: 'bearer', description: 'ABUSEGATE_ADMIN_TOKEN' },
+          platform: { type: 'http', scheme: 'bearer', description: 'ABUSEGATE_PLATFORM_TOKEN (an admin token is accepted too)' },
+        },
+      },
     },
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   app.get('/healthz', async () => ({ status: 'ok' }));
 
-  app.get('/readyz', async (_req, reply) => {
-    const checks: Record<string, boolean> = {};
-    const reasons: Record<string, string> = {};
-    for (const [name, check] of Object.entries(deps.ready)) {
-      try {
-        const r = await check();
-        checks[name] = typeof r === 'boolean' ? r : r.ok;
-        if (typeof r !== 'boolean' && r.reason) reasons[name] = r.reason;
-      } catch (err) {
-        checks[name] = false;
-        reasons[name] = (err as Error).message;
-      }
-    }
-    const ok = Object.values(checks).every(Boolean);
-    const warnings = (await deps.warnings?.().catch(() => ({}))) ?? {};
-    reply.status(ok ? 200 : 503).send({
-      status: ok ? 'ready' : 'not ready',
-      checks,
-      ...(Object.keys(reasons).length ? { reasons } : {}),
-      ...(Object.keys(warnings).length ? { warnings } : {}),
-    });
-  });
+  app.get('/readyz', readyz(deps.ready, deps.warnings));
 
-  app.get('/metrics', async (_req, reply) => {
-    reply.header('content-type', registry.contentType).send(await registry.metrics());
-  });
+  // With an internal listener, /metrics lives there only; otherwise behind the platform token.
+  if (deps.metrics) app.get('/metrics', { preHandler: deps.metrics, schema: { hide: true } }, metricsHandler);
 
   deps.routes?.(app);
   return app;

@@ -90,7 +90,15 @@ export interface PreflightVerdict {
   reasons: PreflightReason[];
 }
 
-const pct = (x: number) => `${(x * 100).toFixed(x < 0.001 ? 3 : x < 0.1 ? 2 : 1).replace(/\.?0+$/, '')} %`;
+const pct = (x: number) => `${trimZeros((x * 100).toFixed(x < 0.001 ? 3 : x < 0.1 ? 2 : 1))} %`;
+/** "2.50" → "2.5", "3.0" → "3": a scan from the end (no backtracking regex). */
+function trimZeros(s: string): string {
+  if (!s.includes('.')) return s;
+  let end = s.length;
+  while (s[end - 1] === '0') end--;
+  if (s[end - 1] === '.') end--;
+  return s.slice(0, end);
+}
 const n = (x: number) => x.toLocaleString('en-US');
 const plural = (count: number, one: string, many: string) => `${n(count)} ${count === 1 ? one : many}`;
 const share = (part: number, whole: number) => (whole > 0 ? part / whole : 0);

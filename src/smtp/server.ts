@@ -14,9 +14,12 @@ import type { Logger } from '../log.js';
 import { loopBlocked, messageSize, smtpMessages, smtpRcptRejected } from '../metrics.js';
 import { type MailboxTarget, resolveMailbox } from './mailbox.js';
 import { installProxyV2 } from './proxy.js';
+import { ipGroup } from '../trust/ip.js';
 
 interface SessionState {
   target?: MailboxTarget;
+  /** The client's /24 or /64 while it holds a connection slot. */
+  group?: string;
 }
 
 /**
@@ -65,6 +68,8 @@ export function createSmtpServer(cfg: Config['smtp'], ingest: Ingest, log: Logge
     return st;
   };
   let inFlight = 0;
+  // Open connections per client /24 or /64 (released in onClose).
+  const openByGroup = new Map<string, number>();
   // The message count per client IP in the current minute, as Redis last answered.
   const seen = new Map<string, number>();
   const sweep = setInterval(() => seen.clear(), 60_000);
@@ -85,6 +90,17 @@ export function createSmtpServer(cfg: Config['smtp'], ingest: Ingest, log: Logge
     logger: false,
     ...(cfg.proxyFrom.length ? { useProxy: [...cfg.proxyFrom] } : {}),
     onConnect(session, cb) {
+      // Per-IP concurrency (issue 14): one network must not hold every connection slot.
+      if (cfg.connectionsPerIp > 0) {
+        const group = ipGroup(session.remoteAddress);
+        const open = (openByGroup.get(group) ?? 0) + 1;
+        if (open > cfg.connectionsPerIp) {
+          smtpRcptRejected.inc({ reason: 'connections_per_ip' });
+          return cb(new GatewayError('CONNECTION_LIMITED'));
+        }
+        openByGroup.set(group, open);
+        state(session).group = group;
+      }
       if (cfg.connectionsPerMinute === 0) return cb();
       limiter('smtp-conn', session.remoteAddress).then(
         (n) => {
@@ -94,6 +110,13 @@ export function createSmtpServer(cfg: Config['smtp'], ingest: Ingest, log: Logge
         },
         () => cb(), // fail open: a message will still get its 451 if Redis is really down
       );
+    },
+    onClose(session) {
+      const group = states.get(session)?.group;
+      if (group === undefined) return;
+      const open = (openByGroup.get(group) ?? 1) - 1;
+      if (open > 0) openByGroup.set(group, open);
+      else openByGroup.delete(group);
     },
     onMailFrom(_address, session, cb) {
       state(session).target = undefined;

@@ -40,6 +40,8 @@ export interface AccountKeys {
   /** Hash of double opt-in proofs: `<channel>|<address>` → JSON. */
   consents: string;
   dedup(fingerprint: string): string;
+  /** Sorted set of abuse reports about the account, `reportId|ipGroup|address`, by time (rules/evidence.ts). */
+  reporters: string;
   /** List of vetting results, newest first (JSON each). */
   vetting: string;
   outbox: string;
@@ -91,6 +93,7 @@ export class Keys {
       suppressions: (channel: string) => `${t}:sup:${channel}`,
       consents: `${t}:consents`,
       dedup: (fingerprint: string) => `${t}:seen:${fingerprint}`,
+      reporters: `${t}:reporters`,
       vetting: `${t}:vetting`,
       outbox: this.outbox(this.partitionOf(account)),
       audit: this.partitionAudit(this.partitionOf(account)),

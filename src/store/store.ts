@@ -5,6 +5,7 @@
  * memory (452 / 503); any other failure is a bug and becomes INTERNAL_FAULT, which the
  * edges log with its stack.
  */
+import type { ReporterSighting } from '../rules/evidence.js';
 import { ERRORS, GatewayError } from '../errors.js';
 import { redisErrors } from '../metrics.js';
 import type { Channel } from '../address.js';
@@ -176,6 +177,8 @@ export interface CaseRecord {
   updatedAt: string;
   reportCount: number;
   suspicious: string[];
+  /** high: alarming words or a doubtful account; the desk looks at these first. */
+  priority?: 'high';
   reports: CaseReport[];
   notes: Array<{ at: string; by: string; text: string }>;
   history: Array<{ at: string; by: string; from: string; to: string }>;
@@ -616,5 +619,27 @@ export class Store {
   async writeCampaignEvent(account: string, e: OutboxEvent): Promise<void> {
     const k = this.keys.account(account);
     await this.call('writeCampaignEvent', () => this.script('appendEvent')(k.meta, k.outbox, JSON.stringify(e), account, this.keys.outboxWake()));
+  }
+
+  // --- evidence (issue 14): who reported an account, for the independent-reporters rule ---
+
+  /**
+   * Notes an abuse report about an account and returns every report of the last `windowMs`
+   * (this one included), oldest first. One key, so MULTI keeps it atomic on a cluster.
+   */
+  async noteReporter(account: string, s: ReporterSighting, now: number, windowMs: number): Promise<ReporterSighting[]> {
+    const key = this.keys.account(account).reporters;
+    // '|' cannot occur in a report id or an IP group; an address keeps any '|' after the second.
+    const member = `${s.reportId}|${s.ipGroup}|${s.address ?? ''}`;
+    const res = await this.call('noteReporter', () =>
+      this.redis.multi().zadd(key, now, member).zremrangebyscore(key, '-inf', now - windowMs).zrange(key, '0', '999').pexpire(key, windowMs).exec(),
+    );
+    const failed = res?.find(([err]) => err);
+    if (failed) throw failed[0];
+    return (res![2][1] as string[]).map((m) => {
+      const a = m.indexOf('|');
+      const b = m.indexOf('|', a + 1);
+      return { reportId: m.slice(0, a), ipGroup: m.slice(a + 1, b), address: m.slice(b + 1) || null };
+    });
   }
 }

@@ -9,9 +9,14 @@
  *   hash every address they can find in the headers. The nonce is a synthetic IV (an HMAC of
  *   the plaintext under a second key), so the same triple always gives the same token and the
  *   nonce doubles as a 96-bit MAC that verify checks after decryption.
- * - short kid mac13 payload, lower-case base32 only, for the VERP local part
+ * - short kid mac11 tag4 payload, lower-case base32 only, for the VERP local part
  *   `bounces+<token>@domain`: MTAs may lowercase local parts and RFC 5321 §4.5.3.1.1 caps them
- *   at 64 octets. Authenticated with a 64-bit truncated HMAC, not encrypted.
+ *   at 64 octets. `tag` is 20 bits of a keyed hash of the recipient the mail went to, so a
+ *   bounce to this address can only speak for that recipient (a DSN naming strangers is
+ *   not believed for them); the 55-bit truncated HMAC covers kid, tag and payload. Not
+ *   encrypted: the tag reveals nothing without the key.
+ * - legacy short kid mac13 payload (no recipient tag): minted before recipient binding;
+ *   verifies only until the transition date the codec is given (`legacyShortUntil`).
  *
  * Pure code, no I/O. Sub-keys are derived once per key id when the codec is built.
  */
@@ -27,10 +32,20 @@ export class TokenError extends Error {
   }
 }
 
+export interface CodecOptions {
+  /**
+   * Until when (ms since the epoch) legacy short tokens, which name no recipient, still
+   * verify; null: never. Left out: always (the library default; the gateway passes its
+   * configured transition date).
+   */
+  legacyShortUntil?: number | null;
+  now?: () => number;
+}
+
 export interface TokenKeys {
   /** Key id that mints. */
   current: string;
-  /** Every key here verifies; key id → secret (≥ 16 UTF-8 bytes). */
+  /** Every key here verifies; key id → secret (≥ 16 UTF-8 bytes; the gateway's configuration asks 32). */
   keys: Record<string, string>;
 }
 
@@ -41,12 +56,23 @@ export interface TokenClaims {
   recipient?: string;
   kid: string;
   form: 'long' | 'short';
+  /** Bound short tokens: the recipient tag; absent in a legacy short token (bound to no one). */
+  recipientTag?: string;
 }
 
 export interface TokenCodec {
   mintLong(c: { account: string; campaign: string; recipient: string }): string;
-  /** Throws TOKEN_TOO_LONG when `localPrefix + token` would exceed 64 octets. */
-  mintShort(c: { account: string; campaign: string }, localPrefix?: string): string;
+  /**
+   * With a recipient: the recipient-bound short form; without: the legacy form (verifies
+   * only during the transition). Throws TOKEN_TOO_LONG when `localPrefix + token` would
+   * exceed 64 octets.
+   */
+  mintShort(c: { account: string; campaign: string; recipient?: string }, localPrefix?: string): string;
+  /**
+   * Whether verified claims speak for this recipient: a long token names it, a bound short
+   * token carries its tag. A legacy short token speaks for no one.
+   */
+  boundTo(claims: TokenClaims, address: string): boolean;
   /** Claims of an authentic token, or null for anything else; never throws. */
   verify(token: string): TokenClaims | null;
   /**
@@ -78,6 +104,7 @@ const KID_RE = /^[a-z2-7]$/;
 const ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
 const MAX_ID = 64;
 const MAX_RECIPIENT_OCTETS = 320;
+/** The codec's floor; a running gateway asks 32 (MIN_CONFIG_SECRET_OCTETS, config/load.ts). */
 const MIN_SECRET_OCTETS = 16;
 /** RFC 5321 §4.5.3.1.1. */
 const MAX_LOCAL_PART_OCTETS = 64;
@@ -91,7 +118,10 @@ const MIN_LONG = 2 + Math.ceil(((NONCE_OCTETS + MIN_PLAINTEXT + TAG_OCTETS) * 4)
 const MAX_LONG = 2 + Math.ceil(((NONCE_OCTETS + MAX_PLAINTEXT + TAG_OCTETS) * 4) / 3);
 const B64URL_RE = /^[A-Za-z0-9_-]+$/;
 
-const MAC_CHARS = 13; // 64 bits in radix 32
+const MAC_CHARS = 13; // 64 bits in radix 32 (legacy short form)
+/** Bound short form: 55-bit MAC + 20-bit recipient tag keep 16-character ids within 64 octets. */
+const BOUND_MAC_CHARS = 11;
+const TAG_CHARS = 4;
 /** Radix-32 digits of the largest payload: two 64-character ids and the separator. */
 const MAX_PAYLOAD = (RADIX ** BigInt(2 * MAX_ID + 1) - 1n).toString(32).length;
 const SHORT_RE = /^[A-Za-z2-7]+$/;
@@ -103,6 +133,8 @@ interface DerivedKey {
   enc: Buffer;
   siv: Buffer;
   short: Buffer;
+  bound: Buffer;
+  rcpt: Buffer;
   /** AAD of the long form: the ASCII bytes of '1' + kid. */
   aad: Buffer;
 }
@@ -114,6 +146,8 @@ function derive(kid: string, secret: string): DerivedKey {
     enc: sub('abusegate/v1/enc'),
     siv: sub('abusegate/v1/siv'),
     short: sub('abusegate/v1/short'),
+    bound: sub('abusegate/v2/short'),
+    rcpt: sub('abusegate/v2/recipient'),
     aad: Buffer.from('1' + kid, 'ascii'),
   };
 }
@@ -150,6 +184,28 @@ function hmac(key: Buffer, data: Buffer | string): Buffer {
 function shortMac(k: DerivedKey, payload: string): string {
   const n = hmac(k.short, 's' + k.kid + payload).readBigUInt64BE(0);
   return toBase32Digits(n).padStart(MAC_CHARS, 'a');
+}
+
+/** 20 bits of HMAC(rcpt key, lower-cased normalised address): 4 base32 digits. */
+function recipientTag(k: DerivedKey, address: string): string {
+  const n = BigInt(hmac(k.rcpt, normaliseRecipient(address)).readUInt32BE(0) >>> 12);
+  return toBase32Digits(n).padStart(TAG_CHARS, 'a');
+}
+
+/** 55 bits of HMAC-SHA256(bound key, 'b' + kid + tag + payload), 11 base32 digits. */
+function boundMac(k: DerivedKey, tag: string, payload: string): string {
+  const n = hmac(k.bound, 'b' + k.kid + tag + payload).readBigUInt64BE(0) >> 9n;
+  return toBase32Digits(n).padStart(BOUND_MAC_CHARS, 'a');
+}
+
+/**
+ * The form of an address the tag is computed over: trimmed, brackets dropped, lower case
+ * (MTAs lowercase VERP and DSN addresses; the tag must survive that).
+ */
+function normaliseRecipient(address: string): string {
+  let s = address.trim();
+  if (s.startsWith('<') && s.endsWith('>')) s = s.slice(1, -1).trim();
+  return s.toLowerCase();
 }
 
 function toBase32Digits(n: bigint): string {
@@ -212,7 +268,8 @@ function safeEqual(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-export function createTokenCodec(keys: TokenKeys): TokenCodec {
+export function createTokenCodec(keys: TokenKeys, opts: CodecOptions = {}): TokenCodec {
+  const legacyAllowed = (): boolean => opts.legacyShortUntil === undefined || (opts.legacyShortUntil !== null && (opts.now ?? Date.now)() < opts.legacyShortUntil);
   const bad = (msg: string): TokenError => new TokenError('TOKEN_BAD_SECRET', msg);
   if (keys === null || typeof keys !== 'object' || keys.keys === null || typeof keys.keys !== 'object') {
     throw bad('token keys must be {current, keys}');
@@ -242,12 +299,17 @@ export function createTokenCodec(keys: TokenKeys): TokenCodec {
     return '1' + k.kid + Buffer.concat([nonce, ct, cipher.getAuthTag()]).toString('base64url');
   }
 
-  function mintShort(c: { account: string; campaign: string }, localPrefix: string = DEFAULT_LOCAL_PREFIX): string {
+  function mintShort(c: { account: string; campaign: string; recipient?: string }, localPrefix: string = DEFAULT_LOCAL_PREFIX): string {
     const account = checkId('account', c.account);
     const campaign = checkId('campaign', c.campaign);
     const k = current;
     const payload = encodeIds(account, campaign);
-    const token = k.kid + shortMac(k, payload) + payload;
+    let token: string;
+    if (c.recipient === undefined) token = k.kid + shortMac(k, payload) + payload;
+    else {
+      const tag = recipientTag(k, checkRecipient(c.recipient));
+      token = k.kid + boundMac(k, tag, payload) + tag + payload;
+    }
     const octets = Buffer.byteLength(localPrefix, 'utf8') + token.length;
     if (octets > MAX_LOCAL_PART_OCTETS) {
       throw new TokenError(
@@ -300,19 +362,35 @@ export function createTokenCodec(keys: TokenKeys): TokenCodec {
   }
 
   function verifyShort(token: string): TokenClaims | null {
-    if (token.length < 1 + MAC_CHARS + 1 || token.length > 1 + MAC_CHARS + MAX_PAYLOAD) return null;
+    if (token.length < 1 + BOUND_MAC_CHARS + TAG_CHARS + 1 || token.length > 1 + MAC_CHARS + MAX_PAYLOAD) return null;
     // Test before lowercasing: toLowerCase maps a few non-ASCII letters (U+212A KELVIN) to ASCII.
     if (!SHORT_RE.test(token)) return null;
     const t = token.toLowerCase();
     const k = derived.get(t[0]);
     if (k === undefined) return null;
-    const mac = t.slice(1, 1 + MAC_CHARS);
-    const payload = t.slice(1 + MAC_CHARS);
-    if (payload[0] === 'a') return null; // a leading zero digit is never minted
-    if (!safeEqual(Buffer.from(shortMac(k, payload)), Buffer.from(mac))) return null;
-    const ids = decodeIds(payload);
+    // The bound form first; a legacy token is tried only during the transition.
+    const mac = t.slice(1, 1 + BOUND_MAC_CHARS);
+    const tag = t.slice(1 + BOUND_MAC_CHARS, 1 + BOUND_MAC_CHARS + TAG_CHARS);
+    const payload = t.slice(1 + BOUND_MAC_CHARS + TAG_CHARS);
+    // A leading zero digit is never minted.
+    if (payload[0] !== 'a' && safeEqual(Buffer.from(boundMac(k, tag, payload)), Buffer.from(mac))) {
+      const ids = decodeIds(payload);
+      return ids && { account: ids.account, campaign: ids.campaign, kid: k.kid, form: 'short', recipientTag: tag };
+    }
+    if (!legacyAllowed() || t.length < 1 + MAC_CHARS + 1) return null;
+    const legacyMac = t.slice(1, 1 + MAC_CHARS);
+    const legacyPayload = t.slice(1 + MAC_CHARS);
+    if (legacyPayload[0] === 'a') return null;
+    if (!safeEqual(Buffer.from(shortMac(k, legacyPayload)), Buffer.from(legacyMac))) return null;
+    const ids = decodeIds(legacyPayload);
     if (ids === null) return null;
     return { account: ids.account, campaign: ids.campaign, kid: k.kid, form: 'short' };
+  }
+
+  function boundTo(claims: TokenClaims, address: string): boolean {
+    if (claims.form === 'long') return claims.recipient !== undefined && normaliseRecipient(claims.recipient) === normaliseRecipient(address);
+    const k = derived.get(claims.kid);
+    return !!k && !!claims.recipientTag && recipientTag(k, address) === claims.recipientTag;
   }
 
   function verify(token: string): TokenClaims | null {
@@ -350,7 +428,7 @@ export function createTokenCodec(keys: TokenKeys): TokenCodec {
     return out;
   }
 
-  return { mintLong, mintShort, verify, findInText };
+  return { mintLong, mintShort, boundTo, verify, findInText };
 }
 
 // --- finding long tokens in text -------------------------------------------------------------

@@ -38,7 +38,10 @@ export function normalizeDomain(name: string): string | null {
 
 /** `::ffff:192.0.2.1` (how a dual-stack socket reports an IPv4 peer) → `192.0.2.1`. */
 export function normalizeIp(ip: string): string {
-  const s = ip.trim().replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+  const bare = ip.trim().replace(/^\[|\]$/g, '');
+  // The zone of a link-local address (fe80::1%eth0) is cut with indexOf: linear whatever follows.
+  const zone = bare.indexOf('%');
+  const s = zone < 0 ? bare : bare.slice(0, zone);
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(s);
   return mapped ? mapped[1]! : s;
 }

@@ -39,6 +39,32 @@ export interface AuthInput {
   clientIp: string;
   helo: string;
   mailFrom: string;
+  /** DKIM-Signature fields verified at most (each costs DNS and a hash); the rest are dropped. */
+  maxDkimSignatures?: number;
+}
+
+/**
+ * The message with at most `max` DKIM-Signature fields in its header (the first ones,
+ * RFC 6376 §6.1: a verifier may limit the signatures it checks). A line scan, no regex.
+ */
+export function capDkimSignatures(raw: Buffer, max: number): Buffer {
+  const crlf = raw.indexOf('\r\n\r\n');
+  const lf = raw.indexOf('\n\n');
+  const end = crlf >= 0 && (lf < 0 || crlf < lf) ? crlf : lf;
+  const head = raw.subarray(0, end < 0 ? raw.length : end).toString('latin1');
+  const lines = head.split('\n');
+  const kept: string[] = [];
+  let seen = 0;
+  let dropping = false;
+  let changed = false;
+  for (const line of lines) {
+    const folded = line.startsWith(' ') || line.startsWith('\t');
+    if (!folded) dropping = line.slice(0, 15).toLowerCase() === 'dkim-signature:' && ++seen > max;
+    if (dropping) changed = true;
+    else kept.push(line);
+  }
+  if (!changed) return raw;
+  return Buffer.concat([Buffer.from(kept.join('\n'), 'latin1'), raw.subarray(end < 0 ? raw.length : end)]);
 }
 
 /** mailauth's resolver: like dns.promises.resolve, TXT answers as string[][]. */
@@ -154,7 +180,7 @@ type Verified = Pick<AuthenticateResult, 'dkim' | 'spf' | 'dmarc'>;
  */
 async function verifyAll(input: AuthInput, resolver: Resolver, mta: string | undefined): Promise<Verified> {
   const sender = input.mailFrom || undefined;
-  const dkim = await dkimVerify(input.raw, { resolver, sender });
+  const dkim = await dkimVerify(input.maxDkimSignatures === undefined ? input.raw : capDkimSignatures(input.raw, input.maxDkimSignatures), { resolver, sender });
   const helo = input.helo || input.clientIp || undefined;
   const spf = await spfVerify({ ip: input.clientIp, helo: helo && isIP(helo) ? `[${helo}]` : helo, sender, mta: mta ?? hostname(), resolver });
   const dmarc = dkim.headerFrom

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { ManualClock } from '../../src/clock.js';
 import type { Gateway } from '../../src/gateway.js';
-import { startGateway } from '../helpers/gateway.js';
+import { PLATFORM_AUTH, startGateway, TEST_PLATFORM_TOKEN } from '../helpers/gateway.js';
 import { dsn } from '../helpers/mail.js';
 import { testRedis } from '../helpers/redis.js';
 import { SmtpClient } from '../helpers/smtp.js';
@@ -14,13 +14,15 @@ t.test('bounces end to end over SMTP to bounces+<token>@', async (t) => {
   const gw = await startGateway(t, { redisUrl: redis.url, clock });
   const smtp = await SmtpClient.connect(gw.smtpPort);
   t.teardown(() => smtp.quit());
-  const verp = (account: string) => `bounces+${gw.codec!.mintShort({ account, campaign: 'c1' })}@localhost`;
+  // Recipient-bound VERP, as the platform mints it for each recipient.
+  const verp = (account: string, recipient: string) => `bounces+${gw.codec!.mintShort({ account, campaign: 'c1', recipient })}@localhost`;
   const bounce = async (account: string, msg: string) => {
-    const r = await smtp.send('', [verp(account)], msg);
+    const recipient = msg.split('\n').find((l) => l.startsWith('Final-Recipient:'))!.split(';')[1].trim();
+    const r = await smtp.send('', [verp(account, recipient)], msg);
     if (r.code !== 250) throw new Error(`SMTP ${r.code} ${r.text}`);
   };
   const events = (gw: Gateway, body: unknown) =>
-    fetch(`http://127.0.0.1:${gw.httpPort}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(`http://127.0.0.1:${gw.httpPort}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...PLATFORM_AUTH }, body: JSON.stringify(body) });
   const suppressed = (account: string, address: string) => gw.store.getSuppression(account, 'email', address);
 
   t.test('a hard bounce suppresses at once, with status and diagnostic', async (t) => {

@@ -12,7 +12,7 @@ import { TEST_TOKEN_SECRET } from '../helpers/gateway.js';
 import { dsn, tokenComplaint } from '../helpers/mail.js';
 import { deliverAll, type Outgoing, startCluster } from './helpers.js';
 
-const ADMIN = 'cluster-admin-token';
+const ADMIN = 'cluster-admin-token-padded-to-32-chars-xxxxxxx';
 const PREFIX = 'ag';
 const keys = new Keys(PREFIX, 64);
 const codec = createTokenCodec(parseTokenSecrets(TEST_TOKEN_SECRET));

@@ -1,12 +1,12 @@
 import t from 'tap';
 import { ManualClock } from '../../src/clock.js';
 import type { Gateway } from '../../src/gateway.js';
-import { startGateway } from '../helpers/gateway.js';
+import { PLATFORM_AUTH, startGateway, TEST_PLATFORM_TOKEN } from '../helpers/gateway.js';
 import { arfReport } from '../helpers/mail.js';
 import { testRedis } from '../helpers/redis.js';
 import { SmtpClient } from '../helpers/smtp.js';
 
-const ADMIN = 'admin-secret-token';
+const ADMIN = 'admin-secret-token-padded-to-32-chars-xxxxxxx';
 const HOUR = 3_600_000;
 
 async function api(gw: Gateway, method: string, path: string, body?: unknown, token: string | null = ADMIN) {
@@ -50,7 +50,7 @@ t.test('feedback-loop complaints end to end', async (t) => {
     if (r.code !== 250) throw new Error(`SMTP ${r.code} ${r.text}`);
     return r;
   };
-  const sent = (account: string, count: number) => api(gw, 'POST', '/v1/events', { events: [{ type: 'sent', account, campaign: 'c1', count }] }, null);
+  const sent = (account: string, count: number) => api(gw, 'POST', '/v1/events', { events: [{ type: 'sent', account, campaign: 'c1', count }] }, TEST_PLATFORM_TOKEN);
 
   t.test('a redacted report on a token-stamped message suppresses the right recipient', async (t) => {
     await complain(complaintFor(gw, 'acme', 'spring-sale', 'Jane.Doe@Example.COM', { redact: true }));
@@ -179,7 +179,7 @@ t.test('an unverified reporter suppresses, but never counts toward warnings', as
   const redis = await testRedis(t);
   // Only a documentation range is trusted: the loopback test client is not.
   const gw = await startGateway(t, { redisUrl: redis.url, overrides: { admin: { token: ADMIN }, trustedReporters: ['192.0.2.0/24'] } });
-  await api(gw, 'POST', '/v1/events', { events: [{ type: 'sent', account: 'unv', count: 1000 }] }, null);
+  await api(gw, 'POST', '/v1/events', { events: [{ type: 'sent', account: 'unv', count: 1000 }] }, TEST_PLATFORM_TOKEN);
   for (let i = 0; i < 5; i++) {
     const r = await sendMailTo(gw, complaintFor(gw, 'unv', 'c1', `u${i}@example.org`));
     t.equal(r.code, 250);
@@ -206,7 +206,7 @@ t.test('POST /v1/events validation: a bad item is named and nothing is applied',
   const redis = await testRedis(t);
   const clock = new ManualClock();
   const gw = await startGateway(t, { redisUrl: redis.url, clock });
-  const bad = await api(gw, 'POST', '/v1/events', { events: [{ type: 'sent', account: 'ok', count: 5 }, { type: 'sent', account: 'bad account!', count: 1 }] }, null);
+  const bad = await api(gw, 'POST', '/v1/events', { events: [{ type: 'sent', account: 'ok', count: 5 }, { type: 'sent', account: 'bad account!', count: 1 }] }, TEST_PLATFORM_TOKEN);
   t.equal(bad.status, 400);
   t.equal(bad.body.error.code, 'VALIDATION');
   t.match(bad.body.error.message, /events\/1\/account/);
@@ -220,16 +220,16 @@ t.test('POST /v1/events validation: a bad item is named and nothing is applied',
     [{ events: [] }, /events/],
     [{}, /events/],
   ] as const) {
-    const r = await api(gw, 'POST', '/v1/events', body, null);
+    const r = await api(gw, 'POST', '/v1/events', body, TEST_PLATFORM_TOKEN);
     t.equal(r.status, 400, JSON.stringify(body));
     t.match(r.body.error.message, re);
   }
-  const notJson = await fetch(`http://127.0.0.1:${gw.httpPort}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"events": [' });
+  const notJson = await fetch(`http://127.0.0.1:${gw.httpPort}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...PLATFORM_AUTH }, body: '{"events": [' });
   t.equal(notJson.status, 400);
   t.equal((await notJson.json()).error.code, 'BAD_JSON');
   const idem = { events: [{ type: 'sent', account: 'idem', count: 7 }] };
   for (let i = 0; i < 2; i++) {
-    await fetch(`http://127.0.0.1:${gw.httpPort}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'batch-1' }, body: JSON.stringify(idem) });
+    await fetch(`http://127.0.0.1:${gw.httpPort}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'batch-1', ...PLATFORM_AUTH }, body: JSON.stringify(idem) });
   }
   t.equal((await gw.store.readAccount('idem', 'email', clock.now())).windows[0].sent, 7, 'an idempotent batch counts once');
 });

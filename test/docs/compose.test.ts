@@ -172,7 +172,7 @@ t.test('the gateway in compose gets a valid configuration, listening where it is
   const mounts = Object.fromEntries((gateway.volumes as string[]).map((v) => v.split(':')).map(([src, dst]) => [dst, src]));
   const configPath = gateway.environment.ABUSEGATE_CONFIG;
   t.ok(mounts[configPath], `ABUSEGATE_CONFIG (${configPath}) is a mounted file`);
-  const vars = { ABUSEGATE_TOKEN_SECRET: 'a-secret-of-at-least-16-bytes', ABUSEGATE_ADMIN_TOKEN: 'admin-token' };
+  const vars = { ABUSEGATE_TOKEN_SECRET: 'a-secret-of-at-least-32-bytes-0123456789', ABUSEGATE_ADMIN_TOKEN: 'admin-token-of-at-least-32-characters-0123' };
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(gateway.environment)) {
     const value = interpolate(v, vars);

@@ -70,7 +70,7 @@ t.test('Redis SIGKILLed during a burst: every 250 is recorded, the rest got a 4x
 
 t.test('the gateway SIGKILLed mid-DATA: no 250, and the retry counts once', async (t) => {
   const redis = await testRedis(t);
-  const env = { REDIS_URL: redis.url, ABUSEGATE_TOKEN_SECRET: TEST_TOKEN_SECRET, ABUSEGATE_ADMIN_TOKEN: 'fault-admin-token', ABUSEGATE_TRUSTED_REPORTERS: '127.0.0.0/8' };
+  const env = { REDIS_URL: redis.url, ABUSEGATE_TOKEN_SECRET: TEST_TOKEN_SECRET, ABUSEGATE_ADMIN_TOKEN: 'fault-admin-token-padded-to-32-chars-xxxxxxx', ABUSEGATE_TRUSTED_REPORTERS: '127.0.0.0/8' };
   const first = await startChild(env);
   const msg = complaint('killed', 1).replace(/\n/g, '\r\n');
   const c = await SmtpClient.connect(first.smtpPort);
@@ -94,7 +94,7 @@ t.test('the gateway SIGKILLed mid-DATA: no 250, and the retry counts once', asyn
     t.equal((await c2.send('fbl@isp.example', ['fbl@localhost'], complaint('killed', 1))).code, 250);
     await c2.quit();
   }
-  const res = await fetch(`http://127.0.0.1:${second.httpPort}/v1/accounts/killed`, { headers: { authorization: 'Bearer fault-admin-token' } });
+  const res = await fetch(`http://127.0.0.1:${second.httpPort}/v1/accounts/killed`, { headers: { authorization: 'Bearer fault-admin-token-padded-to-32-chars-xxxxxxx' } });
   const acct = await res.json();
   t.equal(acct.windows[0].complaints, 1, 'counted once');
 });

@@ -25,7 +25,7 @@ function value(r: () => number, depth = 0): unknown {
 
 t.test('random and malformed bodies', async (t) => {
   const redis = await testRedis(t);
-  const gw = await startGateway(t, { redisUrl: redis.url, overrides: { admin: { token: 'fuzz-admin-token' }, form: { ratePerMinute: 0 } } });
+  const gw = await startGateway(t, { redisUrl: redis.url, overrides: { admin: { token: 'fuzz-admin-token-padded-to-32-chars-xxxxxxx' }, form: { ratePerMinute: 0 } } });
   const base = `http://127.0.0.1:${gw.httpPort}`;
   const routes: Array<[string, string]> = [
     ['POST', '/v1/events'],
@@ -42,7 +42,7 @@ t.test('random and malformed bodies', async (t) => {
   const seen5xx: string[] = [];
   let n = 0;
   const send = async (method: string, path: string, body: string, type = 'application/json') => {
-    const res = await fetch(base + path, { method, headers: { 'content-type': type, authorization: 'Bearer fuzz-admin-token' }, body });
+    const res = await fetch(base + path, { method, headers: { 'content-type': type, authorization: 'Bearer fuzz-admin-token-padded-to-32-chars-xxxxxxx' }, body });
     n++;
     if (res.status >= 500) seen5xx.push(`${method} ${path} ${res.status} ${body.slice(0, 80)}`);
     if (res.status >= 400 && (res.headers.get('content-type') ?? '').includes('json')) {

@@ -11,7 +11,7 @@ import { createTokenCodec } from '../../src/token/token.js';
 
 const CORPUS = new URL('../../../shared/corpus/bounces/', import.meta.url).pathname;
 const KINDS = new Set(['complaint', 'bounce', 'abuse', 'unsubscribe', 'autoreply', 'delivery-notice', 'unknown']);
-const codec = createTokenCodec({ current: 'a', keys: { a: 'fuzz-secret-0123456789abcdef' } });
+const codec = createTokenCodec({ current: 'a', keys: { a: 'fuzz-secret-0123456789abcdef-0123456789' } });
 const rules = loadBounceRules();
 
 const files = ['bsd', 'crlf', 'cr', 'not'].flatMap((d) => readdirSync(CORPUS + d).map((f) => readFileSync(`${CORPUS}${d}/${f}`)));

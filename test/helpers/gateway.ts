@@ -5,7 +5,11 @@ import { loadConfig } from '../../src/config/load.js';
 import { Gateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/log.js';
 
-export const TEST_TOKEN_SECRET = 'a:test-secret-0123456789abcdef';
+export const TEST_TOKEN_SECRET = 'a:test-secret-0123456789abcdef-0123456789';
+/** Bearer token of the platform routes in test gateways (at least 32 characters). */
+export const TEST_PLATFORM_TOKEN = 'test-platform-token-0123456789abcdef';
+/** The header a test sends to a platform route (events, consents, preflight, suppression reads, /metrics). */
+export const PLATFORM_AUTH = Object.freeze({ authorization: `Bearer ${TEST_PLATFORM_TOKEN}` });
 
 export interface TestGatewayOptions {
   redisUrl: string;
@@ -30,6 +34,7 @@ export async function startGateway(t: { teardown(fn: () => unknown): void }, opt
       policy: { port: 0, host: '127.0.0.1' },
       redis: { url: opts.redisUrl, prefix: 't' + randomBytes(4).toString('hex'), commandTimeout: 500 },
       tokens: { secret: TEST_TOKEN_SECRET },
+      platform: { token: TEST_PLATFORM_TOKEN },
       // Test clients connect from loopback: their feedback reports are trusted by IP range.
       trustedReporters: ['127.0.0.0/8'],
       shutdown: { graceMs: 2000 },

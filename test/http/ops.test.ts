@@ -1,5 +1,5 @@
 import t from 'tap';
-import { startGateway } from '../helpers/gateway.js';
+import { PLATFORM_AUTH, startGateway } from '../helpers/gateway.js';
 import { testRedis } from '../helpers/redis.js';
 import { sendMail } from '../helpers/smtp.js';
 
@@ -35,7 +35,8 @@ t.test('health, readiness and metrics', async (t) => {
   t.test('/metrics', async (t) => {
     const r = await sendMail(gw.smtpPort, 'x@example.net', ['abuse@localhost'], 'Subject: hi\n\nhello\n');
     t.equal(r.code, 250);
-    const res = await fetch(`${base}/metrics`);
+    t.equal((await fetch(`${base}/metrics`)).status, 401, 'the public listener serves metrics to the platform token only');
+    const res = await fetch(`${base}/metrics`, { headers: PLATFORM_AUTH });
     t.equal(res.status, 200);
     t.match(res.headers.get('content-type'), /text\/plain/);
     const text = await res.text();

@@ -103,7 +103,7 @@ t.test('a real Postfix refuses a suppressed recipient at RCPT', { skip: missing 
   chownSync(join(dir, 'data'), Number(execFileSync('id', ['-u', 'postfix'], { encoding: 'utf8' })), -1);
   const maillog = (): string => (existsSync(join(dir, 'maillog')) ? readFileSync(join(dir, 'maillog'), 'utf8') : '(no maillog)');
 
-  const codec = createTokenCodec({ current: 'a', keys: { a: 'test-secret-0123456789abcdef' } });
+  const codec = createTokenCodec({ current: 'a', keys: { a: 'test-secret-0123456789abcdef-0123456789' } });
   const suppressed = new Map([['acme\0blocked@test.example', 'complaint']]);
   const asked: Array<{ account: string; address: string }> = [];
   const policy = createPolicyServer(

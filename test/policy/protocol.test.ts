@@ -16,7 +16,7 @@ import { createPolicyServer, type PolicyConfig, type PolicyDeps } from '../../sr
 import { createTokenCodec } from '../../src/token/token.js';
 import { PolicyClient, encodeRequest, rcptRequest } from './client.js';
 
-const codec = createTokenCodec({ current: 'a', keys: { a: 'test-secret-0123456789abcdef' } });
+const codec = createTokenCodec({ current: 'a', keys: { a: 'test-secret-0123456789abcdef-0123456789' } });
 const accountFromToken = (token: string): string | null => {
   const c = codec.verify(token);
   return c?.form === 'short' ? c.account : null;

@@ -9,6 +9,8 @@ import type { Config } from '../../src/config/schema.js';
 import { windowName } from '../../src/gateway.js';
 import { preflightRoutes } from '../../src/http/routes/preflight.js';
 import { createHttpServer } from '../../src/http/server.js';
+import { platformAuth } from '../../src/http/auth.js';
+import { PLATFORM_AUTH, TEST_PLATFORM_TOKEN } from '../helpers/gateway.js';
 import { createLogger } from '../../src/log.js';
 import { Preflight } from '../../src/preflight.js';
 import { Keys } from '../../src/store/keys.js';
@@ -50,7 +52,8 @@ export async function startPreflightApp(
   const app = await createHttpServer({ ...config.http, port: 0, host: '127.0.0.1' }, {
     log,
     ready: {},
-    routes: (app) => preflightRoutes(app, { preflight, bodyLimit: config.http.bodyLimit }),
+    metrics: null,
+    routes: (app) => preflightRoutes(app, { preflight, bodyLimit: config.http.bodyLimit, platform: platformAuth(TEST_PLATFORM_TOKEN, null) }),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   t.teardown(async () => {
@@ -82,7 +85,7 @@ export async function startPreflightApp(
       }
     },
     async post(body) {
-      return answer(await fetch(base + '/v1/campaigns/preflight', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }));
+      return answer(await fetch(base + '/v1/campaigns/preflight', { method: 'POST', headers: { 'content-type': 'application/json', ...PLATFORM_AUTH }, body: JSON.stringify(body) }));
     },
     async postNdjson(lines) {
       // Streamed: the body is generated as it is sent, never built whole.
@@ -103,10 +106,10 @@ export async function startPreflightApp(
           controller.enqueue(enc.encode(chunk));
         },
       });
-      return answer(await fetch(base + '/v1/campaigns/preflight', { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: stream, duplex: 'half' } as RequestInit));
+      return answer(await fetch(base + '/v1/campaigns/preflight', { method: 'POST', headers: { 'content-type': 'application/x-ndjson', ...PLATFORM_AUTH }, body: stream, duplex: 'half' } as RequestInit));
     },
     async get(path) {
-      return answer(await fetch(base + path));
+      return answer(await fetch(base + path, { headers: PLATFORM_AUTH }));
     },
   };
 }

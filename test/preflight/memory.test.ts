@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import t from 'tap';
+import { TEST_PLATFORM_TOKEN } from '../helpers/gateway.js';
 import { testRedis } from '../helpers/redis.js';
 import { startPreflightApp } from './app.js';
 
@@ -30,7 +31,7 @@ function postFromChild(base: string, n: number): Promise<{ status: number; body:
   const client = `
     const http = require('node:http');
     const [base, n] = process.argv.slice(1);
-    const req = http.request(base + '/v1/campaigns/preflight', { method: 'POST', headers: { 'content-type': 'application/x-ndjson' } }, (res) => {
+    const req = http.request(base + '/v1/campaigns/preflight', { method: 'POST', headers: { 'content-type': 'application/x-ndjson', authorization: 'Bearer ${TEST_PLATFORM_TOKEN}' } }, (res) => {
       const parts = [];
       res.on('data', (c) => parts.push(c));
       res.on('end', () => process.stdout.write(JSON.stringify({ status: res.statusCode, body: JSON.parse(Buffer.concat(parts)) })));

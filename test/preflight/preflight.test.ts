@@ -1,4 +1,5 @@
 import t from 'tap';
+import { PLATFORM_AUTH } from '../helpers/gateway.js';
 import { testRedis } from '../helpers/redis.js';
 import { startPreflightApp, type PreflightApp } from './app.js';
 
@@ -134,7 +135,7 @@ t.test('preflight', async (t) => {
     t.equal(r.status, 404);
     t.equal(r.body.error.code, 'NOT_FOUND');
     t.equal((await app.get('/v1/campaigns/preflight/nope/suppressed')).status, 400);
-    const text = await fetch(app.base + '/v1/campaigns/preflight', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'a@b.example' });
+    const text = await fetch(app.base + '/v1/campaigns/preflight', { method: 'POST', headers: { 'content-type': 'text/plain', ...PLATFORM_AUTH }, body: 'a@b.example' });
     t.equal(text.status, 415);
   });
 });

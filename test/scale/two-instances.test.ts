@@ -13,7 +13,7 @@ import { TEST_TOKEN_SECRET } from '../helpers/gateway.js';
 import { tokenComplaint } from '../helpers/mail.js';
 import { testRedis } from '../helpers/redis.js';
 
-const ADMIN = 'two-instances-admin';
+const ADMIN = 'two-instances-admin-padded-to-32-chars-xxxxxxx';
 const keys = new Keys('ag', 64);
 const codec = createTokenCodec(parseTokenSecrets(TEST_TOKEN_SECRET));
 

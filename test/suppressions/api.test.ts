@@ -1,10 +1,10 @@
 import t from 'tap';
 import { ManualClock } from '../../src/clock.js';
-import { startGateway } from '../helpers/gateway.js';
+import { PLATFORM_AUTH, startGateway, TEST_PLATFORM_TOKEN } from '../helpers/gateway.js';
 import { testRedis } from '../helpers/redis.js';
 import { sendMail } from '../helpers/smtp.js';
 
-const ADMIN = 'alice:alice-token-123,bob:bob-token-4567';
+const ADMIN = 'alice:alice-token-123-padded-to-32-chars-xxxxxxx,bob:bob-token-4567-padded-to-32-chars-xxxxxxx';
 
 t.test('suppression API, global list, unsubscribe', async (t) => {
   const redis = await testRedis(t);
@@ -36,73 +36,73 @@ t.test('suppression API, global list, unsubscribe', async (t) => {
   });
 
   t.test('manual add, lookup, batch check, remove — audited', async (t) => {
-    const add = await call('POST', '/v1/suppressions', { account: 'acme', address: ' Person@Example.COM ', reason: 'manual', note: 'asked by phone' }, 'alice-token-123');
+    const add = await call('POST', '/v1/suppressions', { account: 'acme', address: ' Person@Example.COM ', reason: 'manual', note: 'asked by phone' }, 'alice-token-123-padded-to-32-chars-xxxxxxx');
     t.equal(add.status, 201);
     t.equal(add.body.address, 'Person@example.com');
     t.equal(add.body.by, 'alice');
-    const again = await call('POST', '/v1/suppressions', { account: 'acme', address: 'Person@example.com', reason: 'manual' }, 'alice-token-123');
+    const again = await call('POST', '/v1/suppressions', { account: 'acme', address: 'Person@example.com', reason: 'manual' }, 'alice-token-123-padded-to-32-chars-xxxxxxx');
     t.equal(again.status, 200, 'already there');
-    const hit = await call('GET', '/v1/suppressions/acme/Person@EXAMPLE.com');
+    const hit = await call('GET', '/v1/suppressions/acme/Person@EXAMPLE.com', undefined, TEST_PLATFORM_TOKEN);
     t.equal(hit.status, 200);
     t.match(hit.body, { suppressed: true, reason: 'manual', source: 'admin', scope: 'account' });
-    const miss = await call('GET', '/v1/suppressions/acme/other@example.com');
+    const miss = await call('GET', '/v1/suppressions/acme/other@example.com', undefined, TEST_PLATFORM_TOKEN);
     t.equal(miss.status, 404);
     t.equal(miss.body.suppressed, false);
-    t.equal((await call('GET', '/v1/suppressions/other-account/Person@example.com')).status, 404, 'per account');
+    t.equal((await call('GET', '/v1/suppressions/other-account/Person@example.com', undefined, TEST_PLATFORM_TOKEN)).status, 404, 'per account');
 
     const addresses = Array.from({ length: 2000 }, (_, i) => `u${i}@example.com`);
     addresses[500] = 'PERSON@example.com'; // local part differs in case: a different mailbox
     addresses[700] = 'Person@EXAMPLE.com';
     addresses[900] = 'not an address';
-    const check = await call('POST', '/v1/suppressions/check', { account: 'acme', addresses });
+    const check = await call('POST', '/v1/suppressions/check', { account: 'acme', addresses }, TEST_PLATFORM_TOKEN);
     t.equal(check.status, 200);
     t.equal(check.body.checked, 2000);
     t.same(check.body.suppressed.map((s: any) => s.address), ['Person@EXAMPLE.com']);
     t.same(check.body.invalid, ['not an address']);
-    const tooMany = await call('POST', '/v1/suppressions/check', { account: 'acme', addresses: Array(10001).fill('a@b.example') });
+    const tooMany = await call('POST', '/v1/suppressions/check', { account: 'acme', addresses: Array(10001).fill('a@b.example') }, TEST_PLATFORM_TOKEN);
     t.equal(tooMany.status, 400);
 
-    const del = await call('DELETE', '/v1/suppressions/acme/Person@example.com?note=mistake', undefined, 'bob-token-4567');
+    const del = await call('DELETE', '/v1/suppressions/acme/Person@example.com?note=mistake', undefined, 'bob-token-4567-padded-to-32-chars-xxxxxxx');
     t.equal(del.status, 200);
-    t.equal((await call('GET', '/v1/suppressions/acme/Person@example.com')).status, 404);
-    t.equal((await call('DELETE', '/v1/suppressions/acme/Person@example.com', undefined, 'bob-token-4567')).status, 404);
+    t.equal((await call('GET', '/v1/suppressions/acme/Person@example.com', undefined, TEST_PLATFORM_TOKEN)).status, 404);
+    t.equal((await call('DELETE', '/v1/suppressions/acme/Person@example.com', undefined, 'bob-token-4567-padded-to-32-chars-xxxxxxx')).status, 404);
     const audit = await gw.store.readAudit(10);
     t.match(audit[1], { action: 'suppression.remove', by: 'bob', account: 'acme', address: 'Person@example.com', note: 'mistake', result: 'removed' });
     t.match(audit.find((a) => a.action === 'suppression.add' && a.result === 'added'), { by: 'alice', note: 'asked by phone', reason: 'manual' });
   });
 
   t.test('the global list applies to every account', async (t) => {
-    t.equal((await call('POST', '/v1/suppressions', { account: '*', address: 'trap@spamtrap.example', reason: 'spamtrap' }, 'alice-token-123')).status, 201);
+    t.equal((await call('POST', '/v1/suppressions', { account: '*', address: 'trap@spamtrap.example', reason: 'spamtrap' }, 'alice-token-123-padded-to-32-chars-xxxxxxx')).status, 201);
     for (const account of ['acme', 'beta']) {
-      const r = await call('GET', `/v1/suppressions/${account}/trap@spamtrap.example`);
+      const r = await call('GET', `/v1/suppressions/${account}/trap@spamtrap.example`, undefined, TEST_PLATFORM_TOKEN);
       t.equal(r.status, 200);
       t.match(r.body, { reason: 'spamtrap', scope: 'global' });
     }
-    const check = await call('POST', '/v1/suppressions/check', { account: 'zeta', addresses: ['trap@spamtrap.example', 'ok@example.com'] });
+    const check = await call('POST', '/v1/suppressions/check', { account: 'zeta', addresses: ['trap@spamtrap.example', 'ok@example.com'] }, TEST_PLATFORM_TOKEN);
     t.same(check.body.suppressed.map((s: any) => [s.address, s.scope]), [['trap@spamtrap.example', 'global']]);
   });
 
   t.test('SMS numbers use the same lookups with channel sms', async (t) => {
-    t.equal((await call('POST', '/v1/suppressions', { account: 'acme', address: '+61 400 000 000', reason: 'manual', channel: 'sms' }, 'alice-token-123')).status, 201);
-    t.equal((await call('GET', '/v1/suppressions/acme/+61400000000?channel=sms')).status, 200);
-    t.equal((await call('GET', '/v1/suppressions/acme/+61400000000')).status, 400, 'not an email address');
+    t.equal((await call('POST', '/v1/suppressions', { account: 'acme', address: '+61 400 000 000', reason: 'manual', channel: 'sms' }, 'alice-token-123-padded-to-32-chars-xxxxxxx')).status, 201);
+    t.equal((await call('GET', '/v1/suppressions/acme/+61400000000?channel=sms', undefined, TEST_PLATFORM_TOKEN)).status, 200);
+    t.equal((await call('GET', '/v1/suppressions/acme/+61400000000', undefined, TEST_PLATFORM_TOKEN)).status, 400, 'not an email address');
   });
 
   t.test('listing is cursor-paginated, and exported as CSV', async (t) => {
-    for (let i = 0; i < 30; i++) await call('POST', '/v1/suppressions', { account: 'lister', address: `l${i}@example.com`, reason: 'manual' }, 'alice-token-123');
-    await call('POST', '/v1/suppressions', { account: 'lister', address: 'x,y@example.com', reason: '=HYPERLINK("evil")' }, 'alice-token-123');
+    for (let i = 0; i < 30; i++) await call('POST', '/v1/suppressions', { account: 'lister', address: `l${i}@example.com`, reason: 'manual' }, 'alice-token-123-padded-to-32-chars-xxxxxxx');
+    await call('POST', '/v1/suppressions', { account: 'lister', address: 'x,y@example.com', reason: '=HYPERLINK("evil")' }, 'alice-token-123-padded-to-32-chars-xxxxxxx');
     const seen = new Set<string>();
     let cursor: string | null = '0';
     let pages = 0;
     while (cursor !== null && pages < 100) {
-      const r = await call('GET', `/v1/suppressions/lister?limit=7&cursor=${cursor}`, undefined, 'alice-token-123');
+      const r = await call('GET', `/v1/suppressions/lister?limit=7&cursor=${cursor}`, undefined, 'alice-token-123-padded-to-32-chars-xxxxxxx');
       t.equal(r.status, 200);
       for (const it of r.body.items) seen.add(it.address);
       cursor = r.body.next;
       pages++;
     }
     t.equal(seen.size, 31, 'every suppression once over the pages');
-    const csv = await call('GET', '/v1/suppressions/lister?format=csv', undefined, 'alice-token-123');
+    const csv = await call('GET', '/v1/suppressions/lister?format=csv', undefined, 'alice-token-123-padded-to-32-chars-xxxxxxx');
     t.match(csv.headers.get('content-type'), /text\/csv/);
     const lines = (csv.body as string).trim().split('\r\n');
     t.equal(lines[0], 'address,reason,source,at,campaign,report_id');
@@ -116,7 +116,7 @@ t.test('suppression API, global list, unsubscribe', async (t) => {
     t.equal(page.status, 200);
     const html = await page.text();
     t.match(html, /<form method="post">/);
-    t.equal((await call('GET', '/v1/suppressions/acme/Reader@example.com')).status, 404, 'GET changes nothing');
+    t.equal((await call('GET', '/v1/suppressions/acme/Reader@example.com', undefined, TEST_PLATFORM_TOKEN)).status, 404, 'GET changes nothing');
 
     const bad = await fetch(`${base}/u/${token.slice(0, -3)}xyz`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
     t.equal(bad.status, 404);
@@ -125,7 +125,7 @@ t.test('suppression API, global list, unsubscribe', async (t) => {
 
     const post = await fetch(`${base}/u/${token}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
     t.equal(post.status, 200);
-    const s = await call('GET', '/v1/suppressions/acme/Reader@example.com');
+    const s = await call('GET', '/v1/suppressions/acme/Reader@example.com', undefined, TEST_PLATFORM_TOKEN);
     t.match(s.body, { suppressed: true, reason: 'unsubscribe', source: 'one-click' });
     const ev = (await gw.store.outboxEvents(gw.store.keys.partitionOf('acme'), 1000)).filter((e) => e.type === 'recipient.suppressed' && e.data.address === 'Reader@example.com');
     t.equal(ev.length, 1);
@@ -137,7 +137,7 @@ t.test('suppression API, global list, unsubscribe', async (t) => {
     const mailToken = gw.codec!.mintLong({ account: 'acme', campaign: 'spring', recipient: 'mailer@example.net' });
     const r = await sendMail(gw.smtpPort, 'mailer@example.net', [`unsubscribe+${mailToken}@localhost`], 'From: mailer@example.net\nSubject: unsubscribe\n\nunsubscribe\n');
     t.equal(r.code, 250);
-    t.match((await call('GET', '/v1/suppressions/acme/mailer@example.net')).body, { reason: 'unsubscribe', source: 'mailto' });
+    t.match((await call('GET', '/v1/suppressions/acme/mailer@example.net', undefined, TEST_PLATFORM_TOKEN)).body, { reason: 'unsubscribe', source: 'mailto' });
   });
 });
 

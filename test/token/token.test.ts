@@ -77,9 +77,11 @@ t.test('known-answer vectors (the test vectors of docs/integration.md)', async (
     const codec = createTokenCodec(parseTokenSecrets(v.spec));
     const kid = v.long[1];
     t.equal(codec.mintLong(v), v.long, `long ${v.account}`);
-    t.equal(codec.mintShort(v), v.short, `short ${v.account}`);
+    // The legacy short form (no recipient): kept verifying during the transition.
+    t.equal(codec.mintShort({ account: v.account, campaign: v.campaign }), v.short, `short ${v.account}`);
     t.same(codec.verify(v.long), { account: v.account, campaign: v.campaign, recipient: v.recipient, kid, form: 'long' });
     t.same(codec.verify(v.short), { account: v.account, campaign: v.campaign, kid, form: 'short' });
+    t.notOk(codec.boundTo(codec.verify(v.short)!, v.recipient), 'a legacy short token speaks for no recipient');
   }
 });
 
@@ -487,4 +489,37 @@ t.test('findInText finds long tokens in headers and bodies', async (t) => {
   await t.test('short tokens are not long tokens', async (t) => {
     t.same(codec.findInText(`Return-Path: <bounces+${codec.mintShort(jane)}@bounce.example.com>`), []);
   });
+});
+
+t.test('recipient-bound short form (issue 14): fits 64 octets, names its recipient only, legacy tokens end with the transition', async (t) => {
+  const sixteen = '----------------';
+  const bound = codecA.mintShort({ account: sixteen, campaign: sixteen, recipient: 'Jane.Doe@Example.com' });
+  t.ok(('bounces+' + bound).length <= 64, `bounces+ and the longest 16-character ids: ${('bounces+' + bound).length} octets`);
+  t.match(bound, /^[a-z2-7]+$/);
+  const c = codecA.verify(bound)!;
+  t.match(c, { account: sixteen, campaign: sixteen, form: 'short' });
+  t.ok(codecA.boundTo(c, 'jane.doe@example.com'), 'case changes by MTAs keep the binding');
+  t.ok(codecA.boundTo(codecA.verify(bound.toUpperCase())!, '<Jane.Doe@Example.com>'));
+  t.notOk(codecA.boundTo(c, 'stranger@example.com'), 'another recipient is not bound');
+  // Any altered character fails the MAC (tag included).
+  for (let i = 1; i < bound.length; i++) {
+    const ch = bound[i] === 'a' ? 'b' : 'a';
+    const altered = bound.slice(0, i) + ch + bound.slice(i + 1);
+    const v = codecA.verify(altered);
+    if (v && v.recipientTag) t.fail(`altered at ${i} still verifies as bound`);
+  }
+  // Strangers: how many of 2000 random addresses share the 20-bit tag? About 2000/2^20.
+  let shared = 0;
+  for (let i = 0; i < 2000; i++) if (codecA.boundTo(c, `s${i}@example.net`)) shared++;
+  t.ok(shared <= 1, `${shared} of 2000 strangers share the tag`);
+
+  const legacy = codecA.mintShort({ account: 'acme', campaign: 'c1' });
+  let now = Date.parse('2026-06-01T00:00:00Z');
+  const transition = createTokenCodec({ current: 'a', keys: { a: SECRET_A } }, { legacyShortUntil: Date.parse('2026-07-01T00:00:00Z'), now: () => now });
+  t.match(transition.verify(legacy), { account: 'acme', form: 'short' }, 'a legacy token verifies during the transition');
+  now = Date.parse('2026-07-01T00:00:00Z');
+  t.equal(transition.verify(legacy), null, 'and not after it');
+  t.match(transition.verify(bound), { account: sixteen }, 'bound tokens are unaffected');
+  const never = createTokenCodec({ current: 'a', keys: { a: SECRET_A } }, { legacyShortUntil: null });
+  t.equal(never.verify(legacy), null, 'null: no transition');
 });

@@ -1,5 +1,5 @@
 /** The abuse desk's cases (admin), the public abuse form, and consent proofs (platform). */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { normaliseAddress } from '../../address.js';
 import type { Clock } from '../../clock.js';
 import { CASE_STATUSES, type CaseStatus, type Desk } from '../../desk.js';
@@ -13,6 +13,7 @@ import { mobileCandidates } from '../../phone.js';
 import type { Store } from '../../store/store.js';
 import { type FieldErrors, type FormValues, HONEYPOT, type ReportKind, type ReportPages } from '../../web/report.js';
 import type { adminAuth } from '../auth.js';
+import { ipGroup } from '../../trust/ip.js';
 import { ACCOUNT_ID, CAMPAIGN_ID, CHANNEL } from '../schemas.js';
 
 const HOW_TO_FIND_HEADERS =
@@ -25,6 +26,8 @@ export interface FormDeps {
   clock: Clock;
   admin: ReturnType<typeof adminAuth>;
   phoneRegions: readonly string[];
+  /** preHandler of the routes the platform calls (consents). */
+  platform: ReturnType<typeof adminAuth>;
   ratePerMinute: number;
   /** The report page: a post from it is answered with a page (src/web/report.ts). */
   pages?: ReportPages;
@@ -56,7 +59,14 @@ function validPastDate(s: string, now: number): boolean {
   return Number.isFinite(t) && new Date(t).toISOString().slice(0, 10) === s && t <= now + 86_400_000 && t > now - 366 * 86_400_000 * 5;
 }
 
+/** A browser navigating (a form post from a page, ours or a cross-site one, which then has no valid token). */
+function fromBrowser(req: FastifyRequest): boolean {
+  return req.headers['sec-fetch-mode'] === 'navigate' || /\btext\/html\b/.test(req.headers.accept ?? '');
+}
+
 export function caseRoutes(app: FastifyInstance, deps: FormDeps): void {
+  /** Page posts over the per-IP limit (marked before their body is read). */
+  const limited = new WeakSet<FastifyRequest>();
   const { desk, admin } = deps;
 
   app.get<{ Querystring: { account?: string; campaign?: string; status?: CaseStatus; limit?: number; cursor?: string } }>(
@@ -108,6 +118,15 @@ export function caseRoutes(app: FastifyInstance, deps: FormDeps): void {
     {
       // A page's post that fails the schema gets its form back, not JSON (see below).
       attachValidation: true,
+      // Counted before the body is read: a flood of large bodies is refused unparsed. A page
+      // post over the limit gets its form back with the reason (pages.limited).
+      onRequest: async (req) => {
+        if (deps.ratePerMinute > 0 && (await deps.store.hit('form', ipGroup(req.ip), deps.clock.now())) > deps.ratePerMinute) {
+          // A person on the report page gets the form back with the reason, not JSON.
+          if (deps.pages && fromBrowser(req)) limited.add(req);
+          else throw new GatewayError('RATE_LIMITED', `At most ${deps.ratePerMinute} reports a minute from one address; please try again shortly`);
+        }
+      },
       schema: {
         body: {
           type: 'object',
@@ -137,7 +156,7 @@ export function caseRoutes(app: FastifyInstance, deps: FormDeps): void {
       // From the report page (its hidden field, or a browser navigating: a cross-site form
       // post is one too, and then has no valid token): answer with a page, and check the
       // page's anti-abuse fields.
-      const page = deps.pages && (b._page !== undefined || req.headers['sec-fetch-mode'] === 'navigate' || /\btext\/html\b/.test(req.headers.accept ?? '')) ? deps.pages : null;
+      const page = deps.pages && (b._page !== undefined || fromBrowser(req)) ? deps.pages : null;
       const kind: ReportKind = b.type === 'email' ? 'email' : 'sms';
       if (!page) {
         if (req.validationError) throw new GatewayError('VALIDATION', req.validationError.message);
@@ -151,6 +170,7 @@ export function caseRoutes(app: FastifyInstance, deps: FormDeps): void {
         if (typeof b[f] === 'string') kept[f] = b[f];
       }
       const again = (errors: FieldErrors, status: number) => page.form(reply, kind, lang, kept, errors, status);
+      if (limited.has(req)) return again({ _form: 'err.form.limited' }, 429);
       if (req.validationError) return again({ _form: 'err.form.toolong' }, 400);
       if (b[HONEYPOT]) return again({ _form: 'err.form.rejected' }, 400);
       const check = await page.checkToken(b._token);
@@ -178,9 +198,6 @@ export function caseRoutes(app: FastifyInstance, deps: FormDeps): void {
     ip: string,
     isCountry: (c: string) => boolean = () => false,
   ): Promise<{ errors: FieldErrors; message: string } | { body: { caseId: string; status: string; message: string } }> {
-    if (deps.ratePerMinute > 0 && (await deps.store.hit('form', ip, deps.clock.now())) > deps.ratePerMinute) {
-      throw new GatewayError('RATE_LIMITED', `At most ${deps.ratePerMinute} reports a minute from one address; please try again shortly`);
-    }
     const errors: FieldErrors = {};
     let message = '';
     const fail = (field: string, key: string, english: string) => {
@@ -206,6 +223,8 @@ export function caseRoutes(app: FastifyInstance, deps: FormDeps): void {
       if (b.received && !validPastDate(b.received, deps.clock.now())) fail('received', 'err.date.invalid', 'received must be a date (YYYY-MM-DD) that is not in the future');
     }
     if (Object.keys(errors).length) return { errors, message };
+    // A form report is anonymous: it never counts as a trusted reporter (rules/evidence.ts).
+    const who = { clientIp: ip, trustedReporter: false };
     const now = deps.clock.now();
     const reportId = newId(now);
     if (b.type === 'email') {
@@ -219,13 +238,14 @@ export function caseRoutes(app: FastifyInstance, deps: FormDeps): void {
       // The form posted twice with the same content (a double click, a resubmitted page)
       // is one report: same case, counted once, within the dedup window.
       const input = abuseInput(report, reportId, 'f' + fingerprint(['form-email', headers, b.description, reporter]), { mailFrom: reporter ?? '' });
-      const out = await desk.report({ ...input, channel: 'form', reporter, description: b.description ?? null });
+      const out = await desk.report({ ...input, ...who, channel: 'form', reporter, description: b.description ?? null });
       return { body: { caseId: out.caseId, status: out.status, message: 'Thank you. Your report was received and will be reviewed by our abuse desk.' } };
     }
     const text = [b.message, b.description].filter(Boolean).join('\n');
     const report = deps.ingest.parse(Buffer.from(`Subject: SMS complaint\n\n${text}\n`), { mailbox: 'abuse' });
     const sender = b.sender?.trim() || null;
     const out = await desk.report({
+      ...who,
       ...abuseInput(report, reportId, 'f' + fingerprint(['form-sms', phones.join(','), sender, b.message, b.description, reporter]), { mailFrom: reporter ?? '' }),
       channel: 'sms',
       reporter,
@@ -243,6 +263,7 @@ export function caseRoutes(app: FastifyInstance, deps: FormDeps): void {
   app.post<{ Body: { account: string; address: string; channel?: 'email' | 'sms'; ip: string; signedUpAt: string; confirmedAt?: string; source?: string; userAgent?: string } }>(
     '/v1/consents',
     {
+      preHandler: deps.platform,
       schema: {
         body: {
           type: 'object',

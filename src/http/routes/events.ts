@@ -1,5 +1,5 @@
 /** POST /v1/events: the sending MTA's counts (sent, delivered, engaged). */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Traffic, TrafficEvent } from '../../traffic.js';
 import { ACCOUNT_ID, CAMPAIGN_ID, CHANNEL, ERROR_BODY } from '../schemas.js';
 
@@ -36,10 +36,12 @@ const body = {
   },
 } as const;
 
-export function eventRoutes(app: FastifyInstance, traffic: Traffic): void {
+export function eventRoutes(app: FastifyInstance, traffic: Traffic, platform: (req: FastifyRequest) => Promise<void>): void {
   app.post<{ Body: { events: TrafficEvent[] }; Headers: { 'idempotency-key'?: string } }>(
     '/v1/events',
     {
+      // Sent counts dilute an account's rates: only the platform may report them.
+      onRequest: platform,
       schema: {
         body,
         headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', maxLength: 200 } } },

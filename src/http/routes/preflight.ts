@@ -7,7 +7,7 @@
  * Who calls: the platform, like POST /v1/events (no admin token).
  */
 import type { Readable } from 'node:stream';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { GatewayError } from '../../errors.js';
 import type { PreflightHead, Preflight } from '../../preflight.js';
 import { ACCOUNT_ID, CAMPAIGN_ID } from '../schemas.js';
@@ -36,12 +36,16 @@ export interface PreflightRouteDeps {
   preflight: Preflight;
   /** http.bodyLimit, quoted in the error that sends big JSON lists to NDJSON. */
   bodyLimit: number;
+  /** The platform's bearer token, checked before the body is read. */
+  platform: (req: FastifyRequest) => Promise<void>;
 }
 
 export function preflightRoutes(app: FastifyInstance, deps: PreflightRouteDeps): void {
   // Encapsulated: the NDJSON stream parser applies to these routes only.
   app.register(async (scope) => {
     scope.addContentTypeParser(NDJSON, (_req, payload, done) => done(null, payload));
+    // Preflight reveals an account's standing and writes events: the platform's only.
+    scope.addHook('onRequest', deps.platform);
 
     scope.post<{ Body: { account: string; campaign: string; recipients: unknown[] } | Readable }>(
       '/v1/campaigns/preflight',

@@ -24,12 +24,13 @@ const scope = (account: string) => (account === '*' ? null : account);
 /** The lookup's miss is its hot path (most recipients are not suppressed): one frozen body, no Error built. */
 const NOT_SUPPRESSED = Object.freeze({ suppressed: false, ...new GatewayError('NOT_SUPPRESSED').toJSON() });
 
-export function suppressionRoutes(app: FastifyInstance, deps: { store: Store; clock: Clock; admin: ReturnType<typeof adminAuth> }): void {
+export function suppressionRoutes(app: FastifyInstance, deps: { store: Store; clock: Clock; admin: ReturnType<typeof adminAuth>; platform: ReturnType<typeof adminAuth> }): void {
   const { store, clock } = deps;
 
   app.get<{ Params: { account: string; address: string }; Querystring: { channel?: Channel } }>(
     '/v1/suppressions/:account/:address',
-    { schema: { params: { type: 'object', properties: { account: ACCOUNT_ID, address: { type: 'string', maxLength: 320 } } }, querystring: channelQuery } },
+    // Reads are the platform's: open, they would let anyone enumerate who complained.
+    { onRequest: deps.platform, schema: { params: { type: 'object', properties: { account: ACCOUNT_ID, address: { type: 'string', maxLength: 320 } } }, querystring: channelQuery } },
     async (req, reply) => {
       const channel = req.query.channel ?? 'email';
       const addr = address(req.params.address, channel, 'address');
@@ -42,6 +43,7 @@ export function suppressionRoutes(app: FastifyInstance, deps: { store: Store; cl
   app.post<{ Body: { account: string; addresses: string[]; channel?: Channel } }>(
     '/v1/suppressions/check',
     {
+      onRequest: deps.platform,
       schema: {
         body: {
           type: 'object',

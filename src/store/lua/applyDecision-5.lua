@@ -60,9 +60,13 @@ local function emit(id, type_)
   E.append(KEYS[5], KEYS[1], 'seq', ARGV[13], event, ARGV[14])
 end
 
+-- Every suspension records the rule that fired and the report ids it rests on (issue 14).
 local function suspend(reason)
-  redis.call('HSET', KEYS[1], 'suspended', '1', 'suspendedAt', now, 'suspendReason', reason)
   data.reason = reason
+  data.rule = data.rule or reason
+  data.evidence = data.evidence or data.sampleReportIds
+  redis.call('HSET', KEYS[1], 'suspended', '1', 'suspendedAt', now, 'suspendReason', reason,
+    'suspendRule', data.rule, 'suspendEvidence', cjson.encode(data.evidence))
   emit(ARGV[7], 'account.suspended')
 end
 

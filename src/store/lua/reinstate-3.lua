@@ -8,7 +8,7 @@
 ]]
 --- @include "events"
 if redis.call('HGET', KEYS[1], 'suspended') ~= '1' then return 0 end
-redis.call('HDEL', KEYS[1], 'suspended', 'suspendedAt', 'suspendReason', 'lastWarnAt')
+redis.call('HDEL', KEYS[1], 'suspended', 'suspendedAt', 'suspendReason', 'suspendRule', 'suspendEvidence', 'lastWarnAt')
 redis.call('DEL', KEYS[2])
 E.append(KEYS[3], KEYS[1], 'seq', ARGV[2], ARGV[1], ARGV[3])
 return 1
