@@ -18,6 +18,7 @@ const USAGE = `usage:
                                                mint a token (with --recipient: the long form)
   abusegate corpus DIR [--disputed FILE]       score the parser against a corpus with answer-key.jsonl
   abusegate webhooks replay|verify …           dead letters, signatures (abusegate webhooks --help)
+  abusegate operators add|remove|list …        operators of the desk console (abusegate operators help)
 Configuration comes from config/default.yaml, ABUSEGATE_CONFIG and the environment
 (ABUSEGATE_TOKEN_SECRET for tokens).`;
 
@@ -74,6 +75,11 @@ async function run(argv: string[]): Promise<number> {
     }
     case 'webhooks':
       return runWebhooks(rest, { out: process.stdout, err: process.stderr, stdin: process.stdin, env: process.env });
+    case 'operators': {
+      // Loaded only when asked for: the other commands need no Redis client or scrypt.
+      const { runOperators } = await import('./operators.js');
+      return runOperators(rest, { out: process.stdout, err: process.stderr, stdin: process.stdin, env: process.env });
+    }
     default:
       throw new UsageError(`unknown command: ${cmd}`);
   }

@@ -558,4 +558,23 @@ export class Store {
   async writeCampaignEvent(account: string, e: OutboxEvent): Promise<void> {
     await this.call('writeCampaignEvent', () => this.redis.xadd(this.keys.account(account).outbox, '*', 'event', JSON.stringify(e)));
   }
+
+  // --- desk console ---
+
+  /**
+   * Sent, complaints and hard bounces per hour for the last `hours` hours up to `now`, from
+   * the hour buckets (one HMGET). Buckets older than the longest window are dropped (see
+   * lua/lib/windows.lua): those hours read as null, "no longer kept".
+   */
+  async hourlyFigures(account: string, channel: Channel, now: number, hours: number): Promise<Array<{ hour: number; sent: number; complaints: number; hardBounces: number } | null>> {
+    const last = Math.floor(now / HOUR);
+    const first = last - hours + 1;
+    const fields: string[] = [];
+    for (let h = first; h <= last; h++) fields.push(`${channel}|${h}|s`, `${channel}|${h}|c`, `${channel}|${h}|h`);
+    const v = await this.call('hourlyFigures', () => this.redis.hmget(this.keys.account(account).windows, ...fields));
+    const kept = last - this.maxHours - 1;
+    return Array.from({ length: hours }, (_, i) =>
+      first + i <= kept ? null : { hour: first + i, sent: Number(v[i * 3] ?? 0), complaints: Number(v[i * 3 + 1] ?? 0), hardBounces: Number(v[i * 3 + 2] ?? 0) },
+    );
+  }
 }

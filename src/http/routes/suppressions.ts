@@ -160,7 +160,7 @@ export function suppressionRoutes(app: FastifyInstance, deps: { store: Store; cl
 }
 
 /** RFC 4180 field quoting; a leading =,+,-,@ is defused for spreadsheets (CSV injection). */
-function csv(v: string): string {
+export function csv(v: string): string {
   const s = /^[=+\-@]/.test(v) ? `'${v}` : v;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
