@@ -18,6 +18,8 @@ import { eventRoutes } from './http/routes/events.js';
 import { suppressionRoutes } from './http/routes/suppressions.js';
 import { unsubscribeRoutes } from './http/routes/unsubscribe.js';
 import { assetRoutes } from './web/assets.js';
+import { deskRoutes } from './web/desk/routes.js';
+import { Operators } from './store/operators.js';
 import { Traffic } from './traffic.js';
 import { startWebhookWorker } from './webhook/index.js';
 import { createReporterAuth } from './trust/reporters.js';
@@ -119,7 +121,8 @@ export class Gateway {
         const auth = adminAuth(config.admin.token);
         assetRoutes(app);
         eventRoutes(app, new Traffic(store, clock));
-        accountRoutes(app, new Accounts(store, config.rates, clock), auth);
+        const accounts = new Accounts(store, config.rates, clock);
+        accountRoutes(app, accounts, auth);
         suppressionRoutes(app, { store, clock, admin: auth });
         unsubscribeRoutes(app, {
           codec,
@@ -128,6 +131,7 @@ export class Gateway {
         });
         preflightRoutes(app, { preflight: new Preflight(store, config, clock, log.child({ part: 'preflight' })), bodyLimit: config.http.bodyLimit });
         caseRoutes(app, { desk, ingest, store, clock, admin: auth, phoneRegion: config.form.phoneRegion, ratePerMinute: config.form.ratePerMinute });
+        deskRoutes(app, { store, desk, accounts, operators: new Operators(redis, store.keys), clock, config, log: log.child({ part: 'desk' }) });
       },
     });
     const policy = createPolicyServer(

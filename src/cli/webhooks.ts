@@ -14,7 +14,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { Keys } from '../store/keys.js';
-import { createRedis } from '../store/redis.js';
+import { createRedis, type RedisClient } from '../store/redis.js';
 import { DEFAULT_TOLERANCE_SECONDS, SecretError, verify } from '../webhook/sign.js';
 import { retryKeyOf, type DeadLetter, type RetryMember } from '../webhook/worker.js';
 
@@ -124,38 +124,49 @@ async function replay(args: string[], io: WebhooksIo): Promise<number> {
   const redis = createRedis({ url, cluster: config.redis.cluster, commandTimeout: Math.max(config.redis.commandTimeout, 5000) });
   try {
     await redis.connect();
-    const dead = keys.deadLetters();
-    let queued = 0;
-    let skipped = 0;
-    let cursor = start;
-    for (;;) {
-      const batch = (await redis.xrange(dead, cursor, '+', 'COUNT', 500)) as Array<[string, string[]]>;
-      if (batch.length === 0) break;
-      for (const [id, fields] of batch) {
-        const f: Partial<DeadLetter> = {};
-        for (let i = 0; i < fields.length; i += 2) (f as Record<string, string>)[fields[i]] = fields[i + 1];
-        const event = parseEvent(f.event);
-        if (values.type && event?.type !== values.type) continue;
-        const retry = f.partition !== undefined ? retryKeyOf(keys, f.partition) : null;
-        if (!event || !f.group || !retry) {
-          skipped++;
-          continue;
-        }
-        if (!values['dry-run']) {
-          const member: RetryMember = { g: f.group, a: 1, e: f.event!, t: Date.parse(event.timestamp ?? '') || idMs(id) };
-          await redis.zadd(retry, Date.now(), JSON.stringify(member));
-          await redis.xdel(dead, id);
-        }
-        queued++;
-      }
-      cursor = '(' + batch[batch.length - 1][0];
-    }
+    const { queued, skipped } = await replayDeadLetters(redis, keys, { type: values.type, start, dryRun: values['dry-run'] === true });
     const verb = values['dry-run'] ? 'would queue' : 'queued';
     io.out.write(`${verb} ${queued} dead letter${queued === 1 ? '' : 's'} for delivery${skipped ? ` (${skipped} unreadable, left in place)` : ''}\n`);
     return 0;
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * Puts dead letters back into their partition's retry set, due now, with a fresh retry
+ * schedule; shared by the CLI and the desk console. `start` is a stream id bound ("-",
+ * a ms time, or "(id"), `id` picks one dead letter.
+ */
+export async function replayDeadLetters(redis: RedisClient, keys: Keys, o: { type?: string; start?: string; id?: string; dryRun?: boolean }): Promise<{ queued: number; skipped: number }> {
+  const dead = keys.deadLetters();
+  let queued = 0;
+  let skipped = 0;
+  let cursor = o.id ?? o.start ?? '-';
+  for (;;) {
+    const batch = (await redis.xrange(dead, cursor, o.id ?? '+', 'COUNT', 500)) as Array<[string, string[]]>;
+    if (batch.length === 0) break;
+    for (const [id, fields] of batch) {
+      const f: Partial<DeadLetter> = {};
+      for (let i = 0; i < fields.length; i += 2) (f as Record<string, string>)[fields[i]] = fields[i + 1];
+      const event = parseEvent(f.event);
+      if (o.type && event?.type !== o.type) continue;
+      const retry = f.partition !== undefined ? retryKeyOf(keys, f.partition) : null;
+      if (!event || !f.group || !retry) {
+        skipped++;
+        continue;
+      }
+      if (!o.dryRun) {
+        const member: RetryMember = { g: f.group, a: 1, e: f.event!, t: Date.parse(event.timestamp ?? '') || idMs(id) };
+        await redis.zadd(retry, Date.now(), JSON.stringify(member));
+        await redis.xdel(dead, id);
+      }
+      queued++;
+    }
+    if (o.id) break;
+    cursor = '(' + batch[batch.length - 1][0];
+  }
+  return { queued, skipped };
 }
 
 function localSocket(dir: string): string | null {

@@ -55,14 +55,16 @@ export async function createHttpServer(cfg: Config['http'], deps: HttpDeps): Pro
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
-  // multipart/form-data one-click POSTs (some providers send those) carry one small field.
+  // multipart/form-data: one-click POSTs (some providers send those) carry one small field;
+  // the desk's CSV upload one file part (its part headers, filename and type, are skipped).
   app.addContentTypeParser('multipart/form-data', { parseAs: 'string' }, (req, body, done) => {
     const m = /boundary=("?)([^";]+)\1/i.exec(req.headers['content-type'] ?? '');
     const fields: Record<string, string> = {};
     if (m) {
       for (const part of (body as string).split('--' + m[2])) {
-        const f = /name="([^"]+)"\r?\n\r?\n([\s\S]*?)\r?\n$/.exec(part);
-        if (f) fields[f[1]] = f[2];
+        const head = part.search(/\r?\n\r?\n/);
+        const f = head > 0 ? /[;\s]name="([^"]+)"/.exec(part.slice(0, head)) : null;
+        if (f) fields[f[1]] = part.slice(head).replace(/^\r?\n\r?\n/, '').replace(/\r?\n$/, '');
       }
     }
     done(null, fields);
