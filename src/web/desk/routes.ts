@@ -274,7 +274,7 @@ ${
 <div class="field"><label for="reinstate-note">${t('action.reinstate.note')}</label><input type="text" id="reinstate-note" name="note" maxlength="2000"></div>
 <button>${t('action.reinstate.submit')}</button></form>`
       : html`<form method="post" action="/desk/accounts/${c.account}/suspend">${csrfField(ctx.csrf)}<input type="hidden" name="case" value="${c.id}">
-<div class="field${err === 'reason' ? ' has-error' : ''}"><label for="suspend-reason">${t('action.suspend.reason')}</label><span class="hint" id="reason-hint">${t('action.suspend.reason.hint')}</span>${err === 'reason' ? html`<span class="error-message">${t('action.reasonRequired')}</span>` : ''}<input type="text" id="suspend-reason" name="reason" maxlength="2000" aria-describedby="reason-hint" required></div>
+<div class="field${err === 'reason' ? ' has-error' : ''}"><label for="suspend-reason">${t('action.suspend.reason')}</label><span class="hint" id="reason-hint">${t('action.suspend.reason.hint')}</span>${err === 'reason' ? html`<span class="error-message">${t('action.reasonRequired')}</span>` : ''}<input type="text" id="suspend-reason" name="reason" maxlength="2000" aria-describedby="reason-hint"></div>
 <button class="warning">${t('action.suspend.submit')}</button></form>`
     : ''
 }
@@ -505,7 +505,7 @@ ${a.suspendedAt ? html`<dt>${t('acct.suspendedAt')}</dt><dd>${when(a.suspendedAt
 ${
   a.status === 'suspended'
     ? html`<form method="post" action="/desk/accounts/${account}/reinstate">${csrfField(ctx.csrf)}<div class="field"><label for="reinstate-note">${t('action.reinstate.note')}</label><input type="text" id="reinstate-note" name="note" maxlength="2000"></div><button>${t('action.reinstate.submit')}</button></form>`
-    : html`<form method="post" action="/desk/accounts/${account}/suspend">${csrfField(ctx.csrf)}<div class="field${req.query.err === 'reason' ? ' has-error' : ''}"><label for="suspend-reason">${t('action.suspend.reason')}</label><span class="hint" id="reason-hint">${t('action.suspend.reason.hint')}</span><input type="text" id="suspend-reason" name="reason" maxlength="2000" aria-describedby="reason-hint" required></div><button class="warning">${t('action.suspend.submit')}</button></form>`
+    : html`<form method="post" action="/desk/accounts/${account}/suspend">${csrfField(ctx.csrf)}<div class="field${req.query.err === 'reason' ? ' has-error' : ''}"><label for="suspend-reason">${t('action.suspend.reason')}</label><span class="hint" id="reason-hint">${t('action.suspend.reason.hint')}</span><input type="text" id="suspend-reason" name="reason" maxlength="2000" aria-describedby="reason-hint"></div><button class="warning">${t('action.suspend.submit')}</button></form>`
 }
 </section>
 <h2>${t('acct.cases')}</h2>
