@@ -31,7 +31,9 @@ interface StoredOperator {
   createdAt: string;
 }
 
-export class PasswordError extends Error {}
+export class PasswordError extends Error {
+  override name = 'PasswordError';
+}
 
 function scrypt(password: string, salt: Buffer, o: { N: number; r: number; p: number }): Promise<Buffer> {
   return new Promise((resolve, reject) =>

@@ -5,6 +5,7 @@ import { type Channel, normaliseAddress } from '../../address.js';
 import type { Clock } from '../../clock.js';
 import { event } from '../../effects.js';
 import { GatewayError } from '../../errors.js';
+import { importRow, IMPORT_REASONS } from '../../parse/import.js';
 import type { Store } from '../../store/store.js';
 import type { adminAuth } from '../auth.js';
 import { ACCOUNT_ID, CHANNEL } from '../schemas.js';
@@ -103,6 +104,50 @@ export function suppressionRoutes(app: FastifyInstance, deps: { store: Store; cl
         account ? event('recipient.suppressed', now, { account, channel, address: addr, ...rec }) : null,
       );
       reply.status(created ? 201 : 200).send({ account: req.body.account, address: addr, channel, created, ...rec });
+    },
+  );
+
+  // Migration from another sender: each row keeps its reason and date, so imported hard
+  // bounces and complaints count in preflight like ours (source "import", not "admin").
+  app.post<{ Body: { account: string; channel?: Channel; rows: Array<{ address: string; reason: string; at: string }> } }>(
+    '/v1/suppressions/import',
+    {
+      preHandler: deps.admin,
+      schema: {
+        body: {
+          type: 'object',
+          required: ['account', 'rows'],
+          additionalProperties: false,
+          properties: {
+            account: ACCOUNT_OR_GLOBAL,
+            channel: CHANNEL,
+            rows: {
+              type: 'array',
+              maxItems: 10000,
+              items: {
+                type: 'object',
+                required: ['address', 'reason', 'at'],
+                additionalProperties: false,
+                properties: { address: { type: 'string', maxLength: 320 }, reason: { type: 'string', enum: [...IMPORT_REASONS] }, at: { type: 'string', maxLength: 64 } },
+              },
+            },
+          },
+        },
+      },
+    },
+    async (req) => {
+      const channel = req.body.channel ?? 'email';
+      const now = clock.now();
+      const at = new Date(now).toISOString();
+      const rows = [];
+      const invalid = [];
+      for (const [index, raw] of req.body.rows.entries()) {
+        const r = importRow(raw, channel, now);
+        if (typeof r === 'string') invalid.push({ index, error: r });
+        else rows.push({ address: r.address, rec: { reason: r.reason, source: 'import', at: r.at, by: req.admin, note: `imported ${at}` } });
+      }
+      const { added, exists } = await store.importSuppressions(scope(req.body.account), channel, rows, req.admin ?? 'admin', at);
+      return { account: req.body.account, channel, received: req.body.rows.length, added, exists, invalid };
     },
   );
 

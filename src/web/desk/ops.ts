@@ -9,7 +9,7 @@ import type { Clock } from '../../clock.js';
 import type { Store, SuppressionRecord } from '../../store/store.js';
 import { html, sendHtml } from '../html.js';
 import { confirmPage, csrfField, doneBanner, page, type PageContext, t, when } from './pages.js';
-import { parseImportCsv } from './import.js';
+import { parseImportCsv } from '../../parse/import.js';
 
 export interface OpsDeps {
   store: Store;

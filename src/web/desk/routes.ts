@@ -59,7 +59,7 @@ const channelOf = (v: unknown): Channel => (v === 'sms' ? 'sms' : 'email');
 
 /** Queue priority: suspicious signals first, then reporters, a verified token, a suspended account, open work. */
 export function priority(c: CaseRecord, suspended: boolean): number {
-  return c.suspicious.length * 100 + Math.min(c.reportCount, 50) * 3 + (caseToken(c) === 'valid' ? 20 : 0) + (suspended ? 15 : 0) + (c.status === 'investigating' ? 10 : 0);
+  return c.suspicious.length * 200 + Math.min(c.reportCount, 50) * 3 + (caseToken(c) === 'valid' ? 20 : 0) + (suspended ? 15 : 0) + (c.status === 'investigating' ? 10 : 0);
 }
 
 export function deskRoutes(app: FastifyInstance, deps: DeskDeps): void {

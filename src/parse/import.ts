@@ -4,7 +4,7 @@
  * bounce or complaint counts in preflight like one of ours (rules/preflight.ts buckets by
  * reason unless the source is `admin`). Pure: text in, rows and refusals out.
  */
-import { type Channel, normaliseAddress } from '../../address.js';
+import { type Channel, normaliseAddress } from '../address.js';
 
 /** Reasons an import may carry: the buckets preflight counts (rules/preflight.ts). */
 export const IMPORT_REASONS = ['hard-bounce', 'complaint', 'unsubscribe', 'manual', 'soft-bounce-limit'] as const;
