@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { OPERATORS_USAGE } from './help.js';
 import { loadConfig } from '../config/load.js';
 import { Keys } from '../store/keys.js';
 import { OPERATOR_NAME, Operators, PasswordError } from '../store/operators.js';
@@ -18,14 +19,6 @@ export interface OperatorsIo {
   stdin: NodeJS.ReadableStream;
   env: NodeJS.ProcessEnv;
 }
-
-export const OPERATORS_USAGE = `usage:
-  abusegate operators add NAME --password-stdin   add an operator of the desk console (or set a new
-                                                  password); the password (12+ characters) is the
-                                                  first line of stdin
-  abusegate operators remove NAME                 remove an operator; their sessions end at once
-  abusegate operators list                        one line per operator: name, created
-Needs Redis (REDIS_URL, or the local redis-server of npm start).`;
 
 class Usage extends Error {}
 

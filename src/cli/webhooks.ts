@@ -12,11 +12,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/load.js';
-import { Keys } from '../store/keys.js';
-import { createRedis, type RedisClient } from '../store/redis.js';
 import { DEFAULT_TOLERANCE_SECONDS, SecretError, verify } from '../webhook/sign.js';
-import { retryKeyOf, type DeadLetter, type RetryMember } from '../webhook/worker.js';
+import { WEBHOOKS_USAGE } from './help.js';
 
 export interface WebhooksIo {
   out: NodeJS.WritableStream;
@@ -24,15 +21,6 @@ export interface WebhooksIo {
   stdin: NodeJS.ReadableStream;
   env: NodeJS.ProcessEnv;
 }
-
-export const WEBHOOKS_USAGE = `usage:
-  abusegate webhooks replay [--type T] [--since ISO-8601] [--dry-run]
-      send dead letters again (those of type T, dead since the given time); needs Redis
-      (REDIS_URL, or the local redis-server of npm start)
-  abusegate webhooks verify --secret whsec_… --id ID --timestamp SECONDS --signature "v1,…"
-                            [--body-file F] [--tolerance SECONDS]
-      check a delivery's signature; the body is read from F or stdin, byte for byte
-      (use printf, not echo, which adds a newline); --tolerance 0 skips the time check`;
 
 class Usage extends Error {}
 
@@ -114,6 +102,13 @@ async function replay(args: string[], io: WebhooksIo): Promise<number> {
     if (!Number.isFinite(ms)) throw new Usage(`--since: not a date: ${values.since}`);
     start = String(ms);
   }
+  // Only replay needs the configuration and Redis: verify and help stay light.
+  const [{ loadConfig }, { Keys }, { createRedis }, { replayDeadLetters }] = await Promise.all([
+    import('../config/load.js'),
+    import('../store/keys.js'),
+    import('../store/redis.js'),
+    import('../webhook/replay.js'),
+  ]);
   const config = loadConfig({ env: io.env });
   const url = config.redis.url ?? localSocket(config.redis.local.dir);
   if (!url && config.redis.cluster.length === 0) {
@@ -133,57 +128,7 @@ async function replay(args: string[], io: WebhooksIo): Promise<number> {
   }
 }
 
-/**
- * Puts dead letters back into their partition's retry set, due now, with a fresh retry
- * schedule; shared by the CLI and the desk console. `start` is a stream id bound ("-",
- * a ms time, or "(id"), `id` picks one dead letter.
- */
-export async function replayDeadLetters(redis: RedisClient, keys: Keys, o: { type?: string; start?: string; id?: string; dryRun?: boolean }): Promise<{ queued: number; skipped: number }> {
-  const dead = keys.deadLetters();
-  let queued = 0;
-  let skipped = 0;
-  let cursor = o.id ?? o.start ?? '-';
-  for (;;) {
-    const batch = (await redis.xrange(dead, cursor, o.id ?? '+', 'COUNT', 500)) as Array<[string, string[]]>;
-    if (batch.length === 0) break;
-    for (const [id, fields] of batch) {
-      const f: Partial<DeadLetter> = {};
-      for (let i = 0; i < fields.length; i += 2) (f as Record<string, string>)[fields[i]] = fields[i + 1];
-      const event = parseEvent(f.event);
-      if (o.type && event?.type !== o.type) continue;
-      const retry = f.partition !== undefined ? retryKeyOf(keys, f.partition) : null;
-      if (!event || !f.group || !retry) {
-        skipped++;
-        continue;
-      }
-      if (!o.dryRun) {
-        const member: RetryMember = { g: f.group, a: 1, e: f.event!, t: Date.parse(event.timestamp ?? '') || idMs(id) };
-        await redis.zadd(retry, Date.now(), JSON.stringify(member));
-        await redis.xdel(dead, id);
-      }
-      queued++;
-    }
-    if (o.id) break;
-    cursor = '(' + batch[batch.length - 1][0];
-  }
-  return { queued, skipped };
-}
-
 function localSocket(dir: string): string | null {
   const sock = resolve(dir, 'redis.sock');
   return existsSync(sock) ? sock : null;
-}
-
-function idMs(id: string): number {
-  return Number(id.slice(0, id.indexOf('-')));
-}
-
-function parseEvent(raw: string | undefined): { type?: string; timestamp?: string } | null {
-  if (!raw) return null;
-  try {
-    const v = JSON.parse(raw) as unknown;
-    return v && typeof v === 'object' ? (v as { type?: string; timestamp?: string }) : null;
-  } catch {
-    return null;
-  }
 }

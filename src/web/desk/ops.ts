@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type Channel, normaliseAddress } from '../../address.js';
-import { replayDeadLetters } from '../../cli/webhooks.js';
+import { replayDeadLetters } from '../../webhook/replay.js';
 import type { Clock } from '../../clock.js';
 import type { Store, SuppressionRecord } from '../../store/store.js';
 import { html, sendHtml } from '../html.js';
