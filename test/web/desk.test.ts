@@ -157,6 +157,25 @@ t.test('desk console (HTTP)', async (t) => {
     t.ok(audit.some((a) => a.action === 'suppression.import' && a.by === 'alice' && a.added === '1'), 'the upload is audited with the operator');
   });
 
+  t.test('a POST needs the session's CSRF token', async (t) => {
+    clock.advance(60_000);
+    const cookie = cookieOf(await signIn(OPERATOR.name, OPERATOR.password));
+    const page = await (await fetch(`${base}/desk/global`, { headers: { cookie } })).text();
+    const post = (csrf?: string) =>
+      fetch(`${base}/desk/global/add`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ address: 'trap@example.net', reason: 'spam-trap', channel: 'email', confirm: 'yes', ...(csrf ? { csrf } : {}) }).toString(),
+      });
+    t.equal((await post()).status, 403, 'no token');
+    t.equal((await post('lq3k.' + 'x'.repeat(43))).status, 403, 'a made-up token');
+    t.equal(await gw.store.getSuppression('migrant', 'email', 'trap@example.net'), null);
+    const ok = await post(csrfOf(page));
+    t.equal(ok.status, 303, 'with the token');
+    t.match((await gw.store.checkSuppressions('anyone', 'email', ['trap@example.net']))[0], { scope: 'global', reason: 'spam-trap', by: 'alice' });
+  });
+
   t.test('queue priority and search', async (t) => {
     const id = await fileReport(gw, { account: 'prio', campaign: 'c1', description: 'spam', recipient: 'who@recipient.example' });
     clock.advance(120_000);
@@ -196,7 +215,7 @@ t.test('pure parts', async (t) => {
   t.equal(days.length, 30);
   t.match(days[29], { day: '2026-07-31', sent: 200, complaints: 1, hardBounces: 2, known: true });
   t.equal(days[0].known, false);
-  const svg = rateChart(days, { complaintWarn: 0.001, complaintSuspend: 0.003, bounceWarn: 0.02, bounceSuspend: 0.05 }, { title: '<T>', desc: 'd', complaintRate: 'c', bounceRate: 'b', sent: 's', warn: 'w', suspend: 'x' }).text;
+  const svg = rateChart(days, { complaintWarn: 0.001, complaintSuspend: 0.003 }, { title: '<T>', desc: 'd', complaintRate: 'c', bounceRate: 'b', sent: 's', warn: 'w', suspend: 'x' }).text;
   t.match(svg, '<title id="chart-title">&lt;T&gt;</title>');
   t.notMatch(svg, /style=|<script/);
 });

@@ -19,8 +19,6 @@ export interface DayFigures {
 export interface ChartLines {
   complaintWarn: number;
   complaintSuspend: number;
-  bounceWarn: number;
-  bounceSuspend: number;
 }
 
 export interface ChartText {
@@ -46,12 +44,16 @@ export function rateChart(days: readonly DayFigures[], lines: ChartLines, text: 
   const plotW = W - PAD.l - PAD.r;
   const plotH = H - PAD.t - PAD.b;
   const rates = days.flatMap((d) => [rate(d.complaints, d.sent), rate(d.hardBounces, d.sent)]).filter((r): r is number => r !== null);
-  // The scale always shows both suspend lines, and every point above them.
-  const top = Math.max(lines.complaintSuspend, lines.bounceSuspend, ...rates) * 1.1 || 0.01;
+  // The scale is the complaint lines' (a complaint rate is a tenth of a bounce rate: on a
+  // scale that also held the bounce lines, complaints would lie flat on the axis), widened
+  // for any point above them.
+  const top = Math.max(lines.complaintSuspend, ...rates) * 1.15 || 0.01;
   const maxSent = Math.max(1, ...days.map((d) => d.sent));
   const x = (i: number) => PAD.l + (plotW * (i + 0.5)) / n;
   const y = (r: number) => PAD.t + plotH - (plotH * Math.min(r, top)) / top;
   const barW = Math.max(2, plotW / n - 3);
+  // Volume bars stay in the lower part of the plot: the rate lines are what is read.
+  const barH = (sent: number) => (plotH * 0.7 * sent) / maxSent;
 
   const path = (pick: (d: DayFigures) => number | null) => {
     let d = '';
@@ -72,8 +74,9 @@ export function rateChart(days: readonly DayFigures[], lines: ChartLines, text: 
       const r = day.known ? pick(day) : null;
       return r === null ? '' : html`<circle class="${cls}" cx="${x(i).toFixed(1)}" cy="${y(r).toFixed(1)}" r="2.5"></circle>`;
     });
-  const hline = (r: number, cls: string, label: string) =>
-    html`<line class="${cls}" x1="${PAD.l}" x2="${W - PAD.r}" y1="${y(r).toFixed(1)}" y2="${y(r).toFixed(1)}"></line><text class="axis" x="${W - PAD.r - 4}" y="${(y(r) - 4).toFixed(1)}" text-anchor="end">${label} ${pct(r)}</text>`;
+  // Labels at opposite ends, so that close lines do not print over each other.
+  const hline = (r: number, cls: string, label: string, end: boolean) =>
+    html`<line class="${cls}" x1="${PAD.l}" x2="${W - PAD.r}" y1="${y(r).toFixed(1)}" y2="${y(r).toFixed(1)}"></line><text class="axis ${cls}-label" x="${end ? W - PAD.r - 4 : PAD.l + 4}" y="${(y(r) - 4).toFixed(1)}" text-anchor="${end ? 'end' : 'start'}">${label} ${pct(r)}</text>`;
   const ticks = [0, top / 2, top];
   const complaint = (d: DayFigures) => rate(d.complaints, d.sent);
   const bounce = (d: DayFigures) => rate(d.hardBounces, d.sent);
@@ -81,12 +84,12 @@ export function rateChart(days: readonly DayFigures[], lines: ChartLines, text: 
   return html`<svg class="chart" viewBox="0 0 ${W} ${H}" role="img" aria-labelledby="chart-title chart-desc" preserveAspectRatio="xMidYMid meet">
 <title id="chart-title">${text.title}</title>
 <desc id="chart-desc">${text.desc}</desc>
-${days.map((d, i) => (d.sent > 0 ? html`<rect class="bar" x="${(x(i) - barW / 2).toFixed(1)}" y="${(PAD.t + plotH - (plotH * d.sent) / maxSent).toFixed(1)}" width="${barW.toFixed(1)}" height="${((plotH * d.sent) / maxSent).toFixed(1)}"></rect>` : ''))}
+${days.map((d, i) => (d.sent > 0 ? html`<rect class="bar" x="${(x(i) - barW / 2).toFixed(1)}" y="${(PAD.t + plotH - barH(d.sent)).toFixed(1)}" width="${barW.toFixed(1)}" height="${barH(d.sent).toFixed(1)}"></rect>` : ''))}
 ${ticks.map((r) => html`<text class="axis" x="${PAD.l - 6}" y="${(y(r) + 4).toFixed(1)}" text-anchor="end">${pct(r)}</text>`)}
 <line class="frame" x1="${PAD.l}" x2="${PAD.l}" y1="${PAD.t}" y2="${PAD.t + plotH}"></line>
 <line class="frame" x1="${PAD.l}" x2="${W - PAD.r}" y1="${PAD.t + plotH}" y2="${PAD.t + plotH}"></line>
-${hline(lines.complaintWarn, 'warn', text.warn)}
-${hline(lines.complaintSuspend, 'suspend', text.suspend)}
+${hline(lines.complaintWarn, 'warn', text.warn, false)}
+${hline(lines.complaintSuspend, 'suspend', text.suspend, true)}
 <path class="line complaint" d="${path(complaint)}"></path>
 <path class="line bounce" d="${path(bounce)}"></path>
 ${points(complaint, 'dot complaint')}

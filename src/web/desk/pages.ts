@@ -73,6 +73,9 @@ ${csrfField(o.csrf)}<input type="hidden" name="next" value="${o.next}">
 export const statusTag = (s: string) => html`<span class="tag ${s === 'investigating' ? 'red' : s === 'open' ? '' : 'grey'}">${t('status.' + s)}</span>`;
 export const accountTag = (s: string) => html`<span class="tag ${s === 'suspended' ? 'red' : s === 'warned' ? 'amber' : 'green'}">${t('account.status.' + s)}</span>`;
 
+/** Month, day and time (UTC), for dense tables. */
+export const shortWhen = (iso: string | null | undefined) => (iso ? iso.slice(5, 16).replace('T', ' ') : '–');
+
 export const when = (iso: string | null | undefined) => (iso ? iso.replace('T', ' ').slice(0, 16) + ' UTC' : '–');
 
 /** The token state of a case: valid when any of its reports carried a valid token. */

@@ -34,6 +34,7 @@ import {
   reportEvidence,
   signInPage,
   statusTag,
+  shortWhen,
   t,
   when,
 } from './pages.js';
@@ -198,7 +199,7 @@ ${CASE_STATUSES.map((s) => html`<li><a href="${link({ status: s, page: 1 })}"${s
 <li><a href="${link({ status: 'all', page: 1 })}"${status === 'all' ? html` aria-current="page"` : ''}>${t('queue.status.all')} <span class="count">${base.length}</span></a></li>
 </ul></nav>
 <form method="get" action="/desk" class="filters" role="search" aria-label="${t('queue.filters')}">
-<div class="field"><label for="q">${t('queue.search')}</label><span class="hint" id="q-hint">${t('queue.search.hint')}</span><input type="search" id="q" name="q" value="${search}" aria-describedby="q-hint"></div>
+<div class="field"><label for="q">${t('queue.search')} <span class="hint-inline">${t('queue.search.hint')}</span></label><input type="search" id="q" name="q" value="${search}"></div>
 <div class="field"><label for="status">${t('queue.status')}</label><select id="status" name="status">${opt('active', status, t('queue.status.active'))}${CASE_STATUSES.map((s) => opt(s, status, t('status.' + s)))}${opt('all', status, t('queue.status.all'))}</select></div>
 <div class="field"><label for="channel">${t('queue.channel')}</label><select id="channel" name="channel">${opt('', channel, t('queue.channel.all'))}${opt('email', channel, 'email')}${opt('sms', channel, 'sms')}${opt('form', channel, 'form')}</select></div>
 <div class="field"><label for="account">${t('queue.account')}</label><input type="text" id="account" name="account" value="${account}" spellcheck="false"></div>
@@ -222,7 +223,7 @@ ${
 <td>${c.suspicious.length ? c.suspicious.map((s) => html`<span class="tag red">${s}</span> `) : '–'}</td>
 <td>${caseToken(c)}</td>
 <td>${assignees.get(c.id) ?? '–'}</td>
-<td>${when(c.updatedAt)}</td>
+<td>${shortWhen(c.updatedAt)}</td>
 </tr>`,
       )}</tbody></table></div>
 <nav class="pager" aria-label="Pages">${pageNo > 1 ? html`<a href="${link({ page: pageNo - 1 })}" rel="prev">${t('queue.prev')}</a>` : ''}${pageNo * size < total ? html`<a href="${link({ page: pageNo + 1 })}" rel="next">${t('queue.next')}</a>` : ''}</nav>`
@@ -259,6 +260,7 @@ ${scanned.length >= cfg.queueScanLimit ? html`<p class="muted">${t('queue.scanne
       const opt = (s: string) => html`<option value="${s}"${s === c.status ? html` selected` : ''}>${t('status.' + s)}</option>`;
 
       const actions = html`<section class="actions" aria-labelledby="actions-h"><h2 id="actions-h">${t('case.actions')}</h2>
+<h3>${t('case.actions.case')}</h3>
 <form method="post" action="/desk/cases/${c.id}/assign" class="inline">${csrfField(ctx.csrf)}<button class="secondary">${t('action.assign')}</button></form>
 <form method="post" action="/desk/cases/${c.id}/note">${csrfField(ctx.csrf)}
 <div class="field${err === 'note' ? ' has-error' : ''}"><label for="note">${t('action.note.label')}</label>${err === 'note' ? html`<span class="error-message">${t('action.noteRequired')}</span>` : ''}<textarea id="note" name="note" rows="3" maxlength="10000"></textarea></div>
@@ -267,6 +269,7 @@ ${scanned.length >= cfg.queueScanLimit ? html`<p class="muted">${t('queue.scanne
 <div class="field"><label for="status">${t('action.status.label')}</label><select id="status" name="status">${CASE_STATUSES.map(opt)}</select></div>
 <div class="field"><label for="outcome">${t('action.status.outcome')}</label><span class="hint" id="outcome-hint">${t('action.status.outcome.hint')}</span><input type="text" id="outcome" name="outcome" maxlength="2000" aria-describedby="outcome-hint"></div>
 <button class="secondary">${t('action.status.submit')}</button></form>
+${c.account ? html`<h3>${t('case.actions.account', { account: c.account })}</h3>` : ''}
 ${
   c.account && acct
     ? acct.status === 'suspended'
@@ -286,8 +289,9 @@ ${c.account && c.recipient ? html`<form method="post" action="/desk/cases/${c.id
 <dl class="kv"><dt>${t('acct.status')}</dt><dd>${accountTag(acct.status)}</dd><dt>${t('acct.pool')}</dt><dd>${acct.pool}</dd>
 ${acct.suspendedAt ? html`<dt>${t('acct.suspendedAt')}</dt><dd>${when(acct.suspendedAt)} (${acct.suspendReason ?? ''})</dd>` : ''}
 <dt>${t('acct.warnings')}</dt><dd>${acct.warnings.length}</dd>
-${acct.windows.map((w) => html`<dt>${w.window}</dt><dd>${w.sent} ${t('acct.sent').toLowerCase()}, ${t('acct.complaintRate').toLowerCase()} ${pct(w.complaintRate)}, ${t('acct.bounceRate').toLowerCase()} ${pct(w.bounceRate)}</dd>`)}
-</dl></section>`
+</dl>
+<table class="compact"><thead><tr><th scope="col">${t('acct.window')}</th><th scope="col" class="num">${t('acct.sent')}</th><th scope="col" class="num">${t('acct.complaintRate')}</th><th scope="col" class="num">${t('acct.bounceRate')}</th></tr></thead>
+<tbody>${acct.windows.map((w) => html`<tr><th scope="row">${w.window}</th><td class="num">${w.sent}</td><td class="num">${pct(w.complaintRate)}</td><td class="num">${pct(w.bounceRate)}</td></tr>`)}</tbody></table></section>`
         : html`<section class="panel"><h2>${t('case.account')}</h2><p>${t('case.noAccount')}</p></section>`;
 
       const body = html`<p class="crumbs"><a href="/desk">${t('nav.queue')}</a></p>
@@ -472,7 +476,7 @@ ${
       const maxWindow = Math.max(...deps.config.rates.windowHours);
       const chart = rateChart(
         days,
-        { complaintWarn: th.complaint.warn, complaintSuspend: th.complaint.suspend, bounceWarn: th.bounce.warn, bounceSuspend: th.bounce.suspend },
+        { complaintWarn: th.complaint.warn, complaintSuspend: th.complaint.suspend },
         {
           title: t('acct.chart.title', { account, days: DAYS }),
           desc: t('acct.chart.desc'),
