@@ -157,7 +157,7 @@ t.test('desk console (HTTP)', async (t) => {
     t.ok(audit.some((a) => a.action === 'suppression.import' && a.by === 'alice' && a.added === '1'), 'the upload is audited with the operator');
   });
 
-  t.test('a POST needs the session's CSRF token', async (t) => {
+  t.test('a POST needs the CSRF token of the session', async (t) => {
     clock.advance(60_000);
     const cookie = cookieOf(await signIn(OPERATOR.name, OPERATOR.password));
     const page = await (await fetch(`${base}/desk/global`, { headers: { cookie } })).text();
