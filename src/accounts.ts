@@ -11,11 +11,16 @@ export class Accounts {
     private readonly store: Store,
     private readonly rates: Config['rates'],
     private readonly clock: Clock,
+    private readonly vetting?: { latest(account: string): Promise<unknown> },
   ) {}
 
   async get(account: string) {
     const now = this.clock.now();
-    const [email, sms] = await Promise.all([this.store.readAccount(account, 'email', now), this.store.readAccount(account, 'sms', now)]);
+    const [email, sms, vetting] = await Promise.all([
+      this.store.readAccount(account, 'email', now),
+      this.store.readAccount(account, 'sms', now),
+      this.vetting?.latest(account) ?? Promise.resolve(undefined),
+    ]);
     const { meta } = email;
     const pool = meta.pool === 'dedicated' ? 'dedicated' : 'shared';
     const status = meta.suspended === '1' ? 'suspended' : email.warnings.length > 0 ? 'warned' : 'active';
@@ -41,6 +46,8 @@ export class Accounts {
       windows: email.windows.map(figures),
       sms: sms.windows.map(figures),
       warnings: email.warnings.map((t) => new Date(t).toISOString()),
+      /** The latest vetting result (POST /v1/accounts/{account}/vetting); null: never vetted. */
+      vetting: vetting ?? null,
     };
   }
 

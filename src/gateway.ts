@@ -17,6 +17,8 @@ import { accountRoutes } from './http/routes/accounts.js';
 import { eventRoutes } from './http/routes/events.js';
 import { suppressionRoutes } from './http/routes/suppressions.js';
 import { unsubscribeRoutes } from './http/routes/unsubscribe.js';
+import { vettingRoutes } from './http/routes/vetting.js';
+import { Vetting } from './vetting/index.js';
 import { assetRoutes } from './web/assets.js';
 import { deskRoutes } from './web/desk/routes.js';
 import { Operators } from './store/operators.js';
@@ -121,8 +123,10 @@ export class Gateway {
         const auth = adminAuth(config.admin.token);
         assetRoutes(app);
         eventRoutes(app, new Traffic(store, clock));
-        const accounts = new Accounts(store, config.rates, clock);
+        const vetting = new Vetting(store, config, clock);
+        const accounts = new Accounts(store, config.rates, clock, vetting);
         accountRoutes(app, accounts, auth);
+        vettingRoutes(app, { vetting, platform: auth, admin: auth });
         suppressionRoutes(app, { store, clock, admin: auth });
         unsubscribeRoutes(app, {
           codec,

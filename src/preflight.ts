@@ -185,6 +185,7 @@ export class Preflight {
         suspendReason: standing.meta.suspended === '1' ? (standing.meta.suspendReason ?? null) : null,
         complaintRate: worst((w) => w.complaints / w.sent),
         complaintWarn: this.config.rates.complaint[pool].warn,
+        vetting: ((v) => (v === 'approve' || v === 'review' || v === 'reject' ? v : null))(standing.meta.vetting),
       },
     };
     const verdict = judgePreflight(figures, cfg, this.config.guidance);

@@ -11,6 +11,7 @@ export const USAGE = `usage:
   abusegate corpus DIR [--disputed FILE]       score the parser against a corpus with answer-key.jsonl
   abusegate webhooks replay|verify …           dead letters, signatures
   abusegate operators add|remove|list …        operators of the desk console
+  abusegate vetting refresh-rdap [--url URL]   refresh the shipped IANA RDAP bootstrap file
   abusegate COMMAND --help                     a command's options, with examples
 
 examples:
@@ -106,6 +107,17 @@ examples:
   printf '%s\\n' "$PASSWORD" | abusegate operators add alice --password-stdin
   abusegate operators list`;
 
+export const VETTING_USAGE = `usage: abusegate vetting refresh-rdap [--url URL] [--out FILE]
+
+Fetches the IANA RDAP bootstrap file for domains (RFC 9224; default
+https://data.iana.org/rdap/dns.json), checks its shape, and writes it to FILE (default:
+vetting.rdapBootstrap, config/rdap-dns.json). Account vetting finds each domain's
+registry in it.
+
+examples:
+  abusegate vetting refresh-rdap && git diff --stat config/rdap-dns.json
+  abusegate vetting refresh-rdap --url https://mirror.internal/rdap/dns.json`;
+
 /** The help of `abusegate <args>` when they ask for it (--help or -h before any --, or `help CMD`), else null. */
 export function helpFor(args: readonly string[]): string | null {
   const [cmd, sub] = args;
@@ -122,6 +134,8 @@ export function helpFor(args: readonly string[]): string | null {
       return CORPUS_USAGE;
     case 'operators':
       return OPERATORS_USAGE;
+    case 'vetting':
+      return VETTING_USAGE;
     case 'webhooks':
       return sub === 'replay' ? REPLAY_USAGE : sub === 'verify' ? VERIFY_USAGE : WEBHOOKS_USAGE;
     default:
