@@ -42,7 +42,8 @@ ${items.map((q) => html`<tr><td>${when(new Date(q.arrivedAt).toISOString())}</td
 
   // The kept bytes as a download, never rendered: they are whatever a stranger sent.
   app.get<{ Params: { id: string } }>('/desk/quarantine/:id', async (req, reply) => {
-    const items = await store.listQuarantine(100_000);
+    // The page lists the newest 200; a download looks a little further, never the whole list.
+    const items = await store.listQuarantine(1000);
     const q = /^[0-9A-Za-z_-]{1,64}$/.test(req.params.id) ? items.find((i) => i.id === req.params.id) : undefined;
     if (!q) return reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'No such quarantined message' } });
     await store.audit({ action: 'quarantine.download', id: q.id, by: req.operator!, at: new Date(clock.now()).toISOString() });
