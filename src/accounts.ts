@@ -40,6 +40,7 @@ export class Accounts {
       status,
       pool,
       createdAt: meta.createdAt ? new Date(Number(meta.createdAt)).toISOString() : null,
+      requireWitnessedConsent: meta.requireWitnessedConsent === '1',
       suspendedAt: meta.suspendedAt ? new Date(Number(meta.suspendedAt)).toISOString() : null,
       suspendReason: meta.suspendReason ?? null,
       thresholds: { complaint: thresholds, bounce: this.rates.bounce, minVolume: this.rates.minVolume },
@@ -51,8 +52,9 @@ export class Accounts {
     };
   }
 
-  async setMeta(account: string, m: { pool?: string; createdAt?: string }): Promise<void> {
+  async setMeta(account: string, m: { pool?: string; createdAt?: string; requireWitnessedConsent?: boolean }): Promise<void> {
     const fields: Record<string, string> = {};
+    if (m.requireWitnessedConsent !== undefined) fields.requireWitnessedConsent = m.requireWitnessedConsent ? '1' : '0';
     if (m.pool) fields.pool = m.pool;
     if (m.createdAt) fields.createdAt = String(Date.parse(m.createdAt));
     await this.store.setAccountMeta(account, fields);

@@ -18,6 +18,10 @@ import { eventRoutes } from './http/routes/events.js';
 import { suppressionRoutes } from './http/routes/suppressions.js';
 import { unsubscribeRoutes } from './http/routes/unsubscribe.js';
 import { vettingRoutes } from './http/routes/vetting.js';
+import { consentRoutes } from './http/routes/consents.js';
+import { Consents } from './consent/index.js';
+import { createConsentCodec } from './token/consent.js';
+import { consentPages } from './web/consent.js';
 import { Vetting } from './vetting/index.js';
 import { assetRoutes } from './web/assets.js';
 import { deskRoutes } from './web/desk/routes.js';
@@ -127,6 +131,13 @@ export class Gateway {
         const accounts = new Accounts(store, config.rates, clock, vetting);
         accountRoutes(app, accounts, auth);
         vettingRoutes(app, { vetting, platform: auth, admin: auth });
+        const consents = new Consents(store, config.tokens.secret ? createConsentCodec(parseTokenSecrets(config.tokens.secret)) : null, config.consent, clock);
+        consentRoutes(app, { consents, platform: auth });
+        consentPages(app, {
+          consents,
+          confirmDays: config.consent.confirmDays,
+          limit: async (ip) => config.consent.perMinute === 0 || (await store.hit('consent', ip, clock.now()).catch(() => 0)) <= config.consent.perMinute,
+        });
         suppressionRoutes(app, { store, clock, admin: auth });
         unsubscribeRoutes(app, {
           codec,

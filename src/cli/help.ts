@@ -8,7 +8,8 @@ export const USAGE = `usage:
   abusegate parse PATH...                      one JSON line per message (files, or folders of *.eml)
   abusegate token --account A --campaign C [--recipient R]
                                                mint a token (with --recipient: the long form)
-  abusegate corpus DIR [--disputed FILE]       score the parser against a corpus with answer-key.jsonl
+  abusegate corpus DIR [--disputed FILE] [--folds N [--seed S]] [--sisimai]
+                                               score the parser against a corpus with answer-key.jsonl
   abusegate webhooks replay|verify …           dead letters, signatures
   abusegate operators add|remove|list …        operators of the desk console
   abusegate vetting refresh-rdap [--url URL]   refresh the shipped IANA RDAP bootstrap file
@@ -46,15 +47,20 @@ examples:
   abusegate token --account acme --campaign spring-sale
   abusegate token --account acme --campaign spring-sale --recipient jane@example.com`;
 
-export const CORPUS_USAGE = `usage: abusegate corpus DIR [--disputed FILE]
+export const CORPUS_USAGE = `usage: abusegate corpus DIR [--disputed FILE] [--folds N [--seed S]] [--sisimai]
 
 Scores the parser against a labelled corpus (bsd/, crlf/, cr/, not/ and answer-key.jsonl,
 the Sisimai sample layout): recipient, hard/soft, status and reason per recipient. With
 --disputed, a second table leaves out the entries FILE lists as wrong in the key.
+With --folds N, the messages of each module are dealt into N folds (seeded by --seed,
+default 15; a message's LF/CRLF/CR copies stay together), each fold is scored alone, and
+the text rules that fire on one message or one fold only are listed for review, with the
+reason confusions. --sisimai scores Debian's Sisimai (perl -MSisimai) on the same files.
 
 examples:
   abusegate corpus ../shared/corpus/bounces
-  abusegate corpus ../shared/corpus/bounces --disputed test/parse/corpus-disputed.json`;
+  abusegate corpus ../shared/corpus/bounces --disputed test/parse/corpus-disputed.json
+  abusegate corpus ../shared/corpus/bounces --disputed test/parse/corpus-disputed.json --folds 5 --sisimai`;
 
 export const REPLAY_USAGE = `usage: abusegate webhooks replay [--type T] [--since ISO-8601] [--dry-run]
 

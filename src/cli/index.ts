@@ -7,7 +7,6 @@
  * imports the modules it needs when it runs: the parser, the config loader and ioredis
  * together take most of a second to load on a busy machine, which `--help` need not wait for.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { helpFor, USAGE } from './help.js';
 
@@ -62,14 +61,15 @@ async function run(argv: string[]): Promise<number> {
       return 0;
     }
     case 'corpus': {
-      const { positionals, values } = parseArgs({ args: rest, allowPositionals: true, options: { disputed: { type: 'string' } } });
+      const options = { disputed: { type: 'string' }, folds: { type: 'string' }, seed: { type: 'string' }, sisimai: { type: 'boolean' } } as const;
+      const { positionals, values } = parseArgs({ args: rest, allowPositionals: true, options });
       if (positionals.length !== 1) throw new UsageError('corpus needs one DIR');
-      const { formatCorpusTable, scoreCorpus } = await import('./corpus.js');
-      process.stdout.write('All answer-key entries:\n' + formatCorpusTable(scoreCorpus(positionals[0])) + '\n');
-      if (values.disputed) {
-        const disputed = Object.keys((JSON.parse(readFileSync(values.disputed, 'utf8')) as { files: Record<string, string> }).files);
-        process.stdout.write(`\nWithout the ${disputed.length} disputed entries (${values.disputed}):\n` + formatCorpusTable(scoreCorpus(positionals[0], { exclude: disputed })) + '\n');
-      }
+      const folds = values.folds === undefined ? undefined : Number(values.folds);
+      const seed = values.seed === undefined ? undefined : Number(values.seed);
+      if (folds !== undefined && !(Number.isInteger(folds) && folds >= 2 && folds <= 20)) throw new UsageError('--folds needs a whole number from 2 to 20');
+      if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError('--seed needs a whole number');
+      const { runCorpus } = await import('./corpus.js');
+      runCorpus({ dir: positionals[0], disputed: values.disputed, folds, seed, sisimai: values.sisimai }, process.stdout);
       return 0;
     }
     case 'webhooks': {

@@ -4,14 +4,15 @@
  * points. TLDs change registry now and then; refresh with each release or monthly.
  */
 import { writeFileSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Bootstrap, bootstrapTable } from '../vetting/rdap.js';
 import { VETTING_USAGE } from './help.js';
 
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Relative paths in the config (vetting.rdapBootstrap) are relative to the folder that holds config/. */
+const ROOT = dirname(fileURLToPath(new URL('../../config/', import.meta.url)));
 
 export async function runVetting(args: string[], io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream; defaultOut: string }): Promise<number> {
   const [sub, ...rest] = args;

@@ -103,6 +103,7 @@ export const schema = {
     sendingDomains: strings(),
   },
   cases: { reportsKept: int(1, 10000), pageSize: int(1, 1000) },
+  consent: { publicUrl: { kind: 'string', nullable: false, pattern: /^https?:\/\/[^/?#]+\/?$/, hint: 'an origin such as https://abuse.example.com' }, confirmDays: int(1, 365), perMinute: int(0, 1e9) },
   vetting: {
     resolver: optStr(/^[0-9a-fA-F:.[\]]+$/, 'an IP address, optionally with :port ([::1]:53 for IPv6)'),
     timeoutMs: int(50, 60000),
@@ -141,6 +142,8 @@ export const schema = {
     reviewGlobalHits: int(0, 1_000_000),
     reviewComplaintRateShareOfWarn: num(0, 100),
     reviewUnvettedAccounts: bool(),
+    reviewUnwitnessedShare: rate(),
+    unwitnessedPools: strings(),
     roleLocalParts: strings(),
   },
   guidance: { listHygiene: str(), consent: str(), unsubscribe: str(), complaints: str(), bounces: str() },

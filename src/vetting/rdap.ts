@@ -5,10 +5,11 @@
  * overrides it for every domain (tests serve fixtures; a company may run a proxy).
  */
 import { readFileSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Relative paths in the config (vetting.rdapBootstrap) are relative to the folder that holds config/. */
+const ROOT = dirname(fileURLToPath(new URL('../../config/', import.meta.url)));
 
 export interface Bootstrap {
   services: Array<[string[], string[]]>;
