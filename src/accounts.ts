@@ -3,6 +3,7 @@ import type { Clock } from './clock.js';
 import type { Config } from './config/schema.js';
 import { event } from './effects.js';
 import { GatewayError } from './errors.js';
+import { newId } from './ids.js';
 import type { Store } from './store/store.js';
 
 export class Accounts {
@@ -62,10 +63,36 @@ export class Accounts {
     await this.store.setAccountMeta(account, fields);
   }
 
-  async reinstate(account: string, note: string | null): Promise<void> {
+  /**
+   * A reviewer's suspension (the desk console): the same guarded step and event as every
+   * other suspension, reason `investigation` (the customer's guidance says the desk is
+   * looking); the reviewer's words and name go in the event and the audit.
+   */
+  async suspend(account: string, note: string, by: string): Promise<boolean> {
+    const now = this.clock.now();
+    const r = await this.store.applyDecision({
+      account,
+      action: 'suspend',
+      now,
+      cooldownMs: 0,
+      suspendAfter: Number.MAX_SAFE_INTEGER,
+      reason: 'investigation',
+      channel: 'email',
+      counter: 'c',
+      windowHours: Math.max(...this.rates.windowHours),
+      warnEventId: 'evt_' + newId(now),
+      suspendEventId: 'evt_' + newId(now),
+      data: { account, kind: 'desk', note, by },
+    });
+    await this.store.audit({ action: 'account.suspend', account, by, note, at: new Date(now).toISOString(), result: r.outcome === 'suspended' ? 'suspended' : 'already' });
+    return r.outcome === 'suspended';
+  }
+
+  async reinstate(account: string, note: string | null, by: string): Promise<void> {
     const now = this.clock.now();
     const ok = await this.store.reinstate(account, event('account.reinstated', now, { account, note }));
     if (!ok) throw new GatewayError('NOT_SUSPENDED', `Account ${account} is not suspended`);
+    await this.store.audit({ action: 'account.reinstate', account, by, note: note ?? '', at: new Date(now).toISOString() });
   }
 }
 

@@ -38,6 +38,16 @@ export function event(type: string, now: number, data: Record<string, unknown>):
   return { id: 'evt_' + newId(now), type, timestamp: new Date(now).toISOString(), data };
 }
 
+/** recipient.suppressed for an admin's (or operator's) suppression; account null: the global list. */
+export function manualSuppressedEvent(account: string | null, channel: Channel, address: string, rec: SuppressionRecord, now: number): OutboxEvent {
+  return event('recipient.suppressed', now, { account, scope: account ? 'account' : 'global', channel, address, ...rec });
+}
+
+/** recipient.unsuppressed: a suppression lifted by an admin, an operator or a START. */
+export function unsuppressedEvent(account: string | null, channel: Channel, address: string, by: string, note: string, now: number): OutboxEvent {
+  return event('recipient.unsuppressed', now, { account, scope: account ? 'account' : 'global', channel, address, by, note, at: new Date(now).toISOString() });
+}
+
 export class Effects {
   private readonly policy: PolicyConfig;
   private readonly rates: Config['rates'];

@@ -24,6 +24,8 @@ import { createConsentCodec } from './token/consent.js';
 import { consentPages } from './web/consent.js';
 import { Vetting } from './vetting/index.js';
 import { assetRoutes } from './web/assets.js';
+import { deskRoutes } from './web/desk/routes.js';
+import { Operators } from './store/operators.js';
 import { Traffic } from './traffic.js';
 import { startWebhookWorker } from './webhook/index.js';
 import { createReporterAuth } from './trust/reporters.js';
@@ -173,7 +175,8 @@ export class Gateway {
         assetRoutes(app);
         eventRoutes(app, new Traffic(store, clock, sms), platform);
         const vetting = new Vetting(store, config, clock);
-        accountRoutes(app, new Accounts(store, config.rates, clock, vetting), auth);
+        const accounts = new Accounts(store, config.rates, clock, vetting);
+        accountRoutes(app, accounts, auth);
         vettingRoutes(app, { vetting, platform, admin: auth });
         const consents = new Consents(store, config.tokens.secret ? createConsentCodec(parseTokenSecrets(config.tokens.secret)) : null, config.consent, clock);
         consentRoutes(app, { consents, platform });
@@ -201,6 +204,7 @@ export class Gateway {
         pages.register(app);
         caseRoutes(app, { desk, ingest, store, clock, admin: auth, platform, phoneRegions: config.phone.regions, ratePerMinute: config.form.ratePerMinute, pages });
         smsRoutes(app, { store, effects, sms, keywords: loadKeywords(), clock, regions: config.phone.regions, platform });
+        deskRoutes(app, { store, desk, accounts, operators: new Operators(redis, store.keys), clock, config, log: log.child({ part: 'desk' }) });
       },
     });
     const policy = createPolicyServer(

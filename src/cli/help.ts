@@ -11,6 +11,7 @@ export const USAGE = `usage:
   abusegate corpus DIR [--disputed FILE] [--folds N [--seed S]] [--sisimai]
                                                score the parser against a corpus with answer-key.jsonl
   abusegate webhooks replay|verify …           dead letters, signatures
+  abusegate operators add|remove|list …        operators of the desk console
   abusegate vetting refresh-rdap [--url URL]   refresh the shipped IANA RDAP bootstrap file
   abusegate COMMAND --help                     a command's options, with examples
 
@@ -99,6 +100,19 @@ examples:
   printf '%s' "$BODY" | abusegate webhooks verify --secret whsec_… --id evt_… \\
       --timestamp 1773144000 --signature "v1,…"`;
 
+export const OPERATORS_USAGE = `usage:
+  abusegate operators add NAME --password-stdin   add an operator of the desk console, or set a
+                                                  new password (the first line of stdin, 12+
+                                                  characters; never an argument, which the process
+                                                  list shows)
+  abusegate operators remove NAME                 remove an operator; their sessions end at once
+  abusegate operators list                        one line per operator: name, created
+Needs Redis (REDIS_URL, or the local redis-server of npm start).
+
+examples:
+  printf '%s\\n' "$PASSWORD" | abusegate operators add alice --password-stdin
+  abusegate operators list`;
+
 export const VETTING_USAGE = `usage: abusegate vetting refresh-rdap [--url URL] [--out FILE]
 
 Fetches the IANA RDAP bootstrap file for domains (RFC 9224; default
@@ -124,6 +138,8 @@ export function helpFor(args: readonly string[]): string | null {
       return TOKEN_USAGE;
     case 'corpus':
       return CORPUS_USAGE;
+    case 'operators':
+      return OPERATORS_USAGE;
     case 'vetting':
       return VETTING_USAGE;
     case 'webhooks':

@@ -79,6 +79,10 @@ async function run(argv: string[]): Promise<number> {
       const { runWebhooks } = await import('./webhooks.js');
       return runWebhooks(rest, { out: process.stdout, err: process.stderr, stdin: process.stdin, env: process.env });
     }
+    case 'operators': {
+      const { runOperators } = await import('./operators.js');
+      return runOperators(rest, { out: process.stdout, err: process.stderr, stdin: process.stdin, env: process.env });
+    }
     case 'vetting': {
       const [{ runVetting }, { loadConfig }] = await Promise.all([import('./vetting.js'), import('../config/load.js')]);
       return runVetting(rest, { out: process.stdout, err: process.stderr, defaultOut: loadConfig({ env: process.env }).vetting.rdapBootstrap });

@@ -13,7 +13,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_TOLERANCE_SECONDS, SecretError, verify } from '../webhook/sign.js';
-import type { DeadLetter, RetryMember } from '../webhook/worker.js';
 import { WEBHOOKS_USAGE } from './help.js';
 
 export interface WebhooksIo {
@@ -104,11 +103,11 @@ async function replay(args: string[], io: WebhooksIo): Promise<number> {
     start = String(ms);
   }
   // Only replay needs the configuration and Redis: verify and help stay light.
-  const [{ loadConfig }, { Keys }, { createRedis }, { retryKeyOf }] = await Promise.all([
+  const [{ loadConfig }, { Keys }, { createRedis }, { replayDeadLetters }] = await Promise.all([
     import('../config/load.js'),
     import('../store/keys.js'),
     import('../store/redis.js'),
-    import('../webhook/worker.js'),
+    import('../webhook/replay.js'),
   ]);
   const config = loadConfig({ env: io.env });
   const url = config.redis.url ?? localSocket(config.redis.local.dir);
@@ -120,32 +119,7 @@ async function replay(args: string[], io: WebhooksIo): Promise<number> {
   const redis = createRedis({ url, cluster: config.redis.cluster, commandTimeout: Math.max(config.redis.commandTimeout, 5000) });
   try {
     await redis.connect();
-    const dead = keys.deadLetters();
-    let queued = 0;
-    let skipped = 0;
-    let cursor = start;
-    for (;;) {
-      const batch = (await redis.xrange(dead, cursor, '+', 'COUNT', 500)) as Array<[string, string[]]>;
-      if (batch.length === 0) break;
-      for (const [id, fields] of batch) {
-        const f: Partial<DeadLetter> = {};
-        for (let i = 0; i < fields.length; i += 2) (f as Record<string, string>)[fields[i]] = fields[i + 1];
-        const event = parseEvent(f.event);
-        if (values.type && event?.type !== values.type) continue;
-        const retry = f.partition !== undefined ? retryKeyOf(keys, f.partition) : null;
-        if (!event || !f.group || !retry) {
-          skipped++;
-          continue;
-        }
-        if (!values['dry-run']) {
-          const member: RetryMember = { g: f.group, a: 1, e: f.event!, t: Date.parse(event.timestamp ?? '') || idMs(id) };
-          await redis.zadd(retry, Date.now(), JSON.stringify(member));
-          await redis.xdel(dead, id);
-        }
-        queued++;
-      }
-      cursor = '(' + batch[batch.length - 1][0];
-    }
+    const { queued, skipped } = await replayDeadLetters(redis, keys, { type: values.type, start, dryRun: values['dry-run'] === true });
     const verb = values['dry-run'] ? 'would queue' : 'queued';
     io.out.write(`${verb} ${queued} dead letter${queued === 1 ? '' : 's'} for delivery${skipped ? ` (${skipped} unreadable, left in place)` : ''}\n`);
     return 0;
@@ -157,18 +131,4 @@ async function replay(args: string[], io: WebhooksIo): Promise<number> {
 function localSocket(dir: string): string | null {
   const sock = resolve(dir, 'redis.sock');
   return existsSync(sock) ? sock : null;
-}
-
-function idMs(id: string): number {
-  return Number(id.slice(0, id.indexOf('-')));
-}
-
-function parseEvent(raw: string | undefined): { type?: string; timestamp?: string } | null {
-  if (!raw) return null;
-  try {
-    const v = JSON.parse(raw) as unknown;
-    return v && typeof v === 'object' ? (v as { type?: string; timestamp?: string }) : null;
-  } catch {
-    return null;
-  }
 }

@@ -198,6 +198,13 @@ export const schema = {
   },
   admin: { token: optStr() },
   platform: { token: optStr() },
+  desk: {
+    sessionIdleMinutes: int(1, 24 * 60),
+    signInPerMinute: int(0, 100000),
+    signInPerNamePerMinute: int(0, 100000),
+    pageSize: int(5, 500),
+    queueScanLimit: int(100, 1_000_000),
+  },
   trustedReporters: strings(),
   log: { level: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent') },
   shutdown: { graceMs: int(0, 3600000) },

@@ -133,11 +133,15 @@ export async function createHttpServer(cfg: Config['http'], deps: HttpDeps): Pro
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
   app.server.headersTimeout = cfg.headersTimeoutMs;
-  // multipart/form-data one-click POSTs (some providers send those) carry one small field:
-  // the framework's own streaming parser (busboy), fields only, a few and small.
+  // multipart/form-data: one-click POSTs (some providers send those) carry one small field;
+  // the desk's CSV upload one file part, read as UTF-8 text. The framework's own streaming
+  // parser (busboy), with a few small fields and at most one file within the body limit.
   await app.register(multipart, {
     attachFieldsToBody: 'keyValues',
-    limits: { fields: 10, fieldSize: 4096, files: 0, parts: 10, headerPairs: 20 },
+    onFile: async (part: { toBuffer(): Promise<Buffer>; value?: unknown }) => {
+      part.value = (await part.toBuffer()).toString('utf8');
+    },
+    limits: { fields: 10, fieldSize: 4096, files: 1, fileSize: cfg.bodyLimit, parts: 11, headerPairs: 20 },
   });
   // Every HTML response carries the pages' security headers (src/web/html.ts), also one a
   // route sent without sendHtml: CSP without inline script, no framing, no sniffing.

@@ -199,6 +199,25 @@ export class Keys {
   }
 
 
+  // --- desk console ---
+
+  /**
+   * The desk's operators, their sessions and case assignments share one slot of their own:
+   * few keys, read on every desk request, never touched by the report path.
+   */
+  get desk() {
+    return {
+      /** Hash: operator name → JSON {hash, createdAt} (scrypt; see store/operators.ts). */
+      operators: `${this.prefix}:{desk}:operators`,
+      /** A session, by the SHA-256 of its cookie value (a Redis dump holds no usable session); expires when idle. */
+      session: (sidHash: string) => `${this.prefix}:{desk}:session:${sidHash}`,
+      /** The key that signs the desk's CSRF tokens, made on first use and shared by every instance. */
+      formKey: `${this.prefix}:{desk}:formkey`,
+      /** Hash: case id → operator name (assign to me). */
+      assignees: `${this.prefix}:{desk}:assignees`,
+    };
+  }
+
   // --- preflight ---
 
   /**

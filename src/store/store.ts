@@ -642,4 +642,50 @@ export class Store {
       return { reportId: m.slice(0, a), ipGroup: m.slice(a + 1, b), address: m.slice(b + 1) || null };
     });
   }
+
+  // --- desk console ---
+
+  /**
+   * Sent, complaints and hard bounces per hour for the last `hours` hours up to `now`, from
+   * the hour buckets (one HMGET). Buckets older than the longest window are dropped (see
+   * lua/lib/windows.lua): those hours read as null, "no longer kept".
+   */
+  async hourlyFigures(account: string, channel: Channel, now: number, hours: number): Promise<Array<{ hour: number; sent: number; complaints: number; hardBounces: number } | null>> {
+    const last = Math.floor(now / HOUR);
+    const first = last - hours + 1;
+    const fields: string[] = [];
+    for (let h = first; h <= last; h++) fields.push(`${channel}|${h}|s`, `${channel}|${h}|c`, `${channel}|${h}|h`);
+    const v = await this.call('hourlyFigures', () => this.redis.hmget(this.keys.account(account).windows, ...fields));
+    const kept = last - this.maxHours - 1;
+    return Array.from({ length: hours }, (_, i) =>
+      first + i <= kept ? null : { hour: first + i, sent: Number(v[i * 3] ?? 0), complaints: Number(v[i * 3 + 1] ?? 0), hardBounces: Number(v[i * 3 + 2] ?? 0) },
+    );
+  }
+
+  /** Which of `accounts` are suspended (one pipelined HGET each): the desk queue's priority. */
+  async suspendedAccounts(accounts: string[]): Promise<Set<string>> {
+    if (accounts.length === 0) return new Set();
+    const pipe = this.redis.pipeline();
+    for (const a of accounts) pipe.hget(this.keys.account(a).meta, 'suspended');
+    const rows = (await this.call('suspendedAccounts', () => pipe.exec())) ?? [];
+    return new Set(accounts.filter((_, i) => rows[i]?.[1] === '1'));
+  }
+
+  /**
+   * Bulk import (a migration from another sender): each row keeps its own reason and date,
+   * and an address already suppressed keeps its record (HSETNX). No events: the platform
+   * sent the rows, it knows them. One audit entry for the whole import.
+   */
+  async importSuppressions(account: string | null, channel: Channel, rows: Array<{ address: string; rec: SuppressionRecord }>, by: string, at: string): Promise<{ added: number; exists: number }> {
+    const key = account ? this.keys.account(account).suppressions(channel) : this.keys.globalSuppressions(channel);
+    let added = 0;
+    for (let i = 0; i < rows.length; i += 1000) {
+      const pipe = this.redis.pipeline();
+      for (const r of rows.slice(i, i + 1000)) pipe.hsetnx(key, r.address, JSON.stringify(r.rec));
+      const res = (await this.call('importSuppressions', () => pipe.exec())) ?? [];
+      added += res.filter(([err, v]) => !err && v === 1).length;
+    }
+    await this.audit({ action: 'suppression.import', account: account ?? '*', channel, by, at, rows: String(rows.length), added: String(added) });
+    return { added, exists: rows.length - added };
+  }
 }

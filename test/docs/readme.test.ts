@@ -12,7 +12,7 @@ import { registry } from '../../src/metrics.js';
 // tests check that what the code has — settings, error codes, events, metrics — is
 // documented somewhere in it, and that its links lead somewhere.
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const DOCS = ['configuration', 'integration', 'operations', 'security', 'parsing', 'benchmarks', 'architecture', 'decisions'];
+const DOCS = ['configuration', 'integration', 'operations', 'security', 'parsing', 'benchmarks', 'architecture', 'decisions', 'desk'];
 const pages = new Map<string, string>([['README.md', readFileSync(join(root, 'README.md'), 'utf8')]]);
 for (const f of readdirSync(join(root, 'docs'))) if (f.endsWith('.md')) pages.set(`docs/${f}`, readFileSync(join(root, 'docs', f), 'utf8'));
 const manual = [...pages.values()].join('\n');

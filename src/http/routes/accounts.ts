@@ -40,7 +40,7 @@ export function accountRoutes(app: FastifyInstance, accounts: Accounts, preHandl
       schema: { params, body: { type: 'object', additionalProperties: false, properties: { note: { type: 'string', maxLength: 2000 } } } },
     },
     async (req) => {
-      await accounts.reinstate(req.params.account, req.body?.note ?? null);
+      await accounts.reinstate(req.params.account, req.body?.note ?? null, req.admin ?? 'admin');
       return accounts.get(req.params.account);
     },
   );

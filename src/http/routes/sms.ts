@@ -8,7 +8,7 @@
 import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import { normaliseAddress } from '../../address.js';
 import type { Clock } from '../../clock.js';
-import { type Effects, event } from '../../effects.js';
+import { type Effects, unsuppressedEvent } from '../../effects.js';
 import { GatewayError } from '../../errors.js';
 import { smsInbound } from '../../metrics.js';
 import { mobileCandidates, sameSender } from '../../phone.js';
@@ -76,7 +76,7 @@ export function smsRoutes(app: FastifyInstance, deps: SmsInboundDeps): void {
           if (old?.reason === 'sms-stop') {
             const at = new Date(now).toISOString();
             const note = `${keyword.toUpperCase()} to ${b.to}`;
-            const removed = event('recipient.unsuppressed', now, { account, scope: 'account', channel: 'sms', address: from, by: 'sms-inbound', note, at });
+            const removed = unsuppressedEvent(account, 'sms', from, 'sms-inbound', note, now);
             await deps.store.removeSuppression(account, 'sms', from, removed, 'sms-inbound', note, at);
             changed.push(account);
           }

@@ -3,8 +3,9 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { type Channel, normaliseAddress } from '../../address.js';
 import type { Clock } from '../../clock.js';
-import { event } from '../../effects.js';
+import { manualSuppressedEvent, unsuppressedEvent } from '../../effects.js';
 import { GatewayError } from '../../errors.js';
+import { importRow, IMPORT_REASONS } from '../../parse/import.js';
 import type { Store } from '../../store/store.js';
 import type { adminAuth } from '../auth.js';
 import { ACCOUNT_ID, CHANNEL } from '../schemas.js';
@@ -103,9 +104,53 @@ export function suppressionRoutes(app: FastifyInstance, deps: { store: Store; cl
         addr,
         rec,
         // The global list's event names no account: data.scope says it applies to all.
-        event('recipient.suppressed', now, { account, scope: account ? 'account' : 'global', channel, address: addr, ...rec }),
+        manualSuppressedEvent(account, channel, addr, rec, now),
       );
       reply.status(created ? 201 : 200).send({ account: req.body.account, address: addr, channel, created, ...rec });
+    },
+  );
+
+  // Migration from another sender: each row keeps its reason and date, so imported hard
+  // bounces and complaints count in preflight like ours (source "import", not "admin").
+  app.post<{ Body: { account: string; channel?: Channel; rows: Array<{ address: string; reason: string; at: string }> } }>(
+    '/v1/suppressions/import',
+    {
+      preHandler: deps.admin,
+      schema: {
+        body: {
+          type: 'object',
+          required: ['account', 'rows'],
+          additionalProperties: false,
+          properties: {
+            account: ACCOUNT_OR_GLOBAL,
+            channel: CHANNEL,
+            rows: {
+              type: 'array',
+              maxItems: 10000,
+              items: {
+                type: 'object',
+                required: ['address', 'reason', 'at'],
+                additionalProperties: false,
+                properties: { address: { type: 'string', maxLength: 320 }, reason: { type: 'string', enum: [...IMPORT_REASONS] }, at: { type: 'string', maxLength: 64 } },
+              },
+            },
+          },
+        },
+      },
+    },
+    async (req) => {
+      const channel = req.body.channel ?? 'email';
+      const now = clock.now();
+      const at = new Date(now).toISOString();
+      const rows = [];
+      const invalid = [];
+      for (const [index, raw] of req.body.rows.entries()) {
+        const r = importRow(raw, channel, now);
+        if (typeof r === 'string') invalid.push({ index, error: r });
+        else rows.push({ address: r.address, rec: { reason: r.reason, source: 'import', at: r.at, by: req.admin, note: `imported ${at}` } });
+      }
+      const { added, exists } = await store.importSuppressions(scope(req.body.account), channel, rows, req.admin ?? 'admin', at);
+      return { account: req.body.account, channel, received: req.body.rows.length, added, exists, invalid };
     },
   );
 
@@ -126,7 +171,7 @@ export function suppressionRoutes(app: FastifyInstance, deps: { store: Store; cl
       const at = new Date(now).toISOString();
       const by = req.admin ?? '';
       const note = req.query.note ?? '';
-      const removed = event('recipient.unsuppressed', now, { account, scope: account ? 'account' : 'global', channel, address: addr, by, note, at });
+      const removed = unsuppressedEvent(account, channel, addr, by, note, now);
       const old = await store.removeSuppression(account, channel, addr, removed, by, note, at);
       if (!old) throw new GatewayError('NOT_FOUND', 'The address is not suppressed');
       return { removed: true, account: req.params.account, address: addr, channel, was: old };
@@ -169,7 +214,7 @@ export function suppressionRoutes(app: FastifyInstance, deps: { store: Store; cl
 }
 
 /** RFC 4180 field quoting; a leading =,+,-,@ is defused for spreadsheets (CSV injection). */
-function csv(v: string): string {
+export function csv(v: string): string {
   const s = /^[=+\-@]/.test(v) ? `'${v}` : v;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }

@@ -1,0 +1,221 @@
+/**
+ * The desk console without a browser: operators (scrypt, CLI), sign-in limits and session
+ * rotation, the bulk import (API and CSV upload) counting in preflight, pure helpers.
+ */
+import { PassThrough, Readable } from 'node:stream';
+import t from 'tap';
+import { ManualClock } from '../../src/clock.js';
+import { runOperators } from '../../src/cli/operators.js';
+import { csvRecords, parseImportCsv } from '../../src/parse/import.js';
+import { Operators, PasswordError } from '../../src/store/operators.js';
+import { dailyFigures, priority } from '../../src/web/desk/routes.js';
+import { safeNext } from '../../src/web/desk/session.js';
+import { rateChart } from '../../src/web/desk/chart.js';
+import { addOperator, fileReport, OPERATOR } from '../helpers/desk.js';
+import { startGateway } from '../helpers/gateway.js';
+import { testRedis } from '../helpers/redis.js';
+
+const ADMIN = 'desk-admin-token-123';
+
+t.test('desk console (HTTP)', async (t) => {
+  const redis = await testRedis(t);
+  const clock = new ManualClock(Date.parse('2026-07-01T09:00:00Z'));
+  const gw = await startGateway(t, { redisUrl: redis.url, clock, overrides: { admin: { token: ADMIN }, desk: { signInPerMinute: 100, signInPerNamePerMinute: 2 } } });
+  const base = `http://127.0.0.1:${gw.httpPort}`;
+  const ops = new Operators(gw.redis, gw.store.keys);
+
+  const csrfOf = (page: string) => /name="csrf" value="([^"]+)"/.exec(page)?.[1] ?? '';
+  const signIn = async (name: string, password: string, cookie = '') => {
+    const form = await (await fetch(`${base}/desk/sign-in`)).text();
+    return fetch(`${base}/desk/sign-in`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) },
+      body: new URLSearchParams({ csrf: csrfOf(form), name, password, next: '/desk/quarantine' }).toString(),
+    });
+  };
+  const cookieOf = (res: Response) => /^(ag_desk=[^;]+)/.exec(res.headers.get('set-cookie') ?? '')?.[1] ?? '';
+
+  t.test('operators: scrypt hashes, 12 characters at least, removal ends sessions', async (t) => {
+    await t.rejects(ops.set('bob', 'short', 0), { message: /at least 12 characters/ });
+    await t.rejects(ops.set('bob', 'x'.repeat(2000), 0), PasswordError);
+    t.equal(await ops.set('bob', 'a long enough password', 0), true);
+    const stored = await gw.redis.hget(gw.store.keys.desk.operators, 'bob');
+    t.notMatch(stored!, 'a long enough password', 'the password is not stored');
+    t.match(JSON.parse(stored!), { N: 32768, r: 8, p: 1 });
+    t.equal(await ops.verify('bob', 'a long enough password'), true);
+    t.equal(await ops.verify('bob', 'a long enough passworD'), false);
+    t.equal(await ops.verify('nobody', 'a long enough password'), false);
+    const sid = await ops.createSession('bob', 60_000);
+    t.equal(await ops.session(sid, 60_000), 'bob');
+    t.equal(await ops.remove('bob'), true);
+    t.equal(await ops.session(sid, 60_000), null, 'a removed operator is signed out');
+    const idle = await ops.createSession('alice', 60_000);
+    await addOperator(gw);
+    t.equal(await ops.session(idle, 40), 'alice');
+    await new Promise((r) => setTimeout(r, 120));
+    t.equal(await ops.session(idle, 40), null, 'the session ended after the idle time');
+  });
+
+  t.test('abusegate operators add|list|remove', async (t) => {
+    const run = async (args: string[], stdin = '') => {
+      const out = new PassThrough();
+      const err = new PassThrough();
+      let o = '';
+      let e = '';
+      out.on('data', (d) => (o += d));
+      err.on('data', (d) => (e += d));
+      // The CLI talks to the test Redis (under the default prefix).
+      const code = await runOperators(args, { out, err, stdin: Readable.from([stdin]), env: { REDIS_URL: redis.url} });
+      return { code, out: o, err: e };
+    };
+    t.equal((await run(['add', 'carol'])).code, 2, 'needs --password-stdin');
+    t.equal((await run(['add', 'carol', '--password-stdin'], 'too short\n')).code, 1);
+    const added = await run(['add', 'carol', '--password-stdin'], 'a perfectly fine passphrase\nignored');
+    t.equal(added.code, 0, added.err);
+    t.match(added.out, 'added carol');
+    t.match((await run(['list'])).out, /^carol\t\d{4}-/m);
+    t.equal((await run(['remove', 'carol'])).code, 0);
+    t.equal((await run(['remove', 'carol'])).code, 1, 'unknown name');
+    t.equal((await run(['add', 'bad name', '--password-stdin'], 'a perfectly fine passphrase')).code, 2);
+  });
+
+  t.test('sign-in: a new session id each time, limited per name', async (t) => {
+    const first = await signIn(OPERATOR.name, OPERATOR.password);
+    t.equal(first.status, 303);
+    t.equal(first.headers.get('location'), '/desk/quarantine', 'back to where the operator was going');
+    const setCookie = first.headers.get('set-cookie') ?? '';
+    t.match(setCookie, /HttpOnly/);
+    t.match(setCookie, /SameSite=Strict/);
+    t.match(setCookie, /Path=\/desk/);
+    t.notMatch(setCookie, /Secure/, 'not on plain HTTP');
+    const c1 = cookieOf(first);
+    const second = await signIn(OPERATOR.name, OPERATOR.password, c1);
+    const c2 = cookieOf(second);
+    t.not(c1, c2, 'rotated on sign-in');
+    t.equal((await fetch(`${base}/desk`, { headers: { cookie: c1 }, redirect: 'manual' })).status, 302, 'the old session ended');
+    t.equal((await fetch(`${base}/desk`, { headers: { cookie: c2 }, redirect: 'manual' })).status, 200);
+    const evil = await signIn(OPERATOR.name, OPERATOR.password);
+    t.equal(evil.status, 429, 'the third attempt of the minute for this name is refused');
+    t.equal((await signIn('someone', 'x'.repeat(12))).status, 401, 'another name is not limited');
+    clock.advance(60_000);
+    const outside = await fetch(`${base}/desk/sign-in`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf: 'forged', name: OPERATOR.name, password: OPERATOR.password, next: 'https://evil.example/' }).toString(),
+    });
+    t.equal(outside.status, 400, 'a sign-in form not served by us is refused');
+    t.equal(cookieOf(outside), '');
+  });
+
+  t.test('import: original reasons count in preflight; CSV upload through the desk', async (t) => {
+    clock.advance(60_000);
+    const res = await fetch(`${base}/v1/suppressions/import`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        account: 'migrant',
+        rows: [
+          { address: 'gone@Example.COM', reason: 'hard-bounce', at: '2025-03-01T00:00:00Z' },
+          { address: 'angry@example.com', reason: 'complaint', at: '2025-04-01' },
+          { address: 'nope', reason: 'complaint', at: '2025-04-01' },
+          { address: 'future@example.com', reason: 'complaint', at: '2099-01-01' },
+        ],
+      }),
+    });
+    const body = (await res.json()) as Record<string, unknown>;
+    t.equal(res.status, 200, JSON.stringify(body));
+    t.match(body, { received: 4, added: 2, exists: 0, invalid: [{ index: 2 }, { index: 3 }] });
+    const rec = await gw.store.getSuppression('migrant', 'email', 'gone@example.com');
+    t.match(rec, { reason: 'hard-bounce', source: 'import', at: '2025-03-01T00:00:00.000Z' }, 'the original reason and date are kept');
+    t.equal((await fetch(`${base}/v1/suppressions/import`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"account":"x","rows":[]}' })).status, 401);
+
+    clock.advance(60_000);
+    const cookie = cookieOf(await signIn(OPERATOR.name, OPERATOR.password));
+    t.ok(cookie, 'signed in');
+    const page = await (await fetch(`${base}/desk/import`, { headers: { cookie } })).text();
+    const fd = new FormData();
+    fd.set('csrf', csrfOf(page));
+    fd.set('account', 'migrant');
+    fd.set('channel', 'email');
+    fd.set('file', new Blob(['address,reason,at\r\nold@example.com,unsubscribe,2024-12-24T10:00:00Z\r\n"quoted,bad",complaint,2024-01-01\r\ngone@example.com,complaint,2024-01-01\r\n'], { type: 'text/csv' }), 'export.csv');
+    const up = await fetch(`${base}/desk/import`, { method: 'POST', body: fd, headers: { cookie }, redirect: 'manual' });
+    t.equal(up.status, 303);
+    t.match(up.headers.get('location'), 'added=1&exists=1&invalid=1');
+    t.match(await gw.store.getSuppression('migrant', 'email', 'old@example.com'), { reason: 'unsubscribe', source: 'import', at: '2024-12-24T10:00:00.000Z' });
+    t.match(await gw.store.getSuppression('migrant', 'email', 'gone@example.com'), { reason: 'hard-bounce' }, 'an existing row is kept');
+
+    const pf = await fetch(`${base}/v1/campaigns/preflight`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ account: 'migrant', campaign: 'first', recipients: ['gone@example.com', 'angry@example.com', 'old@example.com', 'fresh@example.com'] }),
+    });
+    const pfBody = (await pf.json()) as { stats: { suppressed: unknown } };
+    t.match(pfBody.stats.suppressed, { count: 3, account: { 'hard-bounce': { count: 1 }, complaint: { count: 1 }, unsubscribe: { count: 1 }, manual: { count: 0 } } }, 'imported rows count by their reason, not as manual');
+    const audit = await gw.store.readAudit(20);
+    t.ok(audit.some((a) => a.action === 'suppression.import' && a.by === 'alice' && a.added === '1'), 'the upload is audited with the operator');
+  });
+
+  t.test('a POST needs the CSRF token of the session', async (t) => {
+    clock.advance(60_000);
+    const cookie = cookieOf(await signIn(OPERATOR.name, OPERATOR.password));
+    const page = await (await fetch(`${base}/desk/global`, { headers: { cookie } })).text();
+    const post = (csrf?: string) =>
+      fetch(`${base}/desk/global/add`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ address: 'trap@example.net', reason: 'spam-trap', channel: 'email', confirm: 'yes', ...(csrf ? { csrf } : {}) }).toString(),
+      });
+    t.equal((await post()).status, 403, 'no token');
+    t.equal((await post('lq3k.' + 'x'.repeat(43))).status, 403, 'a made-up token');
+    t.equal(await gw.store.getSuppression('migrant', 'email', 'trap@example.net'), null);
+    const ok = await post(csrfOf(page));
+    t.equal(ok.status, 303, 'with the token');
+    t.match((await gw.store.checkSuppressions('anyone', 'email', ['trap@example.net']))[0], { scope: 'global', reason: 'spam-trap', by: 'alice' });
+  });
+
+  t.test('queue priority and search', async (t) => {
+    const id = await fileReport(gw, { account: 'prio', campaign: 'c1', description: 'spam', recipient: 'who@recipient.example' });
+    clock.advance(120_000);
+    const cookie = cookieOf(await signIn(OPERATOR.name, OPERATOR.password));
+    const q = await (await fetch(`${base}/desk?q=${encodeURIComponent('who@recipient.example')}`, { headers: { cookie } })).text();
+    t.match(q, id, 'found by recipient address');
+    const byId = await fetch(`${base}/desk?q=${id}`, { headers: { cookie }, redirect: 'manual' });
+    t.equal(byId.status, 303, 'a case id goes straight to the case');
+    t.equal(byId.headers.get('location'), `/desk/cases/${id}`);
+    const none = await (await fetch(`${base}/desk?q=nobody%40nowhere.example`, { headers: { cookie } })).text();
+    t.notMatch(none, id);
+  });
+});
+
+t.test('pure parts', async (t) => {
+  t.same(csvRecords('a,"b,c"\r\n"d""e",f\n\ng'), [['a', 'b,c'], ['d"e', 'f'], [''], ['g']]);
+  const big = 'x@example.com,complaint,2024-01-01\n'.repeat(1000) + '"'.repeat(50_000);
+  const started = Date.now();
+  t.equal(parseImportCsv(big, 'email', Date.parse('2026-01-01')).rows.length, 1000);
+  t.ok(Date.now() - started < 2000, 'linear on hostile quoting');
+  for (const [v, want] of [
+    ['/desk/cases/x', '/desk/cases/x'],
+    ['/desk?q=a', '/desk?q=a'],
+    ['//evil.example/desk', '/desk'],
+    ['https://evil.example/', '/desk'],
+    ['/desk//evil.example', '/desk'],
+    ['/deskx', '/desk'],
+    ['/desk/\\evil', '/desk'],
+    [undefined, '/desk'],
+  ] as const) t.equal(safeNext(v), want, String(v));
+  const base = { id: 'case_x', status: 'open', channel: 'email', reporter: null, account: 'a', campaign: 'c', createdAt: '', updatedAt: '', reportCount: 1, suspicious: [] as string[], reports: [], notes: [], history: [] } as const;
+  t.ok(priority({ ...base, suspicious: ['phishing-language'] }, false) > priority({ ...base, reportCount: 30 }, true), 'a suspicious signal outranks many reports');
+  t.ok(priority({ ...base }, true) > priority({ ...base }, false), 'a suspended account ranks higher');
+  const now = Date.parse('2026-07-31T12:00:00Z');
+  const hour = Math.floor(now / 3_600_000);
+  const days = dailyFigures([null, { hour: hour - 1, sent: 100, complaints: 1, hardBounces: 2 }, { hour, sent: 100, complaints: 0, hardBounces: 0 }], now);
+  t.equal(days.length, 30);
+  t.match(days[29], { day: '2026-07-31', sent: 200, complaints: 1, hardBounces: 2, known: true });
+  t.equal(days[0].known, false);
+  const svg = rateChart(days, { complaintWarn: 0.001, complaintSuspend: 0.003 }, { title: '<T>', desc: 'd', complaintRate: 'c', bounceRate: 'b', sent: 's', warn: 'w', suspend: 'x' }).text;
+  t.match(svg, '<title id="chart-title">&lt;T&gt;</title>');
+  t.notMatch(svg, /style=|<script/);
+});
