@@ -11,7 +11,7 @@
 import { type CountryCode, type PhoneNumber, findPhoneNumbersInText, isSupportedCountry, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { canReceiveSms as keep } from '../phone.js';
 import { addressesIn, firstAddress } from './arf.js';
-import { HeaderList, type MimePart, decodeTransfer, parseHeaderBlock, parseMime, partText } from './mime.js';
+import { HeaderList, type MimePart, decodeTransfer, parseHeaderBlock, parseMime, partText, utf8Binary as binary } from './mime.js';
 
 export type OriginalFound = 'attached' | 'inline' | 'headers-only' | 'none';
 
@@ -250,12 +250,6 @@ interface Block {
   headers: HeaderList;
   /** A separator line directly above. */
   separated: boolean;
-}
-
-/** Header values are kept as mime.ts keeps them: UTF-8 bytes in a binary string. */
-function binary(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return /[^\x00-\x7f]/.test(s) ? Buffer.from(s, 'utf8').toString('latin1') : s;
 }
 
 function labelOf(line: string): { field: string; value: string } | null {
@@ -682,7 +676,7 @@ export function analyseAbuse(root: MimePart, opts: { phoneRegion?: string } = {}
   const original = located.headers;
 
   // An SMS complaint: about a text message, naming a mobile number, and no e-mail original.
-  const emailOriginal = !!original && addressesIn([original.get('from'), original.get('return-path'), original.get('sender')].filter(Boolean).join(' ')).length > 0;
+  const emailOriginal = !!original && ['from', 'return-path', 'sender'].some((n) => addressesIn(original.get(n)).length > 0);
   let phones: string[] = [];
   let channel: 'email' | 'sms' = 'email';
   if (!emailOriginal && aboutSms(subject + '\n' + own)) {

@@ -158,13 +158,13 @@ function complaint(root: MimePart, arf: ArfResult, opts: ParseOptions): Report {
 function unsubscribe(root: MimePart, opts: ParseOptions): Report {
   const { attribution, recipient } = attribute({
     headers: null,
-    envelopeAddresses: addressesIn(root.headers.get('to') || ''),
+    envelopeAddresses: addressesIn(root.headers.get('to')),
     envelopeToken: opts.envelopeToken,
     feedbackId: null,
     codec: opts.codec,
   });
   const from = firstAddress(root.headers.get('from'));
-  const who = recipient ? { address: normaliseDomain(recipient), redacted: false } : from ? classify(from) : null;
+  const who = recipient ? { address: normaliseDomain(recipient), redacted: false } : from ? classify(from, true) : null;
   const recipients: RecipientReport[] = who
     ? [
         {
@@ -205,8 +205,8 @@ function abuse(root: MimePart, opts: ParseOptions): { report: Report; looksLikeR
   // To when it names exactly one address (an inline forward keeps it; an ISP may redact it).
   let address = recipient ? normaliseDomain(recipient) : null;
   if (!address && a.original && a.channel === 'email') {
-    const to = addressesIn(a.original.get('to') ?? '');
-    if (to.length === 1) address = classify(to[0]).address;
+    const to = addressesIn(a.original.get('to'));
+    if (to.length === 1) address = classify(to[0], true).address;
   }
   const recipients: RecipientReport[] = address
     ? [{ address, redacted: false, reason: 'feedback', hard: false, action: null, status: null, replyCode: null, diagnostic: null }]

@@ -7,7 +7,7 @@ import { GatewayError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { Ingest } from '../../ingest.js';
 import { abuseInput } from '../../ingest.js';
-import { parseHeaderBlock } from '../../parse/mime.js';
+import { utf8Binary, parseHeaderBlock } from '../../parse/mime.js';
 import { mobileE164 } from '../../phone.js';
 import type { Store } from '../../store/store.js';
 import type { adminAuth } from '../auth.js';
@@ -114,7 +114,7 @@ export function caseRoutes(app: FastifyInstance, deps: FormDeps): void {
       const reportId = newId(now);
       if (b.type === 'email') {
         const headers = (b.headers ?? '').replace(/\r\n?/g, '\n').trim();
-        const fields = parseHeaderBlock(headers);
+        const fields = parseHeaderBlock(utf8Binary(headers));
         if (!fields.has('received') || !(fields.has('from') || fields.has('message-id'))) throw new GatewayError('UNPROCESSABLE', HOW_TO_FIND_HEADERS);
         // The pasted headers (and the description, which may hold the footer's link) go
         // through the same parse as abuse@ mail.

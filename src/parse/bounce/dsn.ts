@@ -4,7 +4,7 @@
  * human-readable part, Original-Recipient only), so a block is also started by a repeated
  * recipient field, not only by a blank line.
  */
-import { normaliseAddress } from './address.js';
+import { dsnAddress as addressOf } from '../../address.js';
 
 export interface DsnRecipient {
   finalRecipient: string | null;
@@ -113,14 +113,14 @@ export function parseDsnFields(text: string): DsnFields | null {
         // Original-Recipient normally precedes Final-Recipient (RFC 3464 §2.3); some MTAs swap
         // them or put Action first, so only a second Original-Recipient starts a new block.
         if (cur.originalRecipient) flush();
-        cur.originalRecipient = normaliseAddress(f.value);
+        cur.originalRecipient = addressOf(f.value);
         break;
       case 'final-recipient':
         if (cur.finalRecipient) flush();
-        cur.finalRecipient = normaliseAddress(f.value);
+        cur.finalRecipient = addressOf(f.value);
         break;
       case 'x-actual-recipient':
-        cur.otherRecipient ??= normaliseAddress(f.value);
+        cur.otherRecipient ??= addressOf(f.value);
         break;
       case 'action':
         if (cur.action) flush();

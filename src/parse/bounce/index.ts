@@ -2,9 +2,9 @@
  * Bounces: RFC 3464 DSNs, the non-standard notices of other MTAs, and RFC 3834
  * autoreplies, turned into one RecipientReport per recipient. Pure: a MimePart in, data out.
  */
-import { type HeaderList, type MimePart, parseHeaderBlock, partText } from '../mime.js';
+import { type HeaderList, type MimePart, parseHeaderBlock, partText, utf8Binary } from '../mime.js';
 import type { RecipientReport } from '../report.js';
-import { findAddresses, normaliseAddress } from './address.js';
+import { addressList, firstAddress } from '../../address.js';
 import { isAutoreply } from './autoreply.js';
 import { type DsnRecipient, dsnAddress, parseDsnFields } from './dsn.js';
 import { type BounceRules, type Classification, classify, matchText, statusFromText, replyCodeFromText } from './rules.js';
@@ -189,7 +189,7 @@ function originalHeaders(parts: Parts, rest: string): HeaderList | undefined {
   while (i < lines.length && !/^\s*[A-Za-z][A-Za-z0-9-]*:\s/.test(lines[i])) i++;
   const block: string[] = [];
   for (; i < lines.length && lines[i].trim() !== ''; i++) block.push(lines[i].replace(/^ {1,3}(?=\S)/, ''));
-  const h = parseHeaderBlock(block.join('\n'));
+  const h = parseHeaderBlock(utf8Binary(block.join('\n')));
   return h.fields.length > 0 ? h : undefined;
 }
 
@@ -207,7 +207,7 @@ function fromNotice(h: HeaderList, parts: Parts, text: string): { candidates: Ca
 
   const exclude = new Set<string>();
   for (const name of ['to', 'from', 'return-path', 'reply-to']) {
-    for (const a of findAddresses(h.get(name) ?? '')) exclude.add(a.toLowerCase());
+    for (const a of addressList(h.text(name))) exclude.add(a.toLowerCase());
   }
 
   // RFC 3464 fields: the report part, else fields quoted in the notice text.
@@ -227,7 +227,7 @@ function fromNotice(h: HeaderList, parts: Parts, text: string): { candidates: Ca
   // The returned message's sender is who is being told, never a failed recipient.
   if (original) {
     for (const name of ['from', 'return-path', 'sender']) {
-      for (const a of findAddresses(original.get(name) ?? '')) exclude.add(a.toLowerCase());
+      for (const a of addressList(original.text(name))) exclude.add(a.toLowerCase());
     }
   }
   const noticeLike = bounceLike || NOTICE_PHRASE.test(notice);
@@ -261,12 +261,12 @@ function fromNotice(h: HeaderList, parts: Parts, text: string): { candidates: Ca
     if (parts.original && isBounceLike(parts.original.headers)) return { candidates, original };
     // No recipient line: the MTA named the recipients in a header (Exim) or only in the
     // returned message.
-    const failed = h.get('x-failed-recipients');
-    const src = failed ?? original?.get('to') ?? '';
-    recipients = findAddresses(src)
+    const failed = h.text('x-failed-recipients');
+    const src = failed ?? original?.text('to');
+    recipients = addressList(src)
       .filter((a) => !exclude.has(a.toLowerCase()))
       .map((address) => ({ address, segment: '' }));
-    if (failed && recipients.length === 0) recipients = findAddresses(failed).map((address) => ({ address, segment: '' }));
+    if (failed && recipients.length === 0) recipients = addressList(failed).map((address) => ({ address, segment: '' }));
   }
   const action = DELAY_NOTICE.test(notice) && !PERMANENT_NOTICE.test(notice) ? 'delayed' : 'failed';
   for (const r of recipients) {
@@ -338,7 +338,7 @@ export function parseBounce(root: MimePart, rules: BounceRules, depth = 0): Boun
   }
 
   if (isAutoreply(h)) {
-    const from = normaliseAddress(h.get('from'));
+    const from = firstAddress(h.text('from'));
     return {
       kind: 'autoreply',
       recipients: [
