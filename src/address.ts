@@ -410,7 +410,8 @@ function domainKey(raw: string): string | null {
   // million random names), so only IDNs, A-labels and names whose last label could be read
   // as a number go through it — otherwise it is the costliest step of a lookup.
   const domain = PLAIN_DOMAIN.test(lower) && !lower.includes('xn--') && PLAIN_TLD.test(lower.slice(lower.lastIndexOf('.') + 1)) ? lower : domainToASCII(lower);
-  if (!domain || !/^[a-z0-9.-]+$/.test(domain) || (!domain.includes('.') && domain !== 'localhost')) return null;
+  // WHATWG reads a numeric name as IPv4 ("0xb" → 0.0.0.11): no mail domain without brackets.
+  if (!domain || !/^[a-z0-9.-]+$/.test(domain) || /^[0-9.]+$/.test(domain) || (!domain.includes('.') && domain !== 'localhost')) return null;
   return domain;
 }
 
