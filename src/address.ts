@@ -91,8 +91,12 @@ function checkLocal(local: string): string | null {
   return isDotAtom(local) || isQuotedLocal(local) ? local : null;
 }
 
-/** The domain lower-cased (U-labels kept), a trailing root dot dropped; null when not a host name. */
-function checkDomain(raw: string): string | null {
+/**
+ * The domain lower-cased (U-labels kept), a trailing root dot dropped; null when not a host
+ * name. A single label (`user@mailhub`) is a host name in a field that holds one address, but
+ * not in free text, where `name@host` is too often something else.
+ */
+function checkDomain(raw: string, singleLabel = true): string | null {
   let d = raw.endsWith('.') ? raw.slice(0, -1) : raw;
   if (d.length === 0 || utf8Length(d) > MAX_DOMAIN_OCTETS) return null;
   // An address literal ([192.0.2.1]) names no mailbox a suppression could be about.
@@ -106,7 +110,9 @@ function checkDomain(raw: string): string | null {
       labelStart = i + 1;
     } else if (!isLabelChar(c)) return null;
   }
-  if (d.indexOf('.') < 0 && d !== 'localhost') return null;
+  if (!singleLabel && d.indexOf('.') < 0 && d !== 'localhost') return null;
+  // The last label of a host name is never all digits (RFC 3696 §2): `user@1.2.3.4` is not one.
+  if (/^[0-9]+$/.test(d.slice(d.lastIndexOf('.') + 1))) return null;
   return d;
 }
 
@@ -374,7 +380,7 @@ function addressAround(text: string, at: number): FoundAddress | null {
     start++;
   }
   const l = checkLocal(local);
-  const d = l === null ? null : checkDomain(text.slice(at + 1, domainEnd));
+  const d = l === null ? null : checkDomain(text.slice(at + 1, domainEnd), false);
   if (l === null || d === null) return null;
   return { address: `${l}@${d}`, start, end: domainEnd };
 }
@@ -404,7 +410,7 @@ export function normaliseLocal(raw: string): string | null {
 
 /** The domain's key: lower case, A-labels (RFC 5890), null when not a host name. */
 function domainKey(raw: string): string | null {
-  const lower = checkDomain(raw.trim());
+  const lower = checkDomain(raw.trim(), false);
   if (lower === null) return null;
   // Plain ASCII names are already what domainToASCII would return (checked against it on a
   // million random names), so only IDNs, A-labels and names whose last label could be read

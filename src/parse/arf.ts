@@ -13,6 +13,7 @@
  */
 import { addressList, dsnAddress, firstAddress as libFirstAddress } from '../address.js';
 import { type Binary, HeaderList, bytesToText, type MimePart, parseHeaderBlock, parseMime, partBytes, partText, utf8Binary } from './mime.js';
+import { tick } from './deadline.js';
 
 export type ArfDialect = 'arf' | 'jmrp' | 'unsubscribe-request' | 'inline';
 
@@ -278,6 +279,7 @@ function takeBlock(text: string, from: number, prefix: string): { lines: string[
   const lines: string[] = [];
   let pos = from;
   while (pos < text.length) {
+    tick();
     const nl = text.indexOf('\n', pos);
     const end = nl < 0 ? text.length : nl;
     let line = text.slice(pos, end);
@@ -309,6 +311,7 @@ function messageStart(text: string, from: number, prefix = ''): number {
   let count = 0;
   let lines = 0;
   while (pos < text.length && lines < 5000) {
+    tick();
     lines++;
     const nl = text.indexOf('\n', pos);
     const end = nl < 0 ? text.length : nl;

@@ -11,6 +11,7 @@ import { loadBounceRules, parseBounce, type BounceRules } from './bounce/index.j
 import { type HeaderList, type MimeLimits, type MimePart, parseMime, partText } from './mime.js';
 import { type Attribution, type OriginalMessage, type RecipientReport, type Report, type Reporter, unreadableReport } from './report.js';
 import type { TokenCodec } from '../token/token.js';
+import { withDeadline } from './deadline.js';
 
 export interface ParseOptions {
   /** Which of our mailboxes the message was delivered to. */
@@ -28,7 +29,15 @@ export interface ParseOptions {
    * read, for SMS complaints to abuse@; default US (config form.phoneRegion's default).
    */
   phoneRegion?: string;
+  /**
+   * Time budget of one parse (config smtp.parseDeadlineMs): past it the message is
+   * reported unreadable with the error `parse deadline` and quarantined (deadline.ts).
+   */
+  deadlineMs?: number;
 }
+
+/** Generous for any real report (a 1 MiB one parses in tens of milliseconds). */
+export const DEFAULT_PARSE_DEADLINE_MS = 1000;
 
 export const DEFAULT_PHONE_REGION = 'US';
 
@@ -60,7 +69,7 @@ const DETACH_ABOVE = 64 * 1024;
 
 export function parseMessage(raw: Buffer, opts: ParseOptions = {}): Report {
   try {
-    const report = parse(raw, opts);
+    const report = withDeadline(opts.deadlineMs ?? DEFAULT_PARSE_DEADLINE_MS, () => parse(raw, opts));
     return raw.length > DETACH_ABOVE ? (JSON.parse(JSON.stringify(report)) as Report) : report;
   } catch (err) {
     return unreadableReport(err instanceof Error ? err.message || err.name : String(err));

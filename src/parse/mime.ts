@@ -30,6 +30,13 @@ export function utf8Binary(s: string): Binary {
   return (/[^\x00-\x7f]/.test(s) ? Buffer.from(s, 'utf8').toString('latin1') : s) as Binary;
 }
 
+/** `s` without trailing spaces and tabs: a linear scan (a `[ \t]+$` regex is quadratic). */
+export function trimSpaceEnd(s: string): string {
+  let end = s.length;
+  while (end > 0 && (s.charCodeAt(end - 1) === 32 || s.charCodeAt(end - 1) === 9)) end--;
+  return end === s.length ? s : s.slice(0, end);
+}
+
 /** RFC 5322 §2.1.1: a line is at most 998 octets; the rest of a longer one is dropped. */
 export const MAX_LINE_OCTETS = 998;
 
@@ -296,7 +303,9 @@ function decodeTransferBinary(raw: Binary, cte: string | undefined): Binary {
 
 /** RFC 2045 §6.7 quoted-printable, binary string in and out; forgives bad escapes. */
 export function decodeQP(s: Binary): Binary {
-  return s.replace(/[ \t]+$/gm, '').replace(/=\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16))) as Binary;
+  // Trailing white space of each line is transport padding (§6.7 rule 3); trimmed by a scan,
+  // as /[ \t]+$/gm is quadratic on a long run of spaces that does not end a line.
+  return s.split('\n').map(trimSpaceEnd).join('\n').replace(/=\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16))) as Binary;
 }
 
 /**

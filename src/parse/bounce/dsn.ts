@@ -5,6 +5,7 @@
  * recipient field, not only by a blank line.
  */
 import { dsnAddress as addressOf } from '../../address.js';
+import { tick } from '../deadline.js';
 
 export interface DsnRecipient {
   finalRecipient: string | null;
@@ -76,6 +77,7 @@ export function parseDsnFields(text: string): DsnFields | null {
   const fields: Array<{ name: string; value: string; blankBefore: boolean }> = [];
   let blank = false;
   for (const line of lines) {
+    tick();
     if (line.trim() === '') {
       blank = true;
       continue;
@@ -130,7 +132,7 @@ export function parseDsnFields(text: string): DsnFields | null {
         if (cur.status) flush();
         const m = /([245])\.(\d{1,3})\.(\d{1,3})/.exec(f.value);
         cur.status = m ? m[0] : null;
-        const comment = m ? f.value.slice(m.index + m[0].length).replace(/^[\s(]+|[\s)]+$/g, '') : '';
+        const comment = m ? trimComment(f.value.slice(m.index + m[0].length)) : '';
         cur.statusComment = comment && !/^(?:permanent|persistent|temporary|transient)/i.test(comment) ? comment : null;
         break;
       }
@@ -151,6 +153,16 @@ export function parseDsnFields(text: string): DsnFields | null {
   flush();
   if (out.recipients.length === 0) return null;
   return out;
+}
+
+/** "(mailbox full)" → "mailbox full": brackets and space trimmed by a scan (a `[\s)]+$` regex is quadratic). */
+function trimComment(s: string): string {
+  let a = 0;
+  let b = s.length;
+  const strip = (c: string): boolean => c === '(' || c === ')' || c.trim() === '';
+  while (a < b && (s[a] === '(' || s[a].trim() === '')) a++;
+  while (b > a && strip(s[b - 1]) && s[b - 1] !== '(') b--;
+  return s.slice(a, b);
 }
 
 /** The address a DSN recipient block names, best field first. */

@@ -10,6 +10,8 @@ import { type DsnRecipient, dsnAddress, parseDsnFields } from './dsn.js';
 import { type BounceRules, type Classification, classify, matchText, statusFromText, replyCodeFromText } from './rules.js';
 import { parseSesNotification } from './ses.js';
 import { cutOriginal, findNoticeRecipients, type NoticeRecipient, segmentFor } from './text.js';
+import { tick } from '../deadline.js';
+import { htmlToText } from '../html.js';
 
 export { loadBounceRules, classify, compileBounceRules } from './rules.js';
 export type { BounceRules, ClassifyInput, Classification, TextRule } from './rules.js';
@@ -76,18 +78,6 @@ function collectParts(root: MimePart): Parts {
   };
   visit(root);
   return parts;
-}
-
-function htmlToText(html: string): string {
-  return html
-    .replace(/<(?:script|style)[\s\S]*?<\/(?:script|style)>/gi, '')
-    .replace(/<br\s*\/?>|<\/(?:p|div|tr|li|h\d)>/gi, '\n')
-    .replace(/<[^>]+>/g, '')
-    .replace(/&nbsp;/g, ' ')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&amp;/g, '&');
 }
 
 /** Sentences only non-delivery notices write. */
@@ -290,6 +280,7 @@ function result(rules: BounceRules, candidates: Candidate[], original: HeaderLis
   const recipients: RecipientReport[] = [];
   const verdict = headerVerdict(rules, h);
   for (const c of candidates) {
+    tick();
     const key = c.address ? c.address.toLowerCase() : `#${recipients.length}`;
     if (seen.has(key)) continue;
     seen.add(key);

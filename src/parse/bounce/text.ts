@@ -8,6 +8,7 @@
  * below hold the markers of those shapes; one scanner applies them to every family.
  */
 import { addressAt } from '../../address.js';
+import { tick } from '../deadline.js';
 
 /**
  * Where an address stands in a recipient line: bounded, and built of characters no
@@ -83,6 +84,7 @@ export interface NoticeRecipient {
 export function cutOriginal(text: string): { notice: string; rest: string } {
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
+    tick();
     const line = lines[i];
     if (line.length === 0) continue;
     for (const re of ORIGINAL_MARKERS) {
@@ -102,6 +104,7 @@ export function findNoticeRecipients(notice: string, exclude: Set<string>): Noti
   const lines = notice.split('\n');
   const hits: Array<{ line: number; address: string; tail: string }> = [];
   for (let i = 0; i < lines.length; i++) {
+    tick();
     const line = lines[i];
     if (line.indexOf('@') < 0 || line.length > 400) continue;
     for (const re of RECIPIENT_LINES) {
