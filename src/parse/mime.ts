@@ -328,9 +328,17 @@ export function decodeCharset(buf: Buffer, charset: string | undefined): string 
   return buf.toString('utf8');
 }
 
+/** Decoded texts, per part: several readers ask for the same part, and a copy of 1 MiB is not free. */
+const texts = new WeakMap<MimePart, string>();
+
 /** The decoded text of a leaf part. */
 export function partText(part: MimePart): string {
-  return decodeCharset(decodeTransfer(part.rawBody, part.headers.get('content-transfer-encoding')), part.params.charset);
+  let t = texts.get(part);
+  if (t === undefined) {
+    t = decodeCharset(decodeTransfer(part.rawBody, part.headers.get('content-transfer-encoding')), part.params.charset);
+    texts.set(part, t);
+  }
+  return t;
 }
 
 /**
