@@ -106,6 +106,17 @@ function chooseStatus(field: string | null, text: string | null): string | null 
   return field;
 }
 
+/**
+ * Texts handed to the classification rules are cut to this many characters: a reply or a
+ * notice paragraph is far shorter, and the rules are data that anyone may extend, so a
+ * pattern that backtracks is still bounded by this length rather than by the message's.
+ */
+const MAX_RULE_TEXT = 4096;
+
+function clip(s: string | null): string | null {
+  return s !== null && s.length > MAX_RULE_TEXT ? s.slice(0, MAX_RULE_TEXT) : s;
+}
+
 function tidy(s: string | null | undefined, max = 1000): string | null {
   if (!s) return null;
   const t = s.replace(/\s+/g, ' ').trim();
@@ -136,7 +147,7 @@ function report(rules: BounceRules, c: Candidate): RecipientReport {
   const replyCode = own.map((t) => replyCodeFromText(t.replace(/\s+/g, ' '))).find(Boolean) ?? null;
   const context = all.slice(1).join('\n');
   const hosts = [c.address ? c.address.slice(c.address.lastIndexOf('@') + 1) : null, c.remoteMta];
-  const run = (t: string | null): Classification => classify(rules, { status, replyCode, diagnostic: t, action: c.action, context, hosts });
+  const run = (t: string | null): Classification => classify(rules, { status, replyCode, diagnostic: clip(t), action: c.action, context: clip(context), hosts });
   let best: Classification | null = null;
   for (const t of own) {
     const r = run(t);
