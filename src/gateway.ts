@@ -104,6 +104,7 @@ export class Gateway {
         bounceRules,
         limits: { maxDepth: config.smtp.maxMimeDepth, maxParts: config.smtp.maxMimeParts },
         phoneRegion: config.form.phoneRegion,
+        deadlineMs: config.smtp.parseDeadlineMs,
       },
       maxHeaderBytes: config.smtp.maxHeaderBytes,
       clock,

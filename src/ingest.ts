@@ -10,6 +10,7 @@ import { newId } from './ids.js';
 import type { Logger } from './log.js';
 import { parseDuration, reportsByKind } from './metrics.js';
 import type { ParseOptions } from './parse/index.js';
+import { headerBytes } from './parse/mime.js';
 import { type Report, unreadableReport } from './parse/report.js';
 import type { Mailbox } from './smtp/mailbox.js';
 import type { Store } from './store/store.js';
@@ -51,13 +52,8 @@ export interface IngestDeps {
   maxHeaderBytes: number;
 }
 
-/** Bytes before the blank line that ends the header block (the whole message if none). */
-export function headerBytes(raw: Buffer): number {
-  const crlf = raw.indexOf('\r\n\r\n');
-  const lf = raw.indexOf('\n\n');
-  const ends = [crlf, lf].filter((i) => i >= 0);
-  return ends.length ? Math.min(...ends) : raw.length;
-}
+// The header-size check lives with the parser, so that `abusegate parse --mailbox` applies it too.
+export { headerBytes } from './parse/mime.js';
 
 export class Ingest {
   constructor(private readonly deps: IngestDeps) {}

@@ -13,7 +13,8 @@ import { runParse } from './parse.js';
 import { runWebhooks } from './webhooks.js';
 
 const USAGE = `usage:
-  abusegate parse PATH...                      one JSON line per message (files, or folders of *.eml)
+  abusegate parse [--mailbox M] PATH...        one JSON line per message (files, or folders of *.eml);
+                                               --mailbox fbl|abuse|bounces|unsubscribe parses as if delivered there
   abusegate token --account A --campaign C [--recipient R]
                                                mint a token (with --recipient: the long form)
   abusegate corpus DIR [--disputed FILE]       score the parser against a corpus with answer-key.jsonl
@@ -22,6 +23,8 @@ Configuration comes from config/default.yaml, ABUSEGATE_CONFIG and the environme
 (ABUSEGATE_TOKEN_SECRET for tokens).`;
 
 class UsageError extends Error {}
+
+const MAILBOXES: ReadonlyArray<string> = ['fbl', 'abuse', 'bounces', 'unsubscribe'];
 
 function codecFrom(secret: string | null) {
   return secret ? createTokenCodec(parseTokenSecrets(secret)) : undefined;
@@ -35,13 +38,26 @@ async function run(argv: string[]): Promise<number> {
   }
   switch (cmd) {
     case 'parse': {
-      const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
+      const { positionals, values } = parseArgs({ args: rest, allowPositionals: true, options: { mailbox: { type: 'string' }, token: { type: 'string' } } });
       if (positionals.length === 0) throw new UsageError('parse needs at least one PATH');
+      const mailbox = values.mailbox;
+      if (mailbox !== undefined && !MAILBOXES.includes(mailbox)) throw new UsageError(`--mailbox must be one of ${MAILBOXES.join(', ')}`);
       const config = loadConfig({ env: process.env });
       return runParse(positionals, {
         codec: codecFrom(config.tokens.secret),
         tokenHeader: config.tokens.header,
         bounceRules: loadBounceRules(),
+        // As the SMTP path (gateway.ts, ingest.ts) parses: same limits, budget and checks.
+        delivered: mailbox
+          ? {
+              mailbox: mailbox as 'fbl' | 'abuse' | 'bounces' | 'unsubscribe',
+              envelopeToken: values.token,
+              limits: { maxDepth: config.smtp.maxMimeDepth, maxParts: config.smtp.maxMimeParts },
+              phoneRegion: config.form.phoneRegion,
+              deadlineMs: config.smtp.parseDeadlineMs,
+              maxHeaderBytes: config.smtp.maxHeaderBytes,
+            }
+          : undefined,
         out: process.stdout,
         err: process.stderr,
         progress: process.stderr.isTTY === true,

@@ -58,6 +58,7 @@ export const schema = {
     keepBytes: int(4096, 1024 ** 3),
     maxMimeDepth: int(1, 1000),
     maxMimeParts: int(1, 1e6),
+    parseDeadlineMs: int(0, 600000),
   },
   http: { port: port(), host: str(), bodyLimit: int(1024, 1024 ** 3) },
   policy: {

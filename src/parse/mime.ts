@@ -101,6 +101,14 @@ export interface MimePart {
   depth: number;
 }
 
+/** Bytes before the blank line that ends the header block (the whole message if none). */
+export function headerBytes(raw: Buffer): number {
+  const crlf = raw.indexOf('\r\n\r\n');
+  const lf = raw.indexOf('\n\n');
+  const ends = [crlf, lf].filter((i) => i >= 0);
+  return ends.length ? Math.min(...ends) : raw.length;
+}
+
 /**
  * Header block and body of an entity, line endings already normalised to LF. A MIME part
  * may have no header fields at all (it then starts with the blank line, RFC 2046 §5.1.1).

@@ -111,7 +111,7 @@ function chooseStatus(field: string | null, text: string | null): string | null 
  * notice paragraph is far shorter, and the rules are data that anyone may extend, so a
  * pattern that backtracks is still bounded by this length rather than by the message's.
  */
-const MAX_RULE_TEXT = 4096;
+const MAX_RULE_TEXT = 2048;
 
 function clip(s: string | null): string | null {
   return s !== null && s.length > MAX_RULE_TEXT ? s.slice(0, MAX_RULE_TEXT) : s;
