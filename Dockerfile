@@ -17,6 +17,9 @@ COPY package.json ./
 COPY config ./config
 # Lua scripts are read at start from src/store/lua.
 COPY src/store/lua ./src/store/lua
+# The pages' stylesheet, scripts and strings are read at start from src/web.
+COPY src/web/assets ./src/web/assets
+COPY src/web/i18n ./src/web/i18n
 USER node
 EXPOSE 2525 8080 10040
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \

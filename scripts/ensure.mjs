@@ -54,6 +54,9 @@ if (mode !== 'start' || !process.env.REDIS_URL) {
 }
 // The policy service is tested against a real Postfix (its test starts a private instance).
 if (mode !== 'start' && !has('postfix')) wanted.push(['postfix', 'postfix']);
+// The pages (report page, desk console) are tested in a real browser: Debian's chromium,
+// driven by playwright-core (whose own browser download cannot be used here).
+if ((mode === 'test' || mode === 'screenshots') && !has('chromium')) wanted.push(['chromium', 'chromium']);
 // The benches' load generators and peers: wrk (HTTP), smtp-source/smtp-sink (Postfix),
 // Sisimai (the Perl bounce parser the parse figures are compared with).
 if (mode === 'bench') {

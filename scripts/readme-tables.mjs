@@ -1,6 +1,7 @@
-// Rewrites the README's generated tables: the configuration reference (every key of
-// config/default.yaml, its default and the comment above it) and the error catalogue
-// (dist/errors.js). Run after changing either; a test checks the README is current.
+// Rewrites the generated tables of the docs: the configuration reference in
+// docs/configuration.md (every key of config/default.yaml, its default and the comment
+// above it) and the error catalogue in docs/operations.md (dist/errors.js). Run after
+// changing either; a test checks the tables are current (`--check` only compares).
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const lines = readFileSync(new URL('../config/default.yaml', import.meta.url), 'utf8').split('\n');
@@ -54,18 +55,21 @@ const { ERRORS } = await import('../dist/errors.js');
 const errors = ['| code | HTTP | SMTP | meaning |', '|---|---|---|---|'];
 for (const [code, e] of Object.entries(ERRORS)) errors.push(`| \`${code}\` | ${e.http ?? ''} | ${e.smtp ? `${e.smtp.code} ${e.smtp.status}` : ''} | ${e.message} |`);
 
-const readmePath = new URL('../README.md', import.meta.url);
-let readme = readFileSync(readmePath, 'utf8');
-const put = (name, body) => {
+const docs = [
+  ['config-table', config, '../docs/configuration.md'],
+  ['error-table', errors, '../docs/operations.md'],
+];
+let stale = false;
+for (const [name, body, file] of docs) {
+  const path = new URL(file, import.meta.url);
+  const before = readFileSync(path, 'utf8');
   const re = new RegExp(`(<!-- ${name}[^>]*-->\\n)[\\s\\S]*?(<!-- /${name} -->)`);
-  if (!re.test(readme)) throw new Error(`README has no ${name} markers`);
-  readme = readme.replace(re, (_, a, b) => `${a}${body.join('\n')}\n${b}`);
-};
-put('config-table', config);
-put('error-table', errors);
-if (process.argv.includes('--check')) {
-  if (readme !== readFileSync(readmePath, 'utf8')) {
-    console.error('README tables are out of date: run node scripts/readme-tables.mjs');
-    process.exit(1);
-  }
-} else writeFileSync(readmePath, readme);
+  if (!re.test(before)) throw new Error(`${file.slice(3)} has no ${name} markers`);
+  const after = before.replace(re, (_, a, b) => `${a}${body.join('\n')}\n${b}`);
+  if (after === before) continue;
+  if (process.argv.includes('--check')) {
+    console.error(`${file.slice(3)}: the ${name} is out of date: run node scripts/readme-tables.mjs`);
+    stale = true;
+  } else writeFileSync(path, after);
+}
+if (stale) process.exit(1);

@@ -10,11 +10,16 @@ export class Accounts {
     private readonly store: Store,
     private readonly rates: Config['rates'],
     private readonly clock: Clock,
+    private readonly vetting?: { latest(account: string): Promise<unknown> },
   ) {}
 
   async get(account: string) {
     const now = this.clock.now();
-    const [email, sms] = await Promise.all([this.store.readAccount(account, 'email', now), this.store.readAccount(account, 'sms', now)]);
+    const [email, sms, vetting] = await Promise.all([
+      this.store.readAccount(account, 'email', now),
+      this.store.readAccount(account, 'sms', now),
+      this.vetting?.latest(account) ?? Promise.resolve(undefined),
+    ]);
     const { meta } = email;
     const pool = meta.pool === 'dedicated' ? 'dedicated' : 'shared';
     const status = meta.suspended === '1' ? 'suspended' : email.warnings.length > 0 ? 'warned' : 'active';
@@ -34,17 +39,21 @@ export class Accounts {
       status,
       pool,
       createdAt: meta.createdAt ? new Date(Number(meta.createdAt)).toISOString() : null,
+      requireWitnessedConsent: meta.requireWitnessedConsent === '1',
       suspendedAt: meta.suspendedAt ? new Date(Number(meta.suspendedAt)).toISOString() : null,
       suspendReason: meta.suspendReason ?? null,
       thresholds: { complaint: thresholds, bounce: this.rates.bounce, minVolume: this.rates.minVolume },
       windows: email.windows.map(figures),
       sms: sms.windows.map(figures),
       warnings: email.warnings.map((t) => new Date(t).toISOString()),
+      /** The latest vetting result (POST /v1/accounts/{account}/vetting); null: never vetted. */
+      vetting: vetting ?? null,
     };
   }
 
-  async setMeta(account: string, m: { pool?: string; createdAt?: string }): Promise<void> {
+  async setMeta(account: string, m: { pool?: string; createdAt?: string; requireWitnessedConsent?: boolean }): Promise<void> {
     const fields: Record<string, string> = {};
+    if (m.requireWitnessedConsent !== undefined) fields.requireWitnessedConsent = m.requireWitnessedConsent ? '1' : '0';
     if (m.pool) fields.pool = m.pool;
     if (m.createdAt) fields.createdAt = String(Date.parse(m.createdAt));
     await this.store.setAccountMeta(account, fields);

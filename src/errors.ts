@@ -31,6 +31,7 @@ export const ERRORS = {
   CONNECTION_LIMITED: { message: 'Too many connections from your address, try again later', smtp: { code: 421, status: '4.7.0' } },
   NOT_SUPPRESSED: { message: 'The address is not suppressed for this account', http: 404 },
   NOT_SUSPENDED: { message: 'The account is not suspended', http: 409 },
+  NOT_CONFIGURED: { message: 'This needs a setting the gateway does not have (tokens.secret)', http: 503 },
   INTERNAL: { message: 'Internal error', http: 500 },
 } as const satisfies Record<string, ErrorSpec>;
 

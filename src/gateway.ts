@@ -17,6 +17,13 @@ import { accountRoutes } from './http/routes/accounts.js';
 import { eventRoutes } from './http/routes/events.js';
 import { suppressionRoutes } from './http/routes/suppressions.js';
 import { unsubscribeRoutes } from './http/routes/unsubscribe.js';
+import { vettingRoutes } from './http/routes/vetting.js';
+import { consentRoutes } from './http/routes/consents.js';
+import { Consents } from './consent/index.js';
+import { createConsentCodec } from './token/consent.js';
+import { consentPages } from './web/consent.js';
+import { Vetting } from './vetting/index.js';
+import { assetRoutes } from './web/assets.js';
 import { Traffic } from './traffic.js';
 import { startWebhookWorker } from './webhook/index.js';
 import { createReporterAuth } from './trust/reporters.js';
@@ -117,8 +124,18 @@ export class Gateway {
       ready: { redis: () => store.ping(), smtp: () => smtp.listening, policy: () => policy.listening },
       routes: (app) => {
         const auth = adminAuth(config.admin.token);
+        assetRoutes(app);
         eventRoutes(app, new Traffic(store, clock));
-        accountRoutes(app, new Accounts(store, config.rates, clock), auth);
+        const vetting = new Vetting(store, config, clock);
+        accountRoutes(app, new Accounts(store, config.rates, clock, vetting), auth);
+        vettingRoutes(app, { vetting, platform: auth, admin: auth });
+        const consents = new Consents(store, config.tokens.secret ? createConsentCodec(parseTokenSecrets(config.tokens.secret)) : null, config.consent, clock);
+        consentRoutes(app, { consents, platform: auth });
+        consentPages(app, {
+          consents,
+          confirmDays: config.consent.confirmDays,
+          limit: async (ip) => config.consent.perMinute === 0 || (await store.hit('consent', ip, clock.now()).catch(() => 0)) <= config.consent.perMinute,
+        });
         suppressionRoutes(app, { store, clock, admin: auth });
         unsubscribeRoutes(app, {
           codec,

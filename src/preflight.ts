@@ -23,6 +23,7 @@ import {
   type SuppressionBucket,
   suppressionBucket,
 } from './rules/preflight.js';
+import { ConsentStore } from './store/consents.js';
 import type { Store, SuppressionRecord } from './store/store.js';
 
 /** Addresses per lookup: two HMGETs of this many fields each. */
@@ -77,6 +78,7 @@ export class Preflight {
     private readonly config: Pick<Config, 'preflight' | 'guidance' | 'rates'>,
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly consents: Pick<ConsentStore, 'witnessed'> = new ConsentStore(store.redis, store.keys),
   ) {
     this.roles = new Set(config.preflight.roleLocalParts.map((r) => r.toLowerCase()));
     this.roleMaxLength = Math.max(0, ...[...this.roles].map((r) => r.length));
@@ -112,7 +114,13 @@ export class Preflight {
     let role = 0;
     let global = 0;
 
+    // The witnessed-consent rule reads the consents hash too, for the accounts it applies to.
+    const witnessedRule = cfg.reviewUnwitnessedShare > 0
+      ? standingP.then((s) => cfg.unwitnessedPools.includes(s.meta.pool === 'dedicated' ? 'dedicated' : 'shared') || s.meta.requireWitnessedConsent === '1', () => false)
+      : Promise.resolve(false);
+    let witnessed = 0;
     const lookup = async (chunk: string[]) => {
+      if (await witnessedRule) witnessed += (await this.consents.witnessed(account, 'email', chunk)).filter(Boolean).length;
       const r = await this.store.lookupSuppressions(account, 'email', chunk);
       for (let i = 0; i < chunk.length; i++) {
         const o = r.own[i];
@@ -180,11 +188,13 @@ export class Preflight {
       role,
       suppressed: own,
       global,
+      witnessed: (await witnessedRule) ? witnessed : null,
       account: {
         status: standing.meta.suspended === '1' ? 'suspended' : standing.warnings.length > 0 ? 'warned' : 'active',
         suspendReason: standing.meta.suspended === '1' ? (standing.meta.suspendReason ?? null) : null,
         complaintRate: worst((w) => w.complaints / w.sent),
         complaintWarn: this.config.rates.complaint[pool].warn,
+        vetting: ((v) => (v === 'approve' || v === 'review' || v === 'reject' ? v : null))(standing.meta.vetting),
       },
     };
     const verdict = judgePreflight(figures, cfg, this.config.guidance);

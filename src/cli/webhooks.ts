@@ -12,11 +12,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/load.js';
-import { Keys } from '../store/keys.js';
-import { createRedis } from '../store/redis.js';
 import { DEFAULT_TOLERANCE_SECONDS, SecretError, verify } from '../webhook/sign.js';
-import { retryKeyOf, type DeadLetter, type RetryMember } from '../webhook/worker.js';
+import type { DeadLetter, RetryMember } from '../webhook/worker.js';
+import { WEBHOOKS_USAGE } from './help.js';
 
 export interface WebhooksIo {
   out: NodeJS.WritableStream;
@@ -24,15 +22,6 @@ export interface WebhooksIo {
   stdin: NodeJS.ReadableStream;
   env: NodeJS.ProcessEnv;
 }
-
-export const WEBHOOKS_USAGE = `usage:
-  abusegate webhooks replay [--type T] [--since ISO-8601] [--dry-run]
-      send dead letters again (those of type T, dead since the given time); needs Redis
-      (REDIS_URL, or the local redis-server of npm start)
-  abusegate webhooks verify --secret whsec_… --id ID --timestamp SECONDS --signature "v1,…"
-                            [--body-file F] [--tolerance SECONDS]
-      check a delivery's signature; the body is read from F or stdin, byte for byte
-      (use printf, not echo, which adds a newline); --tolerance 0 skips the time check`;
 
 class Usage extends Error {}
 
@@ -114,6 +103,13 @@ async function replay(args: string[], io: WebhooksIo): Promise<number> {
     if (!Number.isFinite(ms)) throw new Usage(`--since: not a date: ${values.since}`);
     start = String(ms);
   }
+  // Only replay needs the configuration and Redis: verify and help stay light.
+  const [{ loadConfig }, { Keys }, { createRedis }, { retryKeyOf }] = await Promise.all([
+    import('../config/load.js'),
+    import('../store/keys.js'),
+    import('../store/redis.js'),
+    import('../webhook/worker.js'),
+  ]);
   const config = loadConfig({ env: io.env });
   const url = config.redis.url ?? localSocket(config.redis.local.dir);
   if (!url && config.redis.cluster.length === 0) {

@@ -47,6 +47,8 @@ export async function createHttpServer(cfg: Config['http'], deps: HttpDeps): Pro
     // every lookup): the few lines a request logs carry its id themselves.
     childLoggerFactory: (logger) => logger,
     bodyLimit: cfg.bodyLimit,
+    // Path parameters carry tokens: a long attribution token (/u/, up to 640) or a consent link (/c/, up to 2,048).
+    maxParamLength: 2048,
     // No silent dropping of unknown fields: additionalProperties: false rejects them.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });

@@ -43,6 +43,8 @@ export interface PreflightFigures {
   suppressed: Record<SuppressionBucket, number>;
   /** Distinct addresses on the global list (spam traps, never-mail). */
   global: number;
+  /** Distinct addresses with a double opt-in confirmation we witnessed; null when the rule is off for this account. */
+  witnessed: number | null;
   account: {
     status: 'active' | 'warned' | 'suspended';
     suspendReason: string | null;
@@ -50,6 +52,8 @@ export interface PreflightFigures {
     complaintRate: number | null;
     /** The complaint warn threshold of the account's pool. */
     complaintWarn: number;
+    /** The latest vetting decision (a reviewer's, when one reviewed it); null: never vetted. */
+    vetting: 'approve' | 'review' | 'reject' | null;
   };
 }
 
@@ -59,11 +63,15 @@ export interface PreflightRules {
   reviewInvalidShare: number;
   reviewGlobalHits: number;
   reviewComplaintRateShareOfWarn: number;
+  /** Review every campaign of an account whose vetting says review or reject, until a reviewer approves it. */
+  reviewUnvettedAccounts: boolean;
+  /** Review when more than this share of the list has no witnessed double opt-in (0: off). */
+  reviewUnwitnessedShare: number;
 }
 
 export type { Guidance };
 
-export type ReasonCode = 'account-suspended' | 'previously-suppressed' | 'role-addresses' | 'invalid-addresses' | 'global-list' | 'complaint-rate';
+export type ReasonCode = 'account-suspended' | 'previously-suppressed' | 'role-addresses' | 'invalid-addresses' | 'global-list' | 'complaint-rate' | 'account-vetting' | 'unwitnessed-consent';
 
 export interface PreflightReason {
   code: ReasonCode;
@@ -154,6 +162,27 @@ export const RULES: readonly Rule[] = [
     message: (f) =>
       `${n(f.global)} ${f.global === 1 ? 'address is' : 'addresses are'} on our global do-not-mail list, which holds known spam traps. ` +
       'Nobody signs up with a spam trap: finding one means part of this list did not come from your subscribers. They were removed from the send; check where the list came from.',
+  },
+  {
+    code: 'account-vetting',
+    severity: 'review',
+    value: (f) => (f.account.vetting === 'review' || f.account.vetting === 'reject' ? 1 : 0),
+    threshold: (_f, r) => (r.reviewUnvettedAccounts ? 1 : 0),
+    atLine: true,
+    guidance: (_f, g) => g.consent,
+    message: () =>
+      'Your account is new and the abuse desk has not finished checking it yet: this campaign waits for a reviewer. ' +
+      'Make sure your sending domain publishes SPF and DMARC and that your list was collected with double opt-in.',
+  },
+  {
+    code: 'unwitnessed-consent',
+    severity: 'review',
+    value: (f) => (f.witnessed === null ? null : share(f.unique - f.witnessed, f.unique)),
+    threshold: (_f, r) => r.reviewUnwitnessedShare,
+    guidance: (_f, g) => g.consent,
+    message: (f, v, t) =>
+      `${pct(v)} of this list (${plural(f.unique - (f.witnessed ?? 0), 'address', 'addresses')}) never confirmed a subscription through a double opt-in link; the limit is ${pct(t)}. ` +
+      'Send confirmation links from your sign-up forms and mail only those who confirmed.',
   },
   {
     code: 'complaint-rate',

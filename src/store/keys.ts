@@ -40,6 +40,8 @@ export interface AccountKeys {
   /** Hash of double opt-in proofs: `<channel>|<address>` → JSON. */
   consents: string;
   dedup(fingerprint: string): string;
+  /** List of vetting results, newest first (JSON each). */
+  vetting: string;
   outbox: string;
 }
 
@@ -82,6 +84,7 @@ export class Keys {
       suppressions: (channel: string) => `${t}:sup:${channel}`,
       consents: `${t}:consents`,
       dedup: (fingerprint: string) => `${t}:seen:${fingerprint}`,
+      vetting: `${t}:vetting`,
       outbox: this.outbox(this.partitionOf(account)),
     };
   }
@@ -132,6 +135,14 @@ export class Keys {
   /** Per-client request counters of the public routes (fixed one-minute windows). */
   rateLimit(scope: string, client: string, minute: number): string {
     return `${this.prefix}:{rl}:${scope}:${client}:${minute}`;
+  }
+
+  /**
+   * Accounts by what they signed up with (a set per sign-up address, domain, IP /24 or /64),
+   * so that a new account sharing them with a suspended one is found. One slot of its own.
+   */
+  vettingIndex(kind: 'email' | 'domain' | 'net', value: string): string {
+    return `${this.prefix}:{vet}:${kind}:${value}`;
   }
 
   /** Audit trail of admin changes (one stream, its own slot). */

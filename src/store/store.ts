@@ -471,9 +471,14 @@ export class Store {
     await this.call('saveConsent', () => this.redis.hset(this.keys.account(account).consents, `${channel}|${address}`, JSON.stringify(proof)));
   }
 
+  /**
+   * The consent on record for a recipient: the double opt-in confirmation we witnessed
+   * (`w|…`, see store/consents.ts) when there is one, else the platform's claim; `witnessed` says which.
+   */
   async getConsent(account: string, channel: Channel, address: string): Promise<Record<string, unknown> | null> {
-    const v = await this.call('getConsent', () => this.redis.hget(this.keys.account(account).consents, `${channel}|${address}`));
-    return v ? (JSON.parse(v) as Record<string, unknown>) : null;
+    const [w, c] = await this.call('getConsent', () => this.redis.hmget(this.keys.account(account).consents, `w|${channel}|${address}`, `${channel}|${address}`));
+    const v = w ?? c;
+    return v ? { ...(JSON.parse(v) as Record<string, unknown>), witnessed: w !== null } : null;
   }
 
   /** Counts a hit in a fixed one-minute window; returns the count so far. */

@@ -15,7 +15,8 @@ const clean: PreflightFigures = {
   role: 0,
   suppressed: { complaint: 0, 'hard-bounce': 0, 'soft-bounce-limit': 0, unsubscribe: 0, manual: 0, other: 0 },
   global: 0,
-  account: { status: 'active', suspendReason: null, complaintRate: 0.0001, complaintWarn: 0.0008 },
+  witnessed: null,
+  account: { status: 'active', suspendReason: null, complaintRate: 0.0001, complaintWarn: 0.0008, vetting: null },
 };
 type Over = Omit<Partial<PreflightFigures>, 'suppressed' | 'account'> & { suppressed?: Partial<PreflightFigures['suppressed']>; account?: Partial<PreflightFigures['account']> };
 const figures = (o: Over): PreflightFigures => ({ ...clean, ...o, suppressed: { ...clean.suppressed, ...o.suppressed }, account: { ...clean.account, ...o.account } });
@@ -35,6 +36,13 @@ const cases: Array<[string, Over, 'send' | 'review' | 'block', string[], [number
   ['complaint rate at exactly half', { account: { complaintRate: 0.0004 } }, 'send', [], [39, 39]],
   ['complaint rate unknown (below minVolume)', { account: { complaintRate: null } }, 'send', []],
   ['complaint rate, rule off', { account: { complaintRate: 0.002 } }, 'send', [], undefined, { reviewComplaintRateShareOfWarn: 0 }],
+  ['an account whose vetting says review waits for a reviewer', { account: { vetting: 'review' } }, 'review', ['account-vetting'], [40, 40]],
+  ['an account whose vetting says reject waits too', { account: { vetting: 'reject' } }, 'review', ['account-vetting'], [40, 40]],
+  ['an approved account is not held', { account: { vetting: 'approve' } }, 'send', []],
+  ['vetting review, rule off', { account: { vetting: 'review' } }, 'send', [], undefined, { reviewUnvettedAccounts: false }],
+  ['most of the list never confirmed, rule on', { witnessed: 4000 }, 'review', ['unwitnessed-consent'], [40, 69], { reviewUnwitnessedShare: 0.5 }],
+  ['enough confirmed', { witnessed: 6000 }, 'send', [], undefined, { reviewUnwitnessedShare: 0.5 }],
+  ['rule off for this account (null)', { witnessed: null }, 'send', [], undefined, { reviewUnwitnessedShare: 0.5 }],
   ['warned account with a clean list is not held', { account: { status: 'warned' } }, 'send', []],
   [
     'everything at once: block first, then the reviews',

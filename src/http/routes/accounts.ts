@@ -13,7 +13,7 @@ export function accountRoutes(app: FastifyInstance, accounts: Accounts, preHandl
     async (req) => accounts.get(req.params.account),
   );
 
-  app.patch<{ Params: { account: string }; Body: { pool?: 'shared' | 'dedicated'; createdAt?: string } }>(
+  app.patch<{ Params: { account: string }; Body: { pool?: 'shared' | 'dedicated'; createdAt?: string; requireWitnessedConsent?: boolean } }>(
     '/v1/accounts/:account',
     {
       preHandler,
@@ -23,7 +23,7 @@ export function accountRoutes(app: FastifyInstance, accounts: Accounts, preHandl
           type: 'object',
           additionalProperties: false,
           minProperties: 1,
-          properties: { pool: { type: 'string', enum: ['shared', 'dedicated'] }, createdAt: { type: 'string', format: 'date-time' } },
+          properties: { pool: { type: 'string', enum: ['shared', 'dedicated'] }, createdAt: { type: 'string', format: 'date-time' }, requireWitnessedConsent: { type: 'boolean' } },
         },
       },
     },

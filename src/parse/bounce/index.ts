@@ -169,6 +169,7 @@ function report(rules: BounceRules, c: Candidate): RecipientReport {
     if (!best || ((r.source === 'text' || r.source === 'unconfirmed') && (best.source === 'none' || best.source === 'action'))) best = r;
   }
   best ??= run(null);
+  rules.trace?.(best);
   return {
     address: c.address,
     redacted: false,

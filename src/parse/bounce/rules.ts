@@ -1,20 +1,33 @@
 /**
  * Bounce classification as data: config/bounce-rules.yaml holds the status-code tables,
- * reply-code hints and ordered text patterns; this module compiles them once and applies
- * them. No rule lives in code.
+ * reply-code hints and ordered text patterns, each citing where its knowledge comes from
+ * (an RFC, a provider's published error reference, an MTA's message catalogue); this module
+ * compiles them once and applies them in a fixed precedence (see classify()). No rule lives
+ * in code.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 
+/**
+ * Where a text rule's knowledge comes from, which is also its precedence: a provider's own
+ * documented reply beats an MTA's catalogue text, which beats wording common to many
+ * servers; `fallback` rules (an MTA's "I gave up" summary) run only after the status tables.
+ */
+export type Tier = 'provider' | 'mta' | 'generic' | 'fallback';
+export const TIERS: readonly Tier[] = ['provider', 'mta', 'generic', 'fallback'];
+
 export interface TextRule {
   reason: string;
   re: RegExp;
   example: string;
-  /** Human name of the rule, for tests and debugging. */
+  /** Unique name of the rule: reported by the corpus figures and tests. */
   name: string;
-  /** Weak rules run only after the status table found nothing. */
+  tier: Tier;
+  /** The document the rule is written from. */
+  source: string;
+  /** Fallback rules run only after the status table found nothing. */
   weak: boolean;
   /** Name of the confirmation (see `confirmations`) the reason needs to stand. */
   confirm: string | null;
@@ -63,6 +76,11 @@ export interface StageRule {
 }
 
 export interface BounceRules {
+  /**
+   * Called with the classification a recipient's report was built from (the corpus CLI
+   * counts which rules fire on which files). Null outside measurement.
+   */
+  trace: ((c: Classification) => void) | null;
   /** Verdicts written in a header of the bounce: they decide for every recipient. */
   headerRules: HeaderRule[];
   /** Provider error-code tables, read before anything else. */
@@ -73,7 +91,9 @@ export interface BounceRules {
   statusFallback: Map<string, string>;
   /** SMTP reply codes used when neither status nor text decide. */
   replyCodes: Map<string, string>;
-  /** Ordered text patterns; the first that matches decides. */
+  /** Provider texts (tier `provider`): read before the precise status codes. */
+  providerPatterns: TextRule[];
+  /** MTA catalogue and generic texts, in that order; the first that matches decides. */
   patterns: TextRule[];
   /** Ordered weak text patterns, tried after the status table. */
   weakPatterns: TextRule[];
@@ -108,21 +128,45 @@ export interface Classification {
   status: string | null;
   /** What decided the reason: a precise status, a text rule, the looser tables, or nothing. */
   source: 'status' | 'text' | 'unconfirmed' | 'status-class' | 'reply-code' | 'action' | 'none';
+  /**
+   * Which rule decided: "text:NAME", "provider-code:NAME", "status:X.2.2", "status-class:X.7",
+   * "reply:550", "action:delayed", "none"; corrections append "+stage:NAME" / "+gave-up".
+   */
+  rule: string;
+}
+
+/** A table of codes and the one document it is written from. */
+interface RawTable {
+  source: string;
+  codes: Record<string, string>;
 }
 
 interface RawRules {
-  strong_status?: Record<string, string>;
-  status?: Record<string, string>;
-  reply_codes?: Record<string, string>;
+  strong_status?: RawTable[];
+  status?: RawTable[];
+  reply_codes?: RawTable[];
   default_status?: Record<string, string>;
   hard?: string[];
   hard_if_permanent?: string[];
-  patterns?: Array<{ reason: string; match: string[]; example: string; name?: string; weak?: boolean; confirm?: string; hosts?: string }>;
-  confirmations?: Record<string, { status?: string[]; match: string[]; otherwise: string; example: string }>;
-  stages?: Array<{ name: string; match: string[]; from: string[]; to: string; example: string }>;
-  gave_up?: { from: string[]; to: string; status_prefix?: string };
-  header_verdicts?: Array<{ header: string; match: string[]; reason: string; example: string }>;
-  provider_codes?: Array<{ name: string; code: string; codes?: Record<string, string>; ranges?: Array<[number, number, string]>; example: string }>;
+  patterns?: Array<{ reason: string; match: string[]; example: string; name: string; tier: Tier; source: string; confirm?: string; hosts?: string }>;
+  confirmations?: Record<string, { status?: string[]; match: string[]; otherwise: string; example: string; source: string }>;
+  stages?: Array<{ name: string; match: string[]; from: string[]; to: string; example: string; source: string }>;
+  gave_up?: { from: string[]; to: string; status_prefix?: string; source: string };
+  header_verdicts?: Array<{ header: string; match: string[]; reason: string; example: string; source: string }>;
+  provider_codes?: Array<{ name: string; code: string; codes?: Record<string, string>; ranges?: Array<[number, number, string]>; example: string; source: string }>;
+}
+
+/** Merges a list of sourced code tables; a code listed twice is an error. */
+function tables(what: string, list: RawTable[] | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [i, t] of (list ?? []).entries()) {
+    if (!t.source || !t.codes) throw new Error(`${what} table #${i + 1} needs a source and codes`);
+    for (const [k, v] of Object.entries(t.codes)) {
+      if (out.has(String(k))) throw new Error(`${what}: ${k} is listed twice`);
+      out.set(String(k), v);
+    }
+  }
+  return out;
 }
 
 function alternation(what: string, match: unknown): RegExp {
@@ -158,28 +202,35 @@ export function loadBounceRules(path?: string): BounceRules {
 
 export function compileBounceRules(raw: RawRules): BounceRules {
   const patterns: TextRule[] = [];
+  const names = new Set<string>();
   for (const [i, p] of (raw.patterns ?? []).entries()) {
-    const what = `bounce rule #${i + 1} (${p.reason})`;
+    const what = `bounce rule #${i + 1} (${p.name ?? p.reason})`;
     if (!p.reason) throw new Error(`${what} needs a reason`);
     if (!p.example) throw new Error(`${what} needs an example line`);
+    if (!p.name || names.has(p.name)) throw new Error(`${what} needs a unique name`);
+    if (!TIERS.includes(p.tier)) throw new Error(`${what}: tier must be one of ${TIERS.join(', ')}`);
+    if (!p.source) throw new Error(`${what} must cite its source`);
+    names.add(p.name);
     const re = alternation(what, p.match);
     if (p.confirm && !raw.confirmations?.[p.confirm]) throw new Error(`${what}: unknown confirmation '${p.confirm}'`);
-    patterns.push({ reason: p.reason, re, example: p.example, name: p.name ?? `${p.reason}#${i + 1}`, weak: p.weak === true, confirm: p.confirm ?? null, hosts: p.hosts ? new RegExp(p.hosts, 'i') : null });
+    patterns.push({ reason: p.reason, re, example: p.example, name: p.name, tier: p.tier, source: p.source, weak: p.tier === 'fallback', confirm: p.confirm ?? null, hosts: p.hosts ? new RegExp(p.hosts, 'i') : null });
   }
+  // Stable order by tier: a provider's text, then MTA catalogues, then common wording.
+  const byTier = (t: Tier): TextRule[] => patterns.filter((p) => p.tier === t);
   const confirmations = new Map<string, Confirmation>();
   for (const [name, c] of Object.entries(raw.confirmations ?? {})) {
     const what = `confirmation '${name}'`;
-    if (!c.otherwise || !c.example) throw new Error(`${what} needs otherwise and an example`);
+    if (!c.otherwise || !c.example || !c.source) throw new Error(`${what} needs otherwise, an example and a source`);
     confirmations.set(name, { name, status: (c.status ?? []).map((x) => x.replace(/^X\./, '')), re: alternation(what, c.match), otherwise: c.otherwise, example: c.example });
   }
   const stages: StageRule[] = (raw.stages ?? []).map((st, i) => {
     const what = `stage rule #${i + 1} (${st.name})`;
-    if (!st.to || !Array.isArray(st.from) || !st.example) throw new Error(`${what} needs from, to and an example`);
+    if (!st.to || !Array.isArray(st.from) || !st.example || !st.source) throw new Error(`${what} needs from, to, an example and a source`);
     return { name: st.name, re: alternation(what, st.match), from: new Set(st.from), to: st.to, example: st.example };
   });
   const providerCodes: ProviderCodes[] = (raw.provider_codes ?? []).map((pc) => {
     const what = `provider codes '${pc.name}'`;
-    if (!pc.example || typeof pc.code !== 'string') throw new Error(`${what} need a code pattern and an example`);
+    if (!pc.example || typeof pc.code !== 'string' || !pc.source) throw new Error(`${what} need a code pattern, an example and a source`);
     const re = new RegExp(pc.code, 'i');
     if (new RegExp(re.source + '|').exec('')!.length !== 2) throw new Error(`${what}: the code pattern needs exactly one capture group`);
     const codes = new Map(Object.entries(pc.codes ?? {}).map(([k, v]) => [k.toUpperCase(), v]));
@@ -187,20 +238,23 @@ export function compileBounceRules(raw: RawRules): BounceRules {
   });
   const headerRules: HeaderRule[] = (raw.header_verdicts ?? []).map((h, i) => {
     const what = `header verdict #${i + 1}`;
-    if (!h.header || !h.reason || !h.example) throw new Error(`${what} needs header, reason and an example`);
+    if (!h.header || !h.reason || !h.example || !h.source) throw new Error(`${what} needs header, reason, an example and a source`);
     return { header: h.header.toLowerCase(), re: alternation(what, h.match), reason: h.reason, example: h.example };
   });
+  if (raw.gave_up && !raw.gave_up.source) throw new Error('gave_up needs a source');
   return {
+    trace: null,
     headerRules,
     providerCodes,
-    weakPatterns: patterns.filter((p) => p.weak),
+    providerPatterns: byTier('provider'),
+    weakPatterns: byTier('fallback'),
     stages,
     confirmations,
     gaveUp: raw.gave_up ? { from: new Set(raw.gave_up.from), to: raw.gave_up.to, statusPrefix: raw.gave_up.status_prefix ?? '4.' } : null,
-    strongStatus: new Map(Object.entries(raw.strong_status ?? {})),
-    statusFallback: new Map(Object.entries(raw.status ?? {})),
-    replyCodes: new Map(Object.entries(raw.reply_codes ?? {}).map(([k, v]) => [String(k), v])),
-    patterns: patterns.filter((p) => !p.weak),
+    strongStatus: tables('strong_status', raw.strong_status),
+    statusFallback: tables('status', raw.status),
+    replyCodes: tables('reply_codes', raw.reply_codes),
+    patterns: [...byTier('mta'), ...byTier('generic')],
     defaultStatus: new Map(Object.entries(raw.default_status ?? {})),
     hardReasons: new Set(raw.hard ?? []),
     hardIfPermanent: new Set(raw.hard_if_permanent ?? []),
@@ -233,10 +287,12 @@ export function replyCodeFromText(text: string): string | null {
   return m ? m[1] : null;
 }
 
-/** The first text rule that matches (strong rules, then weak ones), or null. */
-export function matchText(rules: BounceRules, text: string, weak = false): TextRule | null {
-  for (const r of weak ? rules.weakPatterns : rules.patterns) if (!r.hosts && r.re.test(text)) return r;
-  return weak ? null : matchText(rules, text, true);
+/** The first unscoped text rule that matches, in precedence order (fallback rules last), or null. */
+export function matchText(rules: BounceRules, text: string): TextRule | null {
+  for (const list of [rules.providerPatterns, rules.patterns, rules.weakPatterns]) {
+    for (const r of list) if (!r.hosts && r.re.test(text)) return r;
+  }
+  return null;
 }
 
 /**
@@ -261,14 +317,18 @@ const CONTINUATION = new Map<string, RegExp>();
 
 /** The reason a provider's error code names, if the text carries one it knows. */
 export function providerReason(rules: BounceRules, text: string): string | undefined {
+  return providerCode(rules, text)?.reason;
+}
+
+function providerCode(rules: BounceRules, text: string): { reason: string; name: string } | undefined {
   for (const pc of rules.providerCodes) {
     const m = pc.re.exec(text);
     if (!m) continue;
     const code = m[1].toUpperCase();
     const exact = pc.codes.get(code);
-    if (exact) return exact;
+    if (exact) return { reason: exact, name: pc.name };
     const n = Number(code);
-    if (Number.isInteger(n)) for (const [lo, hi, reason] of pc.ranges) if (n >= lo && n <= hi) return reason;
+    if (Number.isInteger(n)) for (const [lo, hi, reason] of pc.ranges) if (n >= lo && n <= hi) return { reason, name: pc.name };
   }
   return undefined;
 }
@@ -281,16 +341,25 @@ function confirmed(c: Confirmation, status: string | null, text: string): boolea
   return c.re.test(text);
 }
 
-function statusLookup(map: Map<string, string>, status: string): string | undefined {
-  const exact = map.get(status);
-  if (exact) return exact;
+/** The entry for a status: the exact code, then "X.<subject>.<detail>", then "X.<subject>". */
+function statusLookup(map: Map<string, string>, status: string): { reason: string; key: string } | undefined {
   const [, s, d] = status.split('.');
-  return map.get(`X.${s}.${d}`) ?? map.get(`X.${s}`);
+  for (const key of [status, `X.${s}.${d}`, `X.${s}`]) {
+    const reason = map.get(key);
+    if (reason) return { reason, key };
+  }
+  return undefined;
 }
 
 /**
- * Decides the reason: a precise status code first, then the ordered text patterns, then
- * the looser status and reply-code tables, then the DSN action.
+ * Decides the reason, in this precedence (docs/parsing.md, "Reason taxonomy and rules"):
+ *  1. a delivered status / action;
+ *  2. a provider's own words: its error-code table, then its documented reply texts;
+ *  3. an enhanced status code precise enough to decide alone (RFC 3463 and its registry);
+ *  4. the MTA catalogue texts, then wording common to many servers;
+ *  5. the enhanced code's subject table; then the fallback texts (an MTA's "gave up" summary);
+ *  6. the SMTP reply code (RFC 5321 §4.2); then Action: delayed;
+ *  7. `onhold`: some text that neither code nor any rule decides (`undefined`: no text).
  */
 export function classify(rules: BounceRules, input: ClassifyInput): Classification {
   const raw = (input.diagnostic ?? '').replace(/\s+/g, ' ');
@@ -301,49 +370,53 @@ export function classify(rules: BounceRules, input: ClassifyInput): Classificati
 
   let reason: string | undefined;
   let source: Classification['source'] = 'none';
-  const decide = (r: string | undefined, s: Classification['source']): void => {
+  let rule = 'none';
+  const decide = (r: string | undefined, s: Classification['source'], name: string): void => {
     if (!reason && r) {
       reason = r;
       source = s;
+      rule = name;
     }
   };
   if (status?.startsWith('2.') || action === 'delivered' || action === 'relayed' || action === 'expanded') {
-    decide('delivered', 'action');
+    decide('delivered', 'action', 'action:delivered');
   }
-  if (diagnostic) decide(providerReason(rules, diagnostic), 'text');
-  if (status) decide(statusLookup(rules.strongStatus, status), 'status');
   const stageText = input.context ? diagnostic + ' ' + normaliseDiagnostic(input.context) : diagnostic;
   const textRule = (r: TextRule): void => {
     const c = r.confirm ? rules.confirmations.get(r.confirm) : undefined;
-    if (!c || confirmed(c, status, stageText)) decide(r.reason, 'text');
-    else decide(c.otherwise, 'unconfirmed');
+    if (!c || confirmed(c, status, stageText)) decide(r.reason, 'text', `text:${r.name}`);
+    else decide(c.otherwise, 'unconfirmed', `text:${r.name}`);
   };
   const hosts = (input.hosts ?? []).filter((x): x is string => Boolean(x));
   const applies = (r: TextRule): boolean => !r.hosts || hosts.some((x) => r.hosts!.test(x));
-  if (diagnostic) {
-    for (const r of rules.patterns) {
-      if (applies(r) && r.re.test(diagnostic)) {
-        textRule(r);
-        break;
-      }
-    }
-  }
-  if (status) decide(statusLookup(rules.statusFallback, status), 'status-class');
+  const firstText = (list: TextRule[]): void => {
+    if (!diagnostic || reason) return;
+    const r = list.find((x) => applies(x) && x.re.test(diagnostic));
+    if (r) textRule(r);
+  };
   if (diagnostic && !reason) {
-    for (const r of rules.weakPatterns) {
-      if (applies(r) && r.re.test(diagnostic)) {
-        textRule(r);
-        break;
-      }
-    }
+    const pc = providerCode(rules, diagnostic);
+    if (pc) decide(pc.reason, 'text', `provider-code:${pc.name}`);
   }
-  if (replyCode) decide(rules.replyCodes.get(replyCode), 'reply-code');
-  if (action === 'delayed') decide('expired', 'action');
+  firstText(rules.providerPatterns);
+  if (status && !reason) {
+    const hit = statusLookup(rules.strongStatus, status);
+    if (hit) decide(hit.reason, 'status', `status:${hit.key}`);
+  }
+  firstText(rules.patterns);
+  if (status && !reason) {
+    const hit = statusLookup(rules.statusFallback, status);
+    if (hit) decide(hit.reason, 'status-class', `status-class:${hit.key}`);
+  }
+  firstText(rules.weakPatterns);
+  if (replyCode) decide(rules.replyCodes.get(replyCode), 'reply-code', `reply:${replyCode}`);
+  if (action === 'delayed') decide('expired', 'action', 'action:delayed');
   if (!reason) reason = diagnostic.trim() ? 'onhold' : 'undefined';
   if (stageText) {
     for (const st of rules.stages) {
       if (st.from.has(reason) && st.re.test(stageText)) {
         reason = st.to;
+        rule += `+stage:${st.name}`;
         break;
       }
     }
@@ -352,6 +425,7 @@ export function classify(rules: BounceRules, input: ClassifyInput): Classificati
   const temporary = given ? given.startsWith(rules.gaveUp?.statusPrefix ?? '4.') : Boolean(replyCode?.startsWith('4'));
   if (rules.gaveUp && action === 'failed' && temporary && rules.gaveUp.from.has(reason)) {
     reason = rules.gaveUp.to;
+    rule += '+gave-up';
   }
 
   if (!status) {
@@ -368,5 +442,5 @@ export function classify(rules: BounceRules, input: ClassifyInput): Classificati
   else if (rules.hardIfPermanent.has(reason)) {
     hard = !(replyCode?.startsWith('4') || status?.startsWith('4.'));
   }
-  return { reason, hard, status, source };
+  return { reason, hard, status, source, rule };
 }
