@@ -150,6 +150,7 @@ export class Gateway {
         bounceRules,
         limits: { maxDepth: config.smtp.maxMimeDepth, maxParts: config.smtp.maxMimeParts },
         phoneRegions: config.phone.regions,
+        deadlineMs: config.smtp.parseDeadlineMs,
       },
       maxHeaderBytes: config.smtp.maxHeaderBytes,
       clock,

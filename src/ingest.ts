@@ -12,6 +12,7 @@ import type { Logger } from './log.js';
 import { GatewayError } from './errors.js';
 import { internalFaults, parseDuration, reportsByKind } from './metrics.js';
 import type { ParseOptions } from './parse/index.js';
+import { headerBytes } from './parse/mime.js';
 import { type Report, unreadableReport } from './parse/report.js';
 import type { Mailbox } from './smtp/mailbox.js';
 import type { BounceBinding } from './rules/evidence.js';
@@ -100,13 +101,8 @@ export function messageFingerprint(raw: Buffer, env: Pick<Envelope, 'mailbox' | 
   return 'c' + h.update('\u0000').update(body).digest('base64url').slice(0, 26);
 }
 
-/** Bytes before the blank line that ends the header block (the whole message if none). */
-export function headerBytes(raw: Buffer): number {
-  const crlf = raw.indexOf('\r\n\r\n');
-  const lf = raw.indexOf('\n\n');
-  const ends = [crlf, lf].filter((i) => i >= 0);
-  return ends.length ? Math.min(...ends) : raw.length;
-}
+// The header-size check lives with the parser, so that `abusegate parse --mailbox` applies it too.
+export { headerBytes } from './parse/mime.js';
 
 /** Fingerprints of messages that met a bug, remembered per process (the oldest forgotten first). */
 const FAULTS_REMEMBERED = 10_000;

@@ -7,7 +7,7 @@
  * one's lookup is in flight. The figures go to the pure rules (rules/preflight.ts); a
  * review or block is announced on the account's outbox (campaign.review, campaign.blocked).
  */
-import { normaliseEmail } from './address.js';
+import { normaliseEmail, normaliseLocal } from './address.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config/schema.js';
 import { event } from './effects.js';
@@ -260,7 +260,7 @@ const DOMAIN_CACHE = 50_000;
  * normaliseEmail, with the domain's normal form (IDNA, the costly part) computed once per
  * distinct domain of the list. Only plain entries take the cached path — no whitespace, no
  * angle brackets, a local part of 1–64 characters — for which normaliseEmail's result is
- * exactly `local@normal(domain)`; anything else goes through normaliseEmail itself.
+ * exactly `normaliseLocal(local)@normal(domain)`; anything else goes through normaliseEmail itself.
  * `domain` is the normal domain of the last valid address; for cached domains it is the
  * same string each time, so counting per domain hashes it once.
  */
@@ -283,9 +283,13 @@ export class DomainCachedNormaliser {
       if (this.cache.size < DOMAIN_CACHE) this.cache.set(raw, domain);
     }
     if (domain === null) return null;
+    // The local part's key comes from address.ts too (case-folded, quotes that add nothing dropped).
+    const given = input.slice(0, at);
+    const local = normaliseLocal(given);
+    if (local === null) return null;
     this.domain = domain;
     // Already normal (the usual case): keep the string we were given, no copy.
-    return domain === raw ? input : input.slice(0, at + 1) + domain;
+    return domain === raw && local === given ? input : local + '@' + domain;
   }
 }
 

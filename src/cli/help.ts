@@ -5,7 +5,8 @@
  */
 
 export const USAGE = `usage:
-  abusegate parse PATH...                      one JSON line per message (files, or folders of *.eml)
+  abusegate parse [--mailbox fbl|abuse|bounces|unsubscribe] PATH...
+                                               one JSON line per message (files, or folders of *.eml)
   abusegate token --account A --campaign C [--recipient R]
                                                mint a token (with --recipient: the long form)
   abusegate corpus DIR [--disputed FILE] [--folds N [--seed S]] [--sisimai]

@@ -12,6 +12,8 @@ import { helpFor, USAGE } from './help.js';
 
 class UsageError extends Error {}
 
+const MAILBOXES: ReadonlyArray<string> = ['fbl', 'abuse', 'bounces', 'unsubscribe'];
+
 async function codecFrom(secret: string | null) {
   if (!secret) return undefined;
   const { createTokenCodec, parseTokenSecrets } = await import('../token/token.js');
@@ -31,14 +33,27 @@ async function run(argv: string[]): Promise<number> {
   }
   switch (cmd) {
     case 'parse': {
-      const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
+      const { positionals, values } = parseArgs({ args: rest, allowPositionals: true, options: { mailbox: { type: 'string' }, token: { type: 'string' } } });
       if (positionals.length === 0) throw new UsageError('parse needs at least one PATH');
+      const mailbox = values.mailbox;
+      if (mailbox !== undefined && !MAILBOXES.includes(mailbox)) throw new UsageError(`--mailbox must be one of ${MAILBOXES.join(', ')}`);
       const [{ loadConfig }, { loadBounceRules }, { runParse }] = await Promise.all([import('../config/load.js'), import('../parse/bounce/index.js'), import('./parse.js')]);
       const config = loadConfig({ env: process.env });
       return runParse(positionals, {
         codec: await codecFrom(config.tokens.secret),
         tokenHeader: config.tokens.header,
         bounceRules: loadBounceRules(),
+        // As the SMTP path (gateway.ts, ingest.ts) parses: same limits, budget and checks.
+        delivered: mailbox
+          ? {
+              mailbox: mailbox as 'fbl' | 'abuse' | 'bounces' | 'unsubscribe',
+              envelopeToken: values.token,
+              limits: { maxDepth: config.smtp.maxMimeDepth, maxParts: config.smtp.maxMimeParts },
+              phoneRegions: config.phone.regions,
+              deadlineMs: config.smtp.parseDeadlineMs,
+              maxHeaderBytes: config.smtp.maxHeaderBytes,
+            }
+          : undefined,
         out: process.stdout,
         err: process.stderr,
         progress: process.stderr.isTTY === true,

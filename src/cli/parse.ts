@@ -7,7 +7,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BounceRules } from '../parse/bounce/index.js';
-import { parseMessage } from '../parse/index.js';
+import { type ParseOptions, parseMessage } from '../parse/index.js';
+import { headerBytes } from '../parse/mime.js';
 import { unreadableReport } from '../parse/report.js';
 import type { TokenCodec } from '../token/token.js';
 
@@ -18,6 +19,11 @@ export interface RunParseOptions {
   out: NodeJS.WritableStream;
   err: NodeJS.WritableStream;
   progress: boolean;
+  /**
+   * `--mailbox`: parse as the SMTP path does for mail delivered to that mailbox (its
+   * options, MIME limits, deadline and header-size check); without it, no mailbox is assumed.
+   */
+  delivered?: Pick<ParseOptions, 'mailbox' | 'envelopeToken' | 'limits' | 'phoneRegions' | 'deadlineMs'> & { maxHeaderBytes: number };
 }
 
 interface Item {
@@ -44,7 +50,13 @@ export async function runParse(paths: string[], opts: RunParseOptions): Promise<
     } else {
       try {
         const raw = await readFile(item.file);
-        const report = parseMessage(raw, { codec: opts.codec, tokenHeader: opts.tokenHeader, bounceRules: opts.bounceRules });
+        const base = { codec: opts.codec, tokenHeader: opts.tokenHeader, bounceRules: opts.bounceRules };
+        const d = opts.delivered;
+        const report = !d
+          ? parseMessage(raw, base)
+          : headerBytes(raw) > d.maxHeaderBytes
+            ? unreadableReport(`header block larger than ${d.maxHeaderBytes} bytes`)
+            : parseMessage(raw, { ...base, mailbox: d.mailbox, envelopeToken: d.envelopeToken, limits: d.limits, phoneRegions: d.phoneRegions, deadlineMs: d.deadlineMs });
         line = { file: item.file, ...report };
       } catch (e) {
         failed = true;

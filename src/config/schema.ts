@@ -64,6 +64,7 @@ export const schema = {
     blockedWarnMs: int(1, 600_000),
     connectionsPerIp: int(0, 100000),
     maxDkimSignatures: int(0, 100),
+    parseDeadlineMs: int(0, 600000),
   },
   http: {
     port: port(),

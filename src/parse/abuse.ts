@@ -11,7 +11,9 @@
 import { type CountryCode, type PhoneNumber, findPhoneNumbersInText, isSupportedCountry, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { canReceiveSms as keep, senderIdIn } from '../phone.js';
 import { addressesIn, firstAddress } from './arf.js';
-import { HeaderList, type MimePart, decodeTransfer, parseHeaderBlock, parseMime, partText } from './mime.js';
+import { htmlToText } from './html.js';
+import { HeaderList, type MimePart, decodeTransfer, parseHeaderBlock, parseMime, partText, utf8Binary as binary } from './mime.js';
+import { tick } from './deadline.js';
 
 export type OriginalFound = 'attached' | 'inline' | 'headers-only' | 'none';
 
@@ -38,128 +40,6 @@ export function fold(s: string): string {
     .replace(/[\u0300-\u036f]/g, '')
     .replace(/[\u2018\u2019\u02bc]/g, "'")
     .toLowerCase();
-}
-
-const BLOCK_TAGS = new Set([
-  'address', 'article', 'aside', 'blockquote', 'center', 'dd', 'div', 'dl', 'dt', 'footer', 'form', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6',
-  'header', 'hr', 'li', 'main', 'nav', 'ol', 'p', 'pre', 'section', 'table', 'tbody', 'thead', 'tfoot', 'tr', 'ul',
-]);
-const SKIP_CONTENT = new Set(['script', 'style', 'head', 'title', 'template', 'noscript']);
-const NAMED_ENTITIES: Record<string, string> = {
-  amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ', shy: '', ensp: ' ', emsp: ' ', thinsp: ' ', zwnj: '', zwj: '',
-  ndash: '–', mdash: '—', lsquo: '‘', rsquo: '’', ldquo: '“', rdquo: '”', laquo: '«', raquo: '»', hellip: '…', bull: '•',
-  middot: '·', copy: '©', reg: '®', trade: '™', euro: '€', pound: '£', yen: '¥', cent: '¢', sect: '§', deg: '°', iexcl: '¡', iquest: '¿',
-  szlig: 'ß', aelig: 'æ', AElig: 'Æ', oslash: 'ø', Oslash: 'Ø', aring: 'å', Aring: 'Å', ccedil: 'ç', Ccedil: 'Ç', ntilde: 'ñ', Ntilde: 'Ñ',
-};
-// á, é, … and their capitals: the accents a Western European forward label uses.
-for (const [accent, letters] of Object.entries({ acute: 'aeiouyAEIOUY', grave: 'aeiouAEIOU', circ: 'aeiouAEIOU', uml: 'aeiouyAEIOU', tilde: 'aoAO' })) {
-  const mark: Record<string, string> = { acute: '\u0301', grave: '\u0300', circ: '\u0302', uml: '\u0308', tilde: '\u0303' };
-  for (const l of letters) NAMED_ENTITIES[l + accent] = (l + mark[accent]).normalize('NFC');
-}
-
-export function decodeEntities(s: string): string {
-  if (s.indexOf('&') < 0) return s;
-  return s.replace(/&(?:#(\d{1,7})|#[xX]([0-9A-Fa-f]{1,6})|([A-Za-z][A-Za-z0-9]{1,31}));?/g, (m, dec, hex, name) => {
-    if (name !== undefined) return NAMED_ENTITIES[name] ?? m;
-    const cp = dec !== undefined ? parseInt(dec, 10) : parseInt(hex, 16);
-    return cp > 0 && cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff) ? String.fromCodePoint(cp) : '';
-  });
-}
-
-/**
- * Readable text of an HTML body: block elements and <br> end lines, table cells are
- * separated by a space, script/style/head are dropped, entities decoded, a link's URL kept
- * after its text ("label <url>") so that a footer link survives. A linear scan, no DOM.
- */
-export function htmlToText(html: string): string {
-  const src = html.length > MAX_TEXT * 2 ? html.slice(0, MAX_TEXT * 2) : html;
-  const out: string[] = [];
-  let atLineStart = true;
-  let pre = 0;
-  const hrefs: Array<string | null> = [];
-  let lower: string | undefined;
-  let nextGt = 0;
-  const emit = (s: string): void => {
-    if (s === '') return;
-    out.push(s);
-    atLineStart = s.endsWith('\n');
-  };
-  const newline = (): void => {
-    out.push('\n');
-    atLineStart = true;
-  };
-  const text = (raw: string): void => {
-    let t = decodeEntities(raw);
-    if (pre === 0) t = t.replace(/[ \t\r\n\f\u00a0]+/g, ' ');
-    if (atLineStart && pre === 0) t = t.replace(/^ /, '');
-    emit(t);
-  };
-  let i = 0;
-  while (i < src.length) {
-    const lt = src.indexOf('<', i);
-    if (lt < 0) {
-      text(src.slice(i));
-      break;
-    }
-    if (lt > i) text(src.slice(i, lt));
-    if (src.startsWith('<!--', lt)) {
-      const end = src.indexOf('-->', lt + 4);
-      if (end < 0) break;
-      i = end + 3;
-      continue;
-    }
-    if (nextGt <= lt) nextGt = src.indexOf('>', lt + 1);
-    if (nextGt < 0) {
-      text(src.slice(lt));
-      break;
-    }
-    const gt = nextGt;
-    const tag = gt < 0 ? null : /^<(\/?)([A-Za-z][A-Za-z0-9]*)/.exec(src.slice(lt, Math.min(gt + 1, lt + 64)));
-    if (!tag) {
-      if (gt >= 0 && /^<[!?/]/.test(src.slice(lt, lt + 2))) {
-        i = gt + 1; // <!DOCTYPE>, <?xml?>, a broken end tag
-      } else {
-        text('<'); // a stray "<" in the text
-        i = lt + 1;
-      }
-      continue;
-    }
-    i = gt + 1;
-    const closing = tag[1] === '/';
-    const name = tag[2].toLowerCase();
-    if (!closing && SKIP_CONTENT.has(name)) {
-      lower ??= src.toLowerCase();
-      const end = lower.indexOf('</' + name, i);
-      if (end < 0) break;
-      const endGt = src.indexOf('>', end);
-      i = endGt < 0 ? src.length : endGt + 1;
-      continue;
-    }
-    if (name === 'br') {
-      newline();
-    } else if (name === 'a') {
-      if (!closing) {
-        const m = /\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/i.exec(src.slice(lt, i));
-        const href = m ? decodeEntities(m[1] ?? m[2] ?? m[3] ?? '').trim() : '';
-        hrefs.push(/^https?:/i.test(href) ? href : null);
-      } else {
-        const href = hrefs.pop();
-        if (href && !out.slice(-4).join('').includes(href)) emit(` <${href}>`);
-      }
-    } else if (name === 'td' || name === 'th') {
-      if (closing && !atLineStart) emit(' ');
-    } else if (BLOCK_TAGS.has(name)) {
-      if (name === 'pre') pre = Math.max(0, pre + (closing ? -1 : 1));
-      if (!atLineStart) newline();
-    }
-  }
-  return out
-    .join('')
-    .split('\n')
-    .map((l) => l.replace(/[ \t]+$/, ''))
-    .join('\n')
-    .replace(/\n{3,}/g, '\n\n')
-    .trim();
 }
 
 function leafText(p: MimePart): string | null {
@@ -252,17 +132,15 @@ interface Block {
   separated: boolean;
 }
 
-/** Header values are kept as mime.ts keeps them: UTF-8 bytes in a binary string. */
-function binary(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return /[^\x00-\x7f]/.test(s) ? Buffer.from(s, 'utf8').toString('latin1') : s;
-}
-
 function labelOf(line: string): { field: string; value: string } | null {
   const m = LABEL_LINE.exec(line);
   if (!m) return null;
   const field = LABELS[fold(m[1]).trim()];
-  return field ? { field, value: m[2].replace(/\*+$/, '').trim() } : null;
+  let value = m[2];
+  let end = value.length;
+  while (end > 0 && value.charCodeAt(end - 1) === 42) end--; // Outlook's bold markers: "**"
+  value = value.slice(0, end);
+  return field ? { field, value: value.trim() } : null;
 }
 
 /** "Name [mailto:a@b]" (Outlook's plain text) → "Name <a@b>". */
@@ -310,6 +188,7 @@ function blocks(ls: string[]): Block[] {
   let separated = false;
   let i = 0;
   while (i < ls.length && found.length < 20) {
+    tick();
     const line = ls[i];
     if (SEPARATOR.test(fold(line))) {
       separated = true;
@@ -342,6 +221,7 @@ function block(ls: string[], start: number, separated: boolean): { found: Block 
   let lastWasLabel = false;
   let j = start;
   while (j < ls.length) {
+    tick();
     const line = ls[j];
     const label = labelOf(line);
     if (label || RAW_FIELD.test(line)) {
@@ -606,7 +486,10 @@ function domainOf(address: string | null | undefined): string | null {
 }
 
 function cleanHost(h: string): string | null {
-  const s = h.trim().toLowerCase().replace(/[>\]);,]+$/, '').replace(/\.$/, '');
+  let s = h.trim().toLowerCase();
+  let end = s.length;
+  while (end > 0 && '>]);,'.includes(s[end - 1])) end--;
+  s = s.slice(0, end).replace(/\.$/, '');
   return HOSTNAME.test(s) ? s : null;
 }
 
@@ -684,7 +567,7 @@ export function analyseAbuse(root: MimePart, opts: { phoneRegion?: string; phone
   const original = located.headers;
 
   // An SMS complaint: about a text message, naming a mobile number, and no e-mail original.
-  const emailOriginal = !!original && addressesIn([original.get('from'), original.get('return-path'), original.get('sender')].filter(Boolean).join(' ')).length > 0;
+  const emailOriginal = !!original && ['from', 'return-path', 'sender'].some((n) => addressesIn(original.get(n)).length > 0);
   let phones: string[] = [];
   let channel: 'email' | 'sms' = 'email';
   let sender: string | null = null;

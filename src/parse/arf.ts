@@ -11,7 +11,9 @@
  * - ARF fields flattened into a text part by a relay or an inline forward, when the block
  *   is unambiguous (a `Feedback-Type` line with other report fields in the same block).
  */
-import { HeaderList, type MimePart, parseHeaderBlock, parseMime, partText } from './mime.js';
+import { addressList, dsnAddress, firstAddress as libFirstAddress } from '../address.js';
+import { type Binary, HeaderList, bytesToText, type MimePart, parseHeaderBlock, parseMime, partBytes, partText, utf8Binary } from './mime.js';
+import { tick } from './deadline.js';
 
 export type ArfDialect = 'arf' | 'jmrp' | 'unsubscribe-request' | 'inline';
 
@@ -144,14 +146,14 @@ function findPart(part: MimePart, parent: MimePart | null, want: (p: MimePart) =
 function fromFeedbackPart(root: MimePart): ArfResult | null {
   const hit = findPart(root, null, (p) => p.type === 'message/feedback-report');
   if (!hit) return null;
-  const text = partText(hit.part).replace(/^\s+/, '');
+  const text = partBytes(hit.part).replace(/^\s+/, '') as Binary;
   let originalPart = hit.parent ? enclosedOriginal(hit.parent, hit.part) : null;
   // Some generators put the original's headers into the feedback part itself, after a
   // blank line: read the fields only up to where a message header block begins.
   const gap = text.indexOf('\n\n');
   const at = gap < 0 ? -1 : messageStart(text, gap + 1);
-  if (at >= 0 && !originalPart) originalPart = safeParse(text.slice(at));
-  const fields = parseHeaderBlock(at >= 0 ? text.slice(0, at) : text);
+  if (at >= 0 && !originalPart) originalPart = safeParse(text.slice(at) as Binary);
+  const fields = parseHeaderBlock(at >= 0 ? (text.slice(0, at) as Binary) : text);
   return build('arf', fields, originalPart);
 }
 
@@ -162,7 +164,7 @@ function enclosedOriginal(parent: MimePart, report: MimePart): MimePart | null {
     if (ENCLOSED_TYPES.has(c.type) && c.children[0]) return c.children[0];
   }
   for (const c of siblings) {
-    if (HEADERS_ONLY_TYPES.has(c.type)) return headersOnlyPart(partText(c), c.depth + 1);
+    if (HEADERS_ONLY_TYPES.has(c.type)) return headersOnlyPart(partBytes(c), c.depth + 1);
   }
   // Some generators label the original text/plain or application/octet-stream (an .eml
   // attachment); take it when its text starts with a message header block.
@@ -170,25 +172,27 @@ function enclosedOriginal(parent: MimePart, report: MimePart): MimePart | null {
   for (let i = start + 1; i < siblings.length; i++) {
     const c = siblings[i];
     if (c.children.length > 0 || !(c.type.startsWith('text/') || c.type === 'application/octet-stream')) continue;
-    const text = partText(c);
+    const text = partBytes(c);
     const at = messageStart(text, 0);
-    if (at === 0 || (at > 0 && /^\s*$/.test(text.slice(0, at)))) return safeParse(text.slice(at));
+    if (at === 0 || (at > 0 && /^\s*$/.test(text.slice(0, at)))) return safeParse(text.slice(at) as Binary);
   }
   return null;
 }
 
-function headersOnlyPart(text: string, depth: number): MimePart {
+function headersOnlyPart(text: Binary, depth: number): MimePart {
+  const head = text.replace(/^\s+/, '');
+  const end = head.indexOf('\n\n');
   return {
-    headers: parseHeaderBlock(text.replace(/^\s+/, '')),
+    headers: parseHeaderBlock((end < 0 ? head : head.slice(0, end)) as Binary),
     type: 'text/plain',
     params: {},
-    rawBody: '',
+    rawBody: '' as Binary,
     children: [],
     depth,
   };
 }
 
-function safeParse(text: string): MimePart | null {
+function safeParse(text: Binary): MimePart | null {
   try {
     return parseMime(text);
   } catch {
@@ -222,8 +226,8 @@ function fromUnsubscribeRequest(root: MimePart): ArfResult | null {
   if (!from) return null;
   const r = build('unsubscribe-request', null, null);
   r.feedbackType = 'opt-out';
-  r.recipients = [classify(from)];
-  r.tokenAddresses = addressesIn(root.headers.get('to') || '');
+  r.recipients = [classify(from, true)];
+  r.tokenAddresses = addressesIn(root.headers.get('to'));
   return r;
 }
 
@@ -243,14 +247,14 @@ function fromInline(root: MimePart): ArfResult | null {
     if (!m) continue;
     const prefix = m[1];
     const block = takeBlock(text, m.index, prefix);
-    const fields = parseHeaderBlock(block.lines.join('\n'));
+    const fields = parseHeaderBlock(utf8Binary(block.lines.join('\n')));
     let arfFields = 0;
     for (const [name] of fields.fields) if (ARF_FIELD_NAMES.has(name)) arfFields++;
     if (arfFields === 0) continue;
     // The original follows in the same text (a flattened report), or sits next to the part
     // (a report whose feedback part was mislabelled text/plain).
     const at = messageStart(text, block.end, prefix);
-    let original = at >= 0 ? safeParse(stripPrefix(text.slice(at), prefix)) : null;
+    let original = at >= 0 ? safeParse(utf8Binary(stripPrefix(text.slice(at), prefix))) : null;
     if (!original && parent) original = enclosedOriginal(parent, part);
     return build('inline', fields, original);
   }
@@ -275,6 +279,7 @@ function takeBlock(text: string, from: number, prefix: string): { lines: string[
   const lines: string[] = [];
   let pos = from;
   while (pos < text.length) {
+    tick();
     const nl = text.indexOf('\n', pos);
     const end = nl < 0 ? text.length : nl;
     let line = text.slice(pos, end);
@@ -306,6 +311,7 @@ function messageStart(text: string, from: number, prefix = ''): number {
   let count = 0;
   let lines = 0;
   while (pos < text.length && lines < 5000) {
+    tick();
     lines++;
     const nl = text.indexOf('\n', pos);
     const end = nl < 0 ? text.length : nl;
@@ -365,7 +371,7 @@ function build(dialect: ArfDialect, fields: HeaderList | null, originalPart: Mim
     sourceIp: cleanIp(pick('source-ip')) ?? inner?.sourceIp ?? null,
     reportedDomain: pick('reported-domain') ?? inner?.reportedDomain ?? null,
     arrivalDate: pick('arrival-date') ?? pick('received-date') ?? inner?.arrivalDate ?? null,
-    originalMailFrom: firstAddress(pick('original-mail-from')) ?? inner?.originalMailFrom ?? null,
+    originalMailFrom: firstAddress(f.get('original-mail-from')) ?? inner?.originalMailFrom ?? null,
     originalEnvelopeId: pick('original-envelope-id') ?? inner?.originalEnvelopeId ?? null,
     authFailure: pick('auth-failure')?.toLowerCase() ?? inner?.authFailure ?? null,
     feedbackId: original?.get('feedback-id')?.trim() || pick('feedback-id') || inner?.feedbackId || null,
@@ -421,7 +427,7 @@ function resolveRecipients(named: ArfRecipient[], original: HeaderList | null): 
     const to = original.get('to');
     if (to !== undefined) {
       const first = firstAddress(to);
-      if (first) return { r: classify(first), domainOf: domain(first) };
+      if (first) return { r: classify(first, true), domainOf: domain(first) };
       return { r: { address: null, redacted: true }, domainOf: null };
     }
     return null;
@@ -447,9 +453,6 @@ function resolveRecipients(named: ArfRecipient[], original: HeaderList | null): 
 // ---------------------------------------------------------------------------------------
 // Addresses and redaction (RFC 6590)
 
-const ADDRESS_RE = /(?:"[^"\n]{1,64}"|[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64})@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?|@[A-Za-z0-9.-]+/;
-const ADDRESS_GLOBAL_RE = new RegExp(ADDRESS_RE.source, 'g');
-const ANGLE_RE = /<([^<>]*)>/g;
 const REDACTED_LOCAL = /redact|\*\*|^x{3,}$|^\[.*\]$|^(?:hidden|removed|anonymous|anonymi[sz]ed|masked|undisclosed)$/i;
 const HEX_HASH = /^[0-9a-f]{24,}$/i;
 const B64_HASH = /^[A-Za-z0-9+/=-]{22,}$/;
@@ -460,12 +463,15 @@ const DIGIT = /[0-9]/g;
 /** Domain a redacted value still shows (`redacted@aol.com`), for the To cross-check. */
 const redactedDomain = new WeakMap<ArfRecipient, string>();
 
-/** A recipient value as a report gives it: address, redacted form, or nothing. */
-export function classify(raw: string): ArfRecipient {
-  let v = raw.trim();
-  const semi = /^[A-Za-z0-9-]+\s*;\s*/.exec(v); // "rfc822; addr" (RFC 3464 address-type)
+/**
+ * A recipient value as a report gives it (raw header octets, or an address already read):
+ * address, redacted form, or nothing.
+ */
+export function classify(raw: Binary | string, alreadyText = false): ArfRecipient {
+  let v = (alreadyText ? raw : bytesToText(raw as Binary)).trim();
+  const semi = /^[A-Za-z0-9-]{1,20}\s*;\s*/.exec(v); // "rfc822; addr" (RFC 3464 address-type)
   if (semi) v = v.slice(semi[0].length);
-  const addr = firstAddress(v);
+  const addr = semi && /^utf-8\s*;/i.test(semi[0]) ? dsnAddress(semi[0] + v) : libFirstAddress(v);
   if (addr && addr.indexOf('@') > 0) {
     const at = addr.lastIndexOf('@');
     const local = addr.slice(0, at).replace(/^"|"$/g, '');
@@ -478,7 +484,7 @@ export function classify(raw: string): ArfRecipient {
   }
   // No address at all: "[redacted]", "<redacted>", "localpart@", "@example.com", or empty.
   const r: ArfRecipient = { address: null, redacted: true };
-  const dom = /@([A-Za-z0-9.-]+\.[A-Za-z]{2,})\s*>?$/.exec(v);
+  const dom = /@([A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63})\s*>?$/.exec(v);
   if (dom) redactedDomain.set(r, dom[1].toLowerCase());
   return r;
 }
@@ -494,32 +500,14 @@ function count(s: string, re: RegExp): number {
   return s.match(re)?.length ?? 0;
 }
 
-/** First address in a header value (angle-bracketed ones first), normalised. */
-export function firstAddress(value: string | null | undefined): string | null {
-  if (!value) return null;
-  const list = addressesIn(value);
-  return list.length > 0 ? list[0] : null;
+/** First address of a raw header value (RFC 5322 address-list, RFC 6532 UTF-8). */
+export function firstAddress(value: Binary | null | undefined): string | null {
+  return value ? libFirstAddress(bytesToText(value)) : null;
 }
 
-/** Addresses in a header value, in order: `Name <a@b>` and bare `a@b` forms. */
-export function addressesIn(value: string): string[] {
-  const out: string[] = [];
-  const angles = [...value.matchAll(ANGLE_RE)].map((m) => m[1].trim());
-  const sources = angles.some((a) => a.includes('@')) ? angles : [value];
-  for (const s of sources) {
-    for (const m of s.matchAll(ADDRESS_GLOBAL_RE)) {
-      if (m[0].startsWith('@')) continue;
-      const a = normalise(m[0]);
-      if (!out.includes(a)) out.push(a);
-    }
-  }
-  return out;
-}
-
-function normalise(a: string): string {
-  const s = a.replace(/^[.'`]+/, '').replace(/\.+$/, '');
-  const at = s.lastIndexOf('@');
-  return at < 0 ? s : s.slice(0, at + 1) + s.slice(at + 1).toLowerCase();
+/** Addresses of a raw header value, in order. */
+export function addressesIn(value: Binary | null | undefined): string[] {
+  return value ? addressList(bytesToText(value)) : [];
 }
 
 function domain(a: string): string | null {
@@ -544,5 +532,5 @@ export function normaliseFeedbackType(v: string | undefined | null): string | nu
 /** A message pasted into a text (an inline forward): from its header block on, parsed. */
 export function pastedMessage(text: string): MimePart | null {
   const at = messageStart(text, 0);
-  return at < 0 ? null : safeParse(text.slice(at));
+  return at < 0 ? null : safeParse(utf8Binary(text.slice(at)));
 }

@@ -11,6 +11,7 @@ import { loadBounceRules, parseBounce, type BounceRules } from './bounce/index.j
 import { type HeaderList, type MimeLimits, type MimePart, parseMime, partText } from './mime.js';
 import { type Attribution, type OriginalMessage, type RecipientReport, type Report, type Reporter, unreadableReport } from './report.js';
 import type { TokenCodec } from '../token/token.js';
+import { withDeadline } from './deadline.js';
 
 export interface ParseOptions {
   /** Which of our mailboxes the message was delivered to. */
@@ -30,7 +31,15 @@ export interface ParseOptions {
   phoneRegion?: string;
   /** Regions in which a national number is tried (config phone.regions); wins over phoneRegion. */
   phoneRegions?: readonly string[];
+  /**
+   * Time budget of one parse (config smtp.parseDeadlineMs): past it the message is
+   * reported unreadable with the error `parse deadline` and quarantined (deadline.ts).
+   */
+  deadlineMs?: number;
 }
+
+/** Generous for any real report (a 1 MiB one parses in tens of milliseconds). */
+export const DEFAULT_PARSE_DEADLINE_MS = 1000;
 
 export const DEFAULT_PHONE_REGION = 'US';
 
@@ -62,7 +71,7 @@ const DETACH_ABOVE = 64 * 1024;
 
 export function parseMessage(raw: Buffer, opts: ParseOptions = {}): Report {
   try {
-    const report = parse(raw, opts);
+    const report = withDeadline(opts.deadlineMs ?? DEFAULT_PARSE_DEADLINE_MS, () => parse(raw, opts));
     return raw.length > DETACH_ABOVE ? (JSON.parse(JSON.stringify(report)) as Report) : report;
   } catch (err) {
     return unreadableReport(err instanceof Error ? err.message || err.name : String(err));
@@ -160,13 +169,13 @@ function complaint(root: MimePart, arf: ArfResult, opts: ParseOptions): Report {
 function unsubscribe(root: MimePart, opts: ParseOptions): Report {
   const { attribution, recipient } = attribute({
     headers: null,
-    envelopeAddresses: addressesIn(root.headers.get('to') || ''),
+    envelopeAddresses: addressesIn(root.headers.get('to')),
     envelopeToken: opts.envelopeToken,
     feedbackId: null,
     codec: opts.codec,
   });
   const from = firstAddress(root.headers.get('from'));
-  const who = recipient ? { address: normaliseDomain(recipient), redacted: false } : from ? classify(from) : null;
+  const who = recipient ? { address: normaliseDomain(recipient), redacted: false } : from ? classify(from, true) : null;
   const recipients: RecipientReport[] = who
     ? [
         {
@@ -207,8 +216,8 @@ function abuse(root: MimePart, opts: ParseOptions): { report: Report; looksLikeR
   // To when it names exactly one address (an inline forward keeps it; an ISP may redact it).
   let address = recipient ? normaliseDomain(recipient) : null;
   if (!address && a.original && a.channel === 'email') {
-    const to = addressesIn(a.original.get('to') ?? '');
-    if (to.length === 1) address = classify(to[0]).address;
+    const to = addressesIn(a.original.get('to'));
+    if (to.length === 1) address = classify(to[0], true).address;
   }
   const recipients: RecipientReport[] = address
     ? [{ address, redacted: false, reason: 'feedback', hard: false, action: null, status: null, replyCode: null, diagnostic: null }]

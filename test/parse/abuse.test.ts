@@ -2,7 +2,8 @@
 // clients, pasted headers), its token, the mobile numbers of SMS complaints, and what
 // investigation needs (phishing language, origin domains, token state).
 import t from 'tap';
-import { aboutSms, htmlToText, inlineOriginal, mobileNumbers, originDomains, phishingLanguage } from '../../src/parse/abuse.js';
+import { htmlToText } from '../../src/parse/html.js';
+import { aboutSms, inlineOriginal, mobileNumbers, originDomains, phishingLanguage } from '../../src/parse/abuse.js';
 import { parseMessage, type ParseOptions } from '../../src/parse/index.js';
 import { parseHeaderBlock } from '../../src/parse/mime.js';
 import { createTokenCodec } from '../../src/token/token.js';

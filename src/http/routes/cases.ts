@@ -8,7 +8,7 @@ import { GatewayError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { Ingest } from '../../ingest.js';
 import { abuseInput } from '../../ingest.js';
-import { parseHeaderBlock } from '../../parse/mime.js';
+import { utf8Binary, parseHeaderBlock } from '../../parse/mime.js';
 import { mobileCandidates } from '../../phone.js';
 import type { Store } from '../../store/store.js';
 import { type FieldErrors, type FormValues, HONEYPOT, type ReportKind, type ReportPages } from '../../web/report.js';
@@ -210,7 +210,7 @@ export function caseRoutes(app: FastifyInstance, deps: FormDeps): void {
     let phones: string[] = [];
     if (b.type === 'email') {
       headers = (b.headers ?? '').replace(/\r\n?/g, '\n').trim();
-      const fields = parseHeaderBlock(headers);
+      const fields = parseHeaderBlock(utf8Binary(headers));
       if (!headers) fail('headers', 'err.headers.missing', HOW_TO_FIND_HEADERS);
       else if (!fields.has('received') || !(fields.has('from') || fields.has('message-id'))) fail('headers', 'err.headers.invalid', HOW_TO_FIND_HEADERS);
     } else {

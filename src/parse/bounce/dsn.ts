@@ -4,7 +4,8 @@
  * human-readable part, Original-Recipient only), so a block is also started by a repeated
  * recipient field, not only by a blank line.
  */
-import { normaliseAddress } from './address.js';
+import { dsnAddress as addressOf } from '../../address.js';
+import { tick } from '../deadline.js';
 
 export interface DsnRecipient {
   finalRecipient: string | null;
@@ -76,6 +77,7 @@ export function parseDsnFields(text: string): DsnFields | null {
   const fields: Array<{ name: string; value: string; blankBefore: boolean }> = [];
   let blank = false;
   for (const line of lines) {
+    tick();
     if (line.trim() === '') {
       blank = true;
       continue;
@@ -113,14 +115,14 @@ export function parseDsnFields(text: string): DsnFields | null {
         // Original-Recipient normally precedes Final-Recipient (RFC 3464 §2.3); some MTAs swap
         // them or put Action first, so only a second Original-Recipient starts a new block.
         if (cur.originalRecipient) flush();
-        cur.originalRecipient = normaliseAddress(f.value);
+        cur.originalRecipient = addressOf(f.value);
         break;
       case 'final-recipient':
         if (cur.finalRecipient) flush();
-        cur.finalRecipient = normaliseAddress(f.value);
+        cur.finalRecipient = addressOf(f.value);
         break;
       case 'x-actual-recipient':
-        cur.otherRecipient ??= normaliseAddress(f.value);
+        cur.otherRecipient ??= addressOf(f.value);
         break;
       case 'action':
         if (cur.action) flush();
@@ -130,7 +132,7 @@ export function parseDsnFields(text: string): DsnFields | null {
         if (cur.status) flush();
         const m = /([245])\.(\d{1,3})\.(\d{1,3})/.exec(f.value);
         cur.status = m ? m[0] : null;
-        const comment = m ? f.value.slice(m.index + m[0].length).replace(/^[\s(]+|[\s)]+$/g, '') : '';
+        const comment = m ? trimComment(f.value.slice(m.index + m[0].length)) : '';
         cur.statusComment = comment && !/^(?:permanent|persistent|temporary|transient)/i.test(comment) ? comment : null;
         break;
       }
@@ -151,6 +153,16 @@ export function parseDsnFields(text: string): DsnFields | null {
   flush();
   if (out.recipients.length === 0) return null;
   return out;
+}
+
+/** "(mailbox full)" → "mailbox full": brackets and space trimmed by a scan (a `[\s)]+$` regex is quadratic). */
+function trimComment(s: string): string {
+  let a = 0;
+  let b = s.length;
+  const strip = (c: string): boolean => c === '(' || c === ')' || c.trim() === '';
+  while (a < b && (s[a] === '(' || s[a].trim() === '')) a++;
+  while (b > a && strip(s[b - 1]) && s[b - 1] !== '(') b--;
+  return s.slice(a, b);
 }
 
 /** The address a DSN recipient block names, best field first. */

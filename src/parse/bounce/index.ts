@@ -2,14 +2,16 @@
  * Bounces: RFC 3464 DSNs, the non-standard notices of other MTAs, and RFC 3834
  * autoreplies, turned into one RecipientReport per recipient. Pure: a MimePart in, data out.
  */
-import { type HeaderList, type MimePart, parseHeaderBlock, partText } from '../mime.js';
+import { type HeaderList, type MimePart, parseHeaderBlock, partText, utf8Binary } from '../mime.js';
 import type { RecipientReport } from '../report.js';
-import { findAddresses, normaliseAddress } from './address.js';
+import { addressList, firstAddress } from '../../address.js';
 import { isAutoreply } from './autoreply.js';
 import { type DsnRecipient, dsnAddress, parseDsnFields } from './dsn.js';
 import { type BounceRules, type Classification, classify, matchText, statusFromText, replyCodeFromText } from './rules.js';
 import { parseSesNotification } from './ses.js';
 import { cutOriginal, findNoticeRecipients, type NoticeRecipient, segmentFor } from './text.js';
+import { tick } from '../deadline.js';
+import { htmlToText } from '../html.js';
 
 export { loadBounceRules, classify, compileBounceRules } from './rules.js';
 export type { BounceRules, ClassifyInput, Classification, TextRule } from './rules.js';
@@ -78,18 +80,6 @@ function collectParts(root: MimePart): Parts {
   return parts;
 }
 
-function htmlToText(html: string): string {
-  return html
-    .replace(/<(?:script|style)[\s\S]*?<\/(?:script|style)>/gi, '')
-    .replace(/<br\s*\/?>|<\/(?:p|div|tr|li|h\d)>/gi, '\n')
-    .replace(/<[^>]+>/g, '')
-    .replace(/&nbsp;/g, ' ')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&amp;/g, '&');
-}
-
 /** Sentences only non-delivery notices write. */
 const NOTICE_PHRASE =
   /could not be delivered|couldn't be delivered|was not delivered|undeliverable|delivery (?:has )?failed|delivery to the following|permanent (?:fatal )?error|following (?:address(?:es)?|recipients?) (?:had|failed|could not|was|were)|not be delivered to|unable to deliver|error delivering|wasn't able to deliver|did not reach|returned mail|mail delivery failed|delivery status notification/i;
@@ -114,6 +104,17 @@ function chooseStatus(field: string | null, text: string | null): string | null 
   if (!field) return inText;
   if (inText && inText[0] === field[0] && !/^[245]\.0\.0$/.test(inText)) return inText;
   return field;
+}
+
+/**
+ * Texts handed to the classification rules are cut to this many characters: a reply or a
+ * notice paragraph is far shorter, and the rules are data that anyone may extend, so a
+ * pattern that backtracks is still bounded by this length rather than by the message's.
+ */
+const MAX_RULE_TEXT = 2048;
+
+function clip(s: string | null): string | null {
+  return s !== null && s.length > MAX_RULE_TEXT ? s.slice(0, MAX_RULE_TEXT) : s;
 }
 
 function tidy(s: string | null | undefined, max = 1000): string | null {
@@ -146,7 +147,7 @@ function report(rules: BounceRules, c: Candidate): RecipientReport {
   const replyCode = own.map((t) => replyCodeFromText(t.replace(/\s+/g, ' '))).find(Boolean) ?? null;
   const context = all.slice(1).join('\n');
   const hosts = [c.address ? c.address.slice(c.address.lastIndexOf('@') + 1) : null, c.remoteMta];
-  const run = (t: string | null): Classification => classify(rules, { status, replyCode, diagnostic: t, action: c.action, context, hosts });
+  const run = (t: string | null): Classification => classify(rules, { status, replyCode, diagnostic: clip(t), action: c.action, context: clip(context), hosts });
   let best: Classification | null = null;
   for (const t of own) {
     const r = run(t);
@@ -190,7 +191,7 @@ function originalHeaders(parts: Parts, rest: string): HeaderList | undefined {
   while (i < lines.length && !/^\s*[A-Za-z][A-Za-z0-9-]*:\s/.test(lines[i])) i++;
   const block: string[] = [];
   for (; i < lines.length && lines[i].trim() !== ''; i++) block.push(lines[i].replace(/^ {1,3}(?=\S)/, ''));
-  const h = parseHeaderBlock(block.join('\n'));
+  const h = parseHeaderBlock(utf8Binary(block.join('\n')));
   return h.fields.length > 0 ? h : undefined;
 }
 
@@ -208,7 +209,7 @@ function fromNotice(h: HeaderList, parts: Parts, text: string): { candidates: Ca
 
   const exclude = new Set<string>();
   for (const name of ['to', 'from', 'return-path', 'reply-to']) {
-    for (const a of findAddresses(h.get(name) ?? '')) exclude.add(a.toLowerCase());
+    for (const a of addressList(h.text(name))) exclude.add(a.toLowerCase());
   }
 
   // RFC 3464 fields: the report part, else fields quoted in the notice text.
@@ -228,7 +229,7 @@ function fromNotice(h: HeaderList, parts: Parts, text: string): { candidates: Ca
   // The returned message's sender is who is being told, never a failed recipient.
   if (original) {
     for (const name of ['from', 'return-path', 'sender']) {
-      for (const a of findAddresses(original.get(name) ?? '')) exclude.add(a.toLowerCase());
+      for (const a of addressList(original.text(name))) exclude.add(a.toLowerCase());
     }
   }
   const noticeLike = bounceLike || NOTICE_PHRASE.test(notice);
@@ -262,12 +263,12 @@ function fromNotice(h: HeaderList, parts: Parts, text: string): { candidates: Ca
     if (parts.original && isBounceLike(parts.original.headers)) return { candidates, original };
     // No recipient line: the MTA named the recipients in a header (Exim) or only in the
     // returned message.
-    const failed = h.get('x-failed-recipients');
-    const src = failed ?? original?.get('to') ?? '';
-    recipients = findAddresses(src)
+    const failed = h.text('x-failed-recipients');
+    const src = failed ?? original?.text('to');
+    recipients = addressList(src)
       .filter((a) => !exclude.has(a.toLowerCase()))
       .map((address) => ({ address, segment: '' }));
-    if (failed && recipients.length === 0) recipients = findAddresses(failed).map((address) => ({ address, segment: '' }));
+    if (failed && recipients.length === 0) recipients = addressList(failed).map((address) => ({ address, segment: '' }));
   }
   const action = DELAY_NOTICE.test(notice) && !PERMANENT_NOTICE.test(notice) ? 'delayed' : 'failed';
   for (const r of recipients) {
@@ -291,6 +292,7 @@ function result(rules: BounceRules, candidates: Candidate[], original: HeaderLis
   const recipients: RecipientReport[] = [];
   const verdict = headerVerdict(rules, h);
   for (const c of candidates) {
+    tick();
     const key = c.address ? c.address.toLowerCase() : `#${recipients.length}`;
     if (seen.has(key)) continue;
     seen.add(key);
@@ -339,7 +341,7 @@ export function parseBounce(root: MimePart, rules: BounceRules, depth = 0): Boun
   }
 
   if (isAutoreply(h)) {
-    const from = normaliseAddress(h.get('from'));
+    const from = firstAddress(h.text('from'));
     return {
       kind: 'autoreply',
       recipients: [

@@ -3,7 +3,7 @@
  * document, bare or wrapped in an SNS envelope whose "Message" is the JSON as a string.
  * https://docs.aws.amazon.com/ses/latest/dg/notification-contents.html
  */
-import { normaliseAddress } from './address.js';
+import { parseAddrSpec } from '../../address.js';
 
 export interface SesRecipient {
   address: string | null;
@@ -72,7 +72,7 @@ export function parseSesNotification(text: string): SesNotification | null {
       type: 'bounce',
       bounceType: doc.bounce.bounceType ?? null,
       recipients: (doc.bounce.bouncedRecipients ?? []).map((r) => ({
-        address: normaliseAddress(r.emailAddress),
+        address: parseAddrSpec(r.emailAddress),
         action: (r.action ?? (permanent ? 'failed' : 'delayed')).toLowerCase(),
         status: r.status ?? null,
         diagnostic: r.diagnosticCode ? r.diagnosticCode.replace(/^smtp;\s*/i, '') : null,
@@ -85,7 +85,7 @@ export function parseSesNotification(text: string): SesNotification | null {
     return {
       type: 'delivery',
       bounceType: null,
-      recipients: (doc.delivery.recipients ?? []).map((a) => ({ address: normaliseAddress(a), action: 'delivered', status, diagnostic: smtp })),
+      recipients: (doc.delivery.recipients ?? []).map((a) => ({ address: parseAddrSpec(a), action: 'delivered', status, diagnostic: smtp })),
     };
   }
   if (type === 'complaint') return { type: 'complaint', bounceType: null, recipients: [] };

@@ -7,9 +7,16 @@
  * address followed by the remote server's reply, then a copy of the message. The tables
  * below hold the markers of those shapes; one scanner applies them to every family.
  */
-import { ADDRESS_SOURCE, normaliseAddress } from './address.js';
+import { addressAt } from '../../address.js';
+import { tick } from '../deadline.js';
 
-const A = ADDRESS_SOURCE;
+/**
+ * Where an address stands in a recipient line: bounded, and built of characters no
+ * delimiter around it uses, so the patterns below cannot backtrack into it. The exact
+ * address (left boundary, 64-octet local part, domain) is then read by address.ts at the
+ * group's offset: the pattern finds the line's shape, never the address's extent.
+ */
+const A = String.raw`[^\s<>"'()\[\],;:@]{1,66}@[^\s<>"'()\[\],;:@]{1,255}`;
 
 /**
  * Lines that start the copy of the returned message (or its headers). Everything from
@@ -32,30 +39,30 @@ const ORIGINAL_MARKERS: RegExp[] = [
  */
 const RECIPIENT_LINES: RegExp[] = [
   // "  kijitora@example.jp", "<kijitora@example.jp>", "\"kijitora@example.jp\":", "-- kijitora@…" (Exim, Gmail, GMX, Mimecast, Biglobe)
-  new RegExp(String.raw`^\s*(?:-{1,2}\s*|\*\s*)?[<"']?(${A})[>"']?\s*:?\s*$`),
+  new RegExp(String.raw`^\s*(?:-{1,2}\s*|\*\s*)?[<"']?(${A})[>"']?\s*:?\s*$`, 'd'),
   // "<kijitora@example.jp>: host mx said: 550 …" (qmail, Postfix prose, MXLogic)
-  new RegExp(String.raw`^\s*[<"](${A})[>"]\s*[:.]\s*(.*)$`),
+  new RegExp(String.raw`^\s*[<"](${A})[>"]\s*[:.]\s*(.*)$`, 'd'),
   // ">>> kijitora@example.org <kijitora@example.org>" (sendmail-style transcripts); "<addr> (unrecoverable error)"
-  new RegExp(String.raw`^\s*>>>\s*<?(${A})>?.*$`),
+  new RegExp(String.raw`^\s*>>>\s*<?(${A})>?.*$`, 'd'),
   // "<kijitora@example.org> (unrecoverable error)", "kijitora@example.co.jp [User unknown]"
-  new RegExp(String.raw`^\s*<?(${A})>?\s*([(\[].*[)\]]|\.\.\..*)\s*$`),
+  new RegExp(String.raw`^\s*<?(${A})>?\s*([(\[].*[)\]]|\.\.\..*)\s*$`, 'd'),
   // "kijitora@example.co.jp on Thu, 29 Apr 2007 16:51:51 -0500" (Exchange 2003)
-  new RegExp(String.raw`^\s*<?(${A})>?\s+on\s+\S.*\d.*$`),
+  new RegExp(String.raw`^\s*<?(${A})>?\s+on\s+\S.*\d.*$`, 'd'),
   // "kijitora@example.jp: 550 5.1.1 …", "kijitora@example.jp ... User unknown"
-  new RegExp(String.raw`^\s*(${A})\s*(?::|\.\.\.)\s+(.*)$`),
+  new RegExp(String.raw`^\s*(${A})\s*(?::|\.\.\.)\s+(.*)$`, 'd'),
   // Prose prefixes: "Could not be delivered to: <…>", "Unable to deliver message to: <…>",
   // "RCPT TO: …", "Unknown user: …", "Failed recipient: …", "Recipient address: …"
   new RegExp(
     String.raw`^\s*(?:.*?\b(?:could not be delivered to|unable to deliver (?:the )?(?:message |mail )?to|delivery to(?: the following recipients?)? failed(?: permanently)?(?: for)?|failed (?:to deliver )?to|failed recipient|recipient(?: address| e-?mail)?|intended recipient|original recipient|rcpt to|unknown (?:user|recipient|address)|invalid (?:user|recipient|address)|user unknown|no such (?:user|mailbox)|addressed to|delivery failed for|delivering (?:your )?(?:mail|message) to|mailbox|destinatario|empfänger|destinataire|address(?:ee)?)\s*(?:address(?:es)?)?\s*[:=]?\s*)<?(${A})>?[:,.]?\s*(.*)$`,
-    'i',
+    'di',
   ),
   // "Delivery failed 20 attempts: kijitora@example.com": a short label, a colon, an address
   // (quoted header fields of the returned message are not labels).
-  new RegExp(String.raw`^\s*(?!(?:from|to|cc|bcc|reply-to|sender|return-path|subject|envelope-from|mail from)\s*:)[^:<>@]{0,40} [^:<>@]{1,40}:\s*<?(${A})>?\s*$`, 'i'),
+  new RegExp(String.raw`^\s*(?!(?:from|to|cc|bcc|reply-to|sender|return-path|subject|envelope-from|mail from)\s*:)[^:<>@]{0,40} [^:<>@]{1,40}:\s*<?(${A})>?\s*$`, 'di'),
   // Sendmail V5 transcripts: "554 <kijitora@example.edu>... Remote protocol error"
-  new RegExp(String.raw`^\s*[45]\d\d[ -]<(${A})>\.\.\.\s*(.*)$`),
+  new RegExp(String.raw`^\s*[45]\d\d[ -]<(${A})>\.\.\.\s*(.*)$`, 'd'),
   // "mikeneko@example.co.jp Invalid Address, ERROR_CODE :550" (Zoho): an address opens the line.
-  new RegExp(String.raw`^\s*<?(${A})>?\s+(\S.*)$`),
+  new RegExp(String.raw`^\s*<?(${A})>?\s+(\S.*)$`, 'd'),
 ];
 
 /** The pattern whose address follows a prose label. */
@@ -77,6 +84,7 @@ export interface NoticeRecipient {
 export function cutOriginal(text: string): { notice: string; rest: string } {
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
+    tick();
     const line = lines[i];
     if (line.length === 0) continue;
     for (const re of ORIGINAL_MARKERS) {
@@ -96,12 +104,13 @@ export function findNoticeRecipients(notice: string, exclude: Set<string>): Noti
   const lines = notice.split('\n');
   const hits: Array<{ line: number; address: string; tail: string }> = [];
   for (let i = 0; i < lines.length; i++) {
+    tick();
     const line = lines[i];
     if (line.indexOf('@') < 0 || line.length > 400) continue;
     for (const re of RECIPIENT_LINES) {
       const m = re.exec(line);
       if (!m) continue;
-      const address = normaliseAddress(m[1]);
+      const address = addressAt(line, m.indices?.[1]?.[0] ?? -1);
       if (!address || (exclude.has(address.toLowerCase()) && !STRUCTURED.has(RECIPIENT_LINES.indexOf(re)))) break;
       // A prose prefix ("550 unknown user <addr>", "Unknown user: addr") is part of the reason.
       const tail = RECIPIENT_LINES.indexOf(re) === PROSE ? line.trim() : (m[2] ?? '').trim();
