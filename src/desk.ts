@@ -4,7 +4,7 @@
  * desk investigates. Case state changes and their events are written atomically by the
  * store; the account suspension goes through the same guarded step as rate suspensions.
  */
-import type { Channel } from './address.js';
+import { type Channel, normaliseAddress } from './address.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config/schema.js';
 import type { Effects } from './effects.js';
@@ -196,7 +196,9 @@ export class Desk {
     const c = await this.store.getCase(caseId);
     if (!c) throw new GatewayError('NOT_FOUND', `No case ${caseId}`);
     const channel: Channel = c.channel === 'sms' ? 'sms' : 'email';
-    const consent = c.account && c.recipient ? await this.store.getConsent(c.account, channel, c.recipient) : null;
+    // Consents are kept under the normalised address (address.ts), the case keeps it as reported.
+    const recipient = c.recipient ? (normaliseAddress(c.recipient, channel) ?? c.recipient) : null;
+    const consent = c.account && recipient ? await this.store.getConsent(c.account, channel, recipient) : null;
     return { ...c, consent };
   }
 

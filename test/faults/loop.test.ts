@@ -50,7 +50,8 @@ t.test('over the threshold: one warning with the report id and no content', asyn
   t.ok(warn, 'logged');
   t.equal(warn?.level, 40, 'at warn');
   t.match(warn?.id, /^[0-9a-z]{20,}$/, 'with the report id');
-  t.ok(Number(warn?.cpuMs) >= 1 && Number(warn?.blockedMs) >= Number(warn?.cpuMs) - 1, `held ${warn?.cpuMs} ms of CPU, ${warn?.blockedMs} ms of wall clock`);
+  // CPU time counts every thread of the process (GC helpers too), so it can exceed the wall clock.
+    t.ok(Number(warn?.cpuMs) >= 1 && Number(warn?.blockedMs) > 0, `held ${warn?.cpuMs} ms of CPU, ${warn?.blockedMs} ms of wall clock`);
   t.notMatch(JSON.stringify(warn), SECRET, 'never the content');
   const recorded = lines.find((l) => l.msg === 'message recorded');
   t.equal(warn?.id, recorded?.id, 'the same id as the record');
