@@ -103,7 +103,13 @@ export function senderIdIn(text: string): string | null {
   const quoted = /\b(?:from|sender(?:\s+id)?|sent\s+by|von|absender|de\s+la\s+part\s+de|remitente|expéditeur|expediteur)\s*[:=]?\s*["“”'‘’«„]([^"“”'‘’«»„\n]{1,20})["“”'‘’»]/i.exec(src);
   if (quoted) return quoted[1].trim() || null;
   const bare = /\b(?:sender(?:\s+id)?|absender|remitente|exp[ée]diteur)\s*[:=]\s*([A-Za-z0-9+][A-Za-z0-9 ._&-]{0,19})/i.exec(src);
-  if (bare) return bare[1].trim().replace(/[ .]+$/, '') || null;
+  if (bare) {
+    // Trailing blanks and dots cut by a scan (a regex anchored at the end backtracks).
+    const v = bare[1];
+    let end = v.length;
+    while (end > 0 && (v[end - 1] === ' ' || v[end - 1] === '.')) end--;
+    return v.slice(0, end).trim() || null;
+  }
   const upper = /\bfrom\s+([A-Z0-9][A-Z0-9._&-]{1,10})\b/.exec(src);
   return upper ? upper[1] : null;
 }

@@ -145,7 +145,8 @@ function labelOf(line: string): { field: string; value: string } | null {
 
 /** "Name [mailto:a@b]" (Outlook's plain text) → "Name <a@b>". */
 function cleanValue(v: string): string {
-  return v.replace(/\[mailto:([^\]\s]+)\]/gi, '<$1>').trim();
+  // An address has no '[' and is at most 320 octets: the bound keeps the scan linear.
+  return v.replace(/\[mailto:([^[\]\s]{1,320})\]/gi, '<$1>').trim();
 }
 
 /**

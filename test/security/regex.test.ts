@@ -15,26 +15,6 @@ const root = new URL('../../', import.meta.url).pathname;
 // recheck's checks take ~40 s for the ~270 expressions on a busy 2-core machine.
 t.setTimeout(300_000);
 
-/**
- * Known offenders in the parsers (src/parse/**), which the parse branch rewrites in linear
- * time. Named one by one: the merge of that branch shrinks this list to nothing, and a new
- * offender anywhere fails the test.
- */
-const PARSE_BRANCH_PENDING = new Set<string>([
-  String.raw`src/parse/abuse.ts /[ \t]+$/`,
-  String.raw`src/parse/abuse.ts /\*+$/`,
-  String.raw`src/parse/abuse.ts /\[mailto:([^\]\s]+)\]/`,
-  String.raw`src/parse/abuse.ts /[>\]);,]+$/`,
-  String.raw`src/parse/arf.ts /\.+$/`,
-  String.raw`src/parse/attribution.ts /<?([^<>\s@]+)@[^<>\s]*>?/`,
-  String.raw`src/parse/bounce/address.ts /\.+$/`,
-  String.raw`src/parse/bounce/dsn.ts /^([A-Za-z][A-Za-z0-9-]*)[ \t]*:[ \t]*(.*)$/`,
-  String.raw`src/parse/bounce/dsn.ts /^[\s(]+|[\s)]+$/`,
-  String.raw`src/parse/bounce/index.ts /<[^>]+>/`,
-  String.raw`src/parse/bounce/text.ts /^\s*[-=*_#~]{3,}.*$/`,
-  String.raw`src/parse/mime.ts /[ \t]+$/`,
-]);
-
 interface Found {
   where: string;
   source: string;
@@ -83,15 +63,11 @@ t.test('no regular expression in src/ or config/ backtracks super-linearly', asy
   const all = [...[...files(join(root, 'src'))].flatMap(regexesIn), ...regexesInRules()];
   t.ok(all.length > 50, `${all.length} regular expressions found`);
   const offenders: string[] = [];
-  const pending: string[] = [];
   for (const r of all) {
     const d = checkSync(r.source, r.flags.replace(/[gy]/g, ''), { timeout: 300 });
     if (d.status !== 'vulnerable') continue;
     const name = `${r.where} /${r.source}/${r.flags}`;
-    const key = `${r.where.split(':')[0]} /${r.source}/`;
-    if (PARSE_BRANCH_PENDING.has(key)) pending.push(name);
-    else offenders.push(`${name} (${d.complexity.type}, e.g. ${JSON.stringify(d.attack.pattern).slice(0, 80)})`);
+    offenders.push(`${name} (${d.complexity.type}, e.g. ${JSON.stringify(d.attack.pattern).slice(0, 80)})`);
   }
-  if (pending.length) t.comment(`parse-branch offenders still here (${pending.length}):\n${pending.join('\n')}`);
   t.same(offenders, [], 'super-linear regexes');
 });

@@ -5,7 +5,7 @@ import { startGateway } from '../helpers/gateway.js';
 import { testRedis } from '../helpers/redis.js';
 import { SmtpClient } from '../helpers/smtp.js';
 
-const ADMIN = 'sms-admin-token';
+const ADMIN = 'sms-admin-token-0123456789abcdefghijklmnop';
 const DAY = 86_400_000;
 const NUMBER = '+447700900123';
 

@@ -6,7 +6,7 @@ import t from 'tap';
 import { startGateway } from '../helpers/gateway.js';
 import { testRedis } from '../helpers/redis.js';
 
-const ADMIN = 'audit-admin-token';
+const ADMIN = 'audit-admin-token-0123456789abcdefghijklmnop';
 
 t.test('global adds and all removals are announced and audited', async (t) => {
   const redis = await testRedis(t);

@@ -12,7 +12,7 @@ import { arfReport } from '../helpers/mail.js';
 import { testRedis } from '../helpers/redis.js';
 import { SmtpClient } from '../helpers/smtp.js';
 
-const ADMIN = 'exact-admin-token';
+const ADMIN = 'exact-admin-token-0123456789abcdefghijklmnop';
 const DAY = 86_400_000;
 
 function abuseMail(opts: { messageId?: string; token?: string; body?: string }): string {

@@ -13,7 +13,7 @@ import { startGateway } from '../helpers/gateway.js';
 import { testRedis } from '../helpers/redis.js';
 import { startReceiver } from '../webhook/receiver.js';
 
-const ADMIN = 'desk-browser-admin-token';
+const ADMIN = 'desk-browser-admin-token-0123456789abcdefghijklmnop';
 // One browser drives a dozen pages with axe on a shared 2-core machine: more than the default 120 s.
 t.setTimeout(480_000);
 

@@ -15,7 +15,7 @@ import { addOperator, fileReport, OPERATOR } from '../helpers/desk.js';
 import { startGateway } from '../helpers/gateway.js';
 import { testRedis } from '../helpers/redis.js';
 
-const ADMIN = 'desk-admin-token-123';
+const ADMIN = 'desk-admin-token-123-0123456789abcdefghijklmnop';
 
 t.test('desk console (HTTP)', async (t) => {
   const redis = await testRedis(t);

@@ -15,7 +15,7 @@ import { testRedis } from '../helpers/redis.js';
 // default two minutes for the file.
 t.setTimeout(600_000);
 
-const ADMIN = 'page-admin-token';
+const ADMIN = 'page-admin-token-0123456789abcdefghijklmnop';
 const DAY = 86_400_000;
 
 t.test('the report page', async (t) => {

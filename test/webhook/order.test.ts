@@ -8,7 +8,7 @@ import { startGateway } from '../helpers/gateway.js';
 import { testRedis } from '../helpers/redis.js';
 import { eventually, startReceiver } from './receiver.js';
 
-const ADMIN = 'order-admin-token';
+const ADMIN = 'order-admin-token-0123456789abcdefghijklmnop';
 const SECRET = 'whsec_' + Buffer.from('0123456789abcdef0123456789abcdef').toString('base64');
 
 t.test("one account's events arrive in order at a receiver that fails the first delivery", async (t) => {

@@ -40,7 +40,21 @@ const RECIPIENT_FIELDS = new Set([
   'final-log-id',
 ]);
 
-const FIELD_LINE = /^([A-Za-z][A-Za-z0-9-]*)[ \t]*:[ \t]*(.*)$/;
+/** An RFC 3464 field name: a letter, then letters, digits and hyphens. */
+const FIELD_NAME = /^[A-Za-z][A-Za-z0-9-]*$/;
+
+/**
+ * "Name: value" (RFC 3464 §2.1, RFC 5322 §2.2) split at the first colon, by a scan: the
+ * name may be followed by blanks before the colon. Linear in the line's length.
+ */
+function fieldLine(line: string): { name: string; value: string } | null {
+  const colon = line.indexOf(':');
+  let end = colon;
+  while (end > 0 && (line[end - 1] === ' ' || line[end - 1] === '\t')) end--;
+  const name = line.slice(0, end);
+  if (end < 1 || !FIELD_NAME.test(name)) return null;
+  return { name, value: line.slice(colon + 1) };
+}
 
 function emptyRecipient(): DsnRecipient {
   return {
@@ -87,9 +101,9 @@ export function parseDsnFields(text: string): DsnFields | null {
       last.value += ' ' + line.trim();
       continue;
     }
-    const m = FIELD_LINE.exec(line);
+    const m = fieldLine(line);
     if (m) {
-      fields.push({ name: m[1].toLowerCase(), value: m[2].trim(), blankBefore: blank });
+      fields.push({ name: m.name.toLowerCase(), value: m.value.trim(), blankBefore: blank });
     } else if (fields.length > 0 && !blank && fields[fields.length - 1].name === 'diagnostic-code') {
       // Unindented continuation of a long Diagnostic-Code: seen from several MTAs.
       fields[fields.length - 1].value += ' ' + line.trim();

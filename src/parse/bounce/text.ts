@@ -71,8 +71,14 @@ const PROSE = 6;
 /** Patterns whose address is also accepted when it is the bounce's own To (self-addressed mail). */
 const STRUCTURED = new Set([1, 2, 3, 4]);
 
-/** A line that is only decoration (a rule of dashes, stars, equals). */
-const DECORATION = /^\s*[-=*_#~]{3,}.*$/;
+/** A line that starts with a rule of three or more dashes, stars, equals (after blanks): decoration. */
+function decoration(line: string): boolean {
+  let i = 0;
+  while (i < line.length && (line[i] === ' ' || line[i] === '\t')) i++;
+  let n = 0;
+  while (i + n < line.length && '-=*_#~'.includes(line[i + n])) n++;
+  return n >= 3;
+}
 
 export interface NoticeRecipient {
   address: string;
@@ -123,7 +129,7 @@ export function findNoticeRecipients(notice: string, exclude: Set<string>): Noti
     const end = h + 1 < hits.length ? hits[h + 1].line : lines.length;
     const body = lines
       .slice(hits[h].line + 1, end)
-      .filter((l) => !DECORATION.test(l))
+      .filter((l) => !decoration(l))
       .join('\n');
     const segment = (hits[h].tail + '\n' + body).trim();
     const seen = out.find((r) => r.address === hits[h].address);
