@@ -14,7 +14,8 @@ export async function addOperator(gw: Gateway, name = OPERATOR.name, password = 
 
 /** Files a web-form report about account/campaign; returns the case id. */
 export async function fileReport(gw: Gateway, o: { account: string; campaign: string; description: string; subject?: string; recipient?: string }): Promise<string> {
-  const token = gw.codec!.mintShort({ account: o.account, campaign: o.campaign });
+  // X-Abuse-Token carries the long form, which names the recipient (contracts.md).
+  const token = gw.codec!.mintLong({ account: o.account, campaign: o.campaign, recipient: o.recipient ?? 'person@recipient.example' });
   const headers = [
     'Received: from mta1.send.example (mta1.send.example [192.0.2.10]) by mx.recipient.example',
     `From: Deals <deals@${o.account}.example>`,

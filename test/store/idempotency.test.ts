@@ -77,7 +77,7 @@ function bareDsn(recipient: string, messageId: string): string {
 t.test('the same report twice changes nothing the second time', async (t) => {
   const redis = await testRedis(t);
   const clock = new ManualClock(Date.parse('2026-07-01T09:00:00Z'));
-  const gw = await startGateway(t, { redisUrl: redis.url, clock, overrides: { admin: { token: ADMIN }, form: { ratePerMinute: 0, phoneRegion: 'AU' } } });
+  const gw = await startGateway(t, { redisUrl: redis.url, clock, overrides: { admin: { token: ADMIN }, form: { ratePerMinute: 0 }, phone: { regions: ['AU'] } } });
   const base = `http://127.0.0.1:${gw.httpPort}`;
   const call = async (method: string, path: string, body?: unknown, auth = true) => {
     const res = await fetch(base + path, {
@@ -134,9 +134,15 @@ t.test('the same report twice changes nothing the second time', async (t) => {
     const a = (await call('GET', '/v1/accounts/fblacct')).body;
     t.equal(a.windows[0].complaints, 1, 'one complaint');
     t.same(await accountEvents('fblacct'), ['recipient.suppressed']);
-    const other = arfReport({ rcptTo: ['jane@example.com'], original: { From: 'news@customer.example', To: 'jane@example.com', 'X-Abuse-Token': token } });
+    // A second report about the same recipient (its own Message-ID) is a new report, but
+    // counts once per recipient and dedup window (rules/evidence.ts); another recipient counts.
+    const again = arfReport({ rcptTo: ['jane@example.com'], original: { From: 'news@customer.example', To: 'jane@example.com', 'X-Abuse-Token': token } });
+    await send('fbl@isp.example', 'fbl@localhost', again);
+    t.equal((await call('GET', '/v1/accounts/fblacct')).body.windows[0].complaints, 1, 'the same recipient again: still one');
+    const token2 = gw.codec!.mintLong({ account: 'fblacct', campaign: 'c1', recipient: 'john@example.com' });
+    const other = arfReport({ rcptTo: ['john@example.com'], original: { From: 'news@customer.example', To: 'john@example.com', 'X-Abuse-Token': token2 } });
     await send('fbl@isp.example', 'fbl@localhost', other);
-    t.equal((await call('GET', '/v1/accounts/fblacct')).body.windows[0].complaints, 2, 'a second report (its own Message-ID) is a second complaint');
+    t.equal((await call('GET', '/v1/accounts/fblacct')).body.windows[0].complaints, 2, 'another recipient is a second complaint');
   });
 
   t.test('an SMS complaint mailed twice counts once', async (t) => {
@@ -181,7 +187,8 @@ t.test('the same report twice changes nothing the second time', async (t) => {
   });
 
   t.test('soft bounces without the original: 6 distinct DSNs do not suppress, the 7th does', async (t) => {
-    const verp = `bounces+${gw.codec!.mintShort({ account: 'bouncer', campaign: 'c1' })}@localhost`;
+    // The VERP token is bound to its recipient (rules/evidence.ts): it speaks for full@ only.
+    const verp = `bounces+${gw.codec!.mintShort({ account: 'bouncer', campaign: 'c1', recipient: 'full@example.org' })}@localhost`;
     for (let i = 1; i <= 6; i++) await send('', verp, bareDsn('full@example.org', `dsn-${i}`));
     // A redelivery of one of them is not a 7th.
     await send('', verp, bareDsn('full@example.org', 'dsn-6'));
