@@ -205,7 +205,7 @@ export class Gateway {
         pages.register(app);
         caseRoutes(app, { desk, ingest, store, clock, admin: auth, platform, phoneRegions: config.phone.regions, ratePerMinute: config.form.ratePerMinute, pages });
         smsRoutes(app, { store, effects, sms, keywords: loadKeywords(), clock, regions: config.phone.regions, platform });
-        deskRoutes(app, { store, desk, accounts, operators: new Operators(redis, store.keys), clock, config, log: log.child({ part: 'desk' }) });
+        deskRoutes(app, { store, desk, accounts, operators: new Operators(redis, store.keys), clock, config, log: log.child({ part: 'desk' }), vetting });
       },
     });
     const policy = createPolicyServer(

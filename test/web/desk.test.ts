@@ -20,7 +20,7 @@ const ADMIN = 'desk-admin-token-123-0123456789abcdefghijklmnop';
 t.test('desk console (HTTP)', async (t) => {
   const redis = await testRedis(t);
   const clock = new ManualClock(Date.parse('2026-07-01T09:00:00Z'));
-  const gw = await startGateway(t, { redisUrl: redis.url, clock, overrides: { admin: { token: ADMIN }, desk: { signInPerMinute: 100, signInPerNamePerMinute: 2 } } });
+  const gw = await startGateway(t, { redisUrl: redis.url, clock, overrides: { admin: { token: ADMIN }, desk: { signInPerMinute: 100, signInPerNamePerMinute: 2 }, vetting: { resolver: '127.0.0.1:9', rdapBaseUrl: 'http://127.0.0.1:9/', timeoutMs: 300 } } });
   const base = `http://127.0.0.1:${gw.httpPort}`;
   const ops = new Operators(gw.redis, gw.store.keys);
 
@@ -187,6 +187,27 @@ t.test('desk console (HTTP)', async (t) => {
     t.equal(byId.headers.get('location'), `/desk/cases/${id}`);
     const none = await (await fetch(`${base}/desk?q=nobody%40nowhere.example`, { headers: { cookie } })).text();
     t.notMatch(none, id);
+  });
+
+  t.test('the account page shows the vetting signals and history, and vets again', async (t) => {
+    const cookie = cookieOf(await signIn(OPERATOR.name, OPERATOR.password));
+    const before = await (await fetch(`${base}/desk/accounts/vetted`, { headers: { cookie } })).text();
+    t.match(before, 'This account has not been vetted.');
+    const vet = await fetch(`${base}/v1/accounts/vetted/vetting`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ email: 'x@mailinator.com', domain: 'vetted.example' }) });
+    t.equal(vet.status, 201);
+    const page = await (await fetch(`${base}/desk/accounts/vetted`, { headers: { cookie } })).text();
+    t.match(page, /Latest: score \d+, (reject|review)/);
+    t.match(page, 'email.disposable');
+    t.match(page, 'mailchecker', 'the source is named');
+    t.match(page, 'domain.mx.unavailable', 'an unreachable source is shown as such');
+    const again = await fetch(`${base}/desk/accounts/vetted/vetting`, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf: csrfOf(page) }).toString() });
+    t.equal(again.status, 303);
+    const after = await (await fetch(`${base}/desk/accounts/vetted`, { headers: { cookie } })).text();
+    t.match(after, 'History (2 results)');
+    const hist = (await (await fetch(`${base}/v1/accounts/vetted/vetting`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { history: Array<{ by: string }> };
+    t.equal(hist.history[0].by, OPERATOR.name, 'the re-run names the operator');
+    const forged = await fetch(`${base}/desk/accounts/vetted/vetting`, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=nope' });
+    t.equal(forged.status, 403, 'no CSRF token, no re-run');
   });
 });
 

@@ -16,6 +16,7 @@ import { GatewayError } from '../../errors.js';
 import { csv } from '../../http/routes/suppressions.js';
 import type { Logger } from '../../log.js';
 import type { Operators } from '../../store/operators.js';
+import type { Vetting, VettingResult } from '../../vetting/index.js';
 import type { CaseRecord, Store, SuppressionRecord } from '../../store/store.js';
 import { html, sendHtml } from '../html.js';
 import { type DayFigures, pct, rateChart } from './chart.js';
@@ -48,6 +49,8 @@ export interface DeskDeps {
   clock: Clock;
   config: Pick<Config, 'desk' | 'rates'>;
   log: Logger;
+  /** Account vetting (src/vetting): its signals and history on the account page, re-run from there. */
+  vetting?: Pick<Vetting, 'history' | 'rerun'>;
 }
 
 const CASE_ID = /^case_[0-9a-z]{26}$/;
@@ -419,6 +422,14 @@ ${
       return reply.status(303).header('location', `${to}?done=reinstate`).send();
     });
 
+    app.post<{ Params: { account: string }; Body: Body }>('/desk/accounts/:account/vetting', async (req, reply) => {
+      const account = req.params.account;
+      if (!ACCOUNT.test(account) || !deps.vetting) return reply.status(303).header('location', '/desk').send();
+      // Re-scored with the last input: the history signals change as the account sends.
+      await deps.vetting.rerun(account, req.operator!);
+      return reply.status(303).header('location', `/desk/accounts/${account}#vetting`).send();
+    });
+
     app.post<{ Params: { account: string }; Body: Body }>('/desk/accounts/:account/suppressions/remove', async (req, reply) => {
       const account = req.params.account;
       const channel = channelOf(req.body.channel);
@@ -456,7 +467,12 @@ ${
       const account = req.params.account;
       if (!ACCOUNT.test(account)) return sendHtml(reply, 404, messagePage(ctx, t('notfound.title'), t('notfound.title'), '/desk'));
       const now = clock.now();
-      const [a, hourly, cases] = await Promise.all([accounts.get(account), store.hourlyFigures(account, 'email', now, DAYS * 24), desk.list({ account, limit: 20 })]);
+      const [a, hourly, cases, vetted] = await Promise.all([
+        accounts.get(account),
+        store.hourlyFigures(account, 'email', now, DAYS * 24),
+        desk.list({ account, limit: 20 }),
+        deps.vetting ? deps.vetting.history(account) : Promise.resolve([] as VettingResult[]),
+      ]);
       const days = dailyFigures(hourly, now);
       const th = a.thresholds;
       const channel = channelOf(req.query.channel);
@@ -513,6 +529,16 @@ ${
     : html`<form method="post" action="/desk/accounts/${account}/suspend">${csrfField(ctx.csrf)}<div class="field${req.query.err === 'reason' ? ' has-error' : ''}"><label for="suspend-reason">${t('action.suspend.reason')}</label><span class="hint" id="reason-hint">${t('action.suspend.reason.hint')}</span><input type="text" id="suspend-reason" name="reason" maxlength="2000" aria-describedby="reason-hint"></div><button class="warning">${t('action.suspend.submit')}</button></form>`
 }
 </section>
+<h2 id="vetting">${t('acct.vetting')}</h2>
+${
+  vetted.length
+    ? html`<p>${t('acct.vetting.latest', { score: vetted[0].score, decision: vetted[0].decision, at: when(vetted[0].at), by: vetted[0].by })}</p>
+<div class="scroll"><table><caption class="visually-hidden">${t('acct.vetting')}</caption><thead><tr><th scope="col">${t('acct.vetting.signal')}</th><th scope="col">${t('acct.vetting.what')}</th><th scope="col">${t('acct.vetting.source')}</th><th scope="col" class="num">${t('acct.vetting.points')}</th></tr></thead>
+<tbody>${vetted[0].signals.map((g) => html`<tr><td class="mono">${g.code}</td><td>${g.message}</td><td>${g.source}</td><td class="num">${g.weight}</td></tr>`)}</tbody></table></div>
+${vetted.length > 1 ? html`<details><summary>${t('acct.vetting.history', { n: vetted.length })}</summary><ul class="plain">${vetted.map((v) => html`<li>${when(v.at)}: ${v.decision} (${v.score})${v.reviewed ? ` — ${v.by}` : ''}</li>`)}</ul></details>` : ''}
+${deps.vetting ? html`<form method="post" action="/desk/accounts/${account}/vetting">${csrfField(ctx.csrf)}<button class="secondary">${t('acct.vetting.rerun')}</button></form>` : ''}`
+    : html`<p class="muted">${t('acct.vetting.none')}</p>`
+}
 <h2>${t('acct.cases')}</h2>
 ${cases.items.length ? html`<ul class="plain">${cases.items.map((c) => html`<li><a href="/desk/cases/${c.id}" class="mono">${c.id}</a> ${statusTag(c.status)} <span class="muted">${when(c.createdAt)}</span></li>`)}</ul>` : html`<p class="muted">${t('queue.none')}</p>`}
 </div>
