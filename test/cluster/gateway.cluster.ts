@@ -28,7 +28,8 @@ function complaint(account: string, campaign: string, recipient: string): Outgoi
 function hardBounce(account: string, campaign: string, recipient: string): Outgoing {
   return {
     from: '',
-    to: `bounces+${codec.mintShort({ account, campaign })}@localhost`,
+    // The VERP token is bound to the recipient it was minted for (rules/evidence.ts).
+    to: `bounces+${codec.mintShort({ account, campaign, recipient })}@localhost`,
     message: dsn({ recipient, status: '5.1.1', messageId: `${account}.${recipient}` }),
   };
 }
@@ -80,7 +81,7 @@ t.test('gateway on a 6-node Redis Cluster', async (t) => {
       const w = acct.body.windows?.[0];
       if (acct.status !== 200 || w.complaints !== 3 || w.hardBounces !== 2) wrong.push(`${a}: ${acct.status} ${JSON.stringify(w)}`);
       for (const [addr, reason] of [['c0@example.org', 'complaint'], ['c2@example.org', 'complaint'], ['b1@example.org', 'hard-bounce']]) {
-        const s = await fetch(`http://127.0.0.1:${gw.httpPort}/v1/suppressions/${a}/${addr}`);
+        const s = await fetch(`http://127.0.0.1:${gw.httpPort}/v1/suppressions/${a}/${addr}`, { headers: { authorization: `Bearer ${ADMIN}` } });
         const body = (await s.json()) as { reason?: string };
         if (s.status !== 200 || body.reason !== reason) wrong.push(`${a} ${addr}: ${s.status} ${body.reason}`);
       }
