@@ -5,10 +5,9 @@
  *  - `w|<channel>|<address>`: a double opt-in confirmation we witnessed (POST /c/{token}).
  */
 import type { Channel } from '../address.js';
-import { GatewayError } from '../errors.js';
-import { redisErrors } from '../metrics.js';
+import { scriptOf, storeCall } from './call.js';
 import type { Keys } from './keys.js';
-import { type RedisClient, SCRIPT_VERSION } from './redis.js';
+import type { RedisClient } from './redis.js';
 import type { OutboxEvent } from './store.js';
 
 export class ConsentStore {
@@ -17,32 +16,24 @@ export class ConsentStore {
     private readonly keys: Keys,
   ) {}
 
-  private async call<T>(what: string, op: () => Promise<T>): Promise<T> {
-    try {
-      return await op();
-    } catch (err) {
-      redisErrors.inc({ op: what });
-      throw new GatewayError('STORE_UNAVAILABLE', undefined, { cause: err });
-    }
-  }
 
   /** True when recorded now, false when this request had been confirmed already. */
   async confirm(account: string, channel: Channel, address: string, requestId: string, proof: Record<string, unknown>, event: OutboxEvent): Promise<boolean> {
     const k = this.keys.account(account);
-    const script = (this.redis as unknown as Record<string, (...a: string[]) => Promise<number>>)[SCRIPT_VERSION + 'confirmConsent'].bind(this.redis);
-    return (await this.call('confirmConsent', () => script(k.consents, k.meta, k.outbox, `w|${channel}|${address}`, JSON.stringify(proof), requestId, JSON.stringify(event), account, this.keys.outboxWake()))) === 1;
+    const script = scriptOf(this.redis, 'confirmConsent');
+    return (await storeCall('confirmConsent', () => script(k.consents, k.meta, k.outbox, `w|${channel}|${address}`, JSON.stringify(proof), requestId, JSON.stringify(event), account, this.keys.outboxWake()))) === 1;
   }
 
   /** The witnessed proof and the platform's claim. */
   async get(account: string, channel: Channel, address: string): Promise<{ witnessed: Record<string, unknown> | null; claimed: Record<string, unknown> | null }> {
-    const [w, c] = await this.call('getConsent', () => this.redis.hmget(this.keys.account(account).consents, `w|${channel}|${address}`, `${channel}|${address}`));
+    const [w, c] = await storeCall('getConsent', () => this.redis.hmget(this.keys.account(account).consents, `w|${channel}|${address}`, `${channel}|${address}`));
     return { witnessed: w ? (JSON.parse(w) as Record<string, unknown>) : null, claimed: c ? (JSON.parse(c) as Record<string, unknown>) : null };
   }
 
   /** For each address, whether a witnessed confirmation is on record (preflight). */
   async witnessed(account: string, channel: Channel, addresses: string[]): Promise<boolean[]> {
     if (addresses.length === 0) return [];
-    const v = await this.call('witnessedConsents', () => this.redis.hmget(this.keys.account(account).consents, ...addresses.map((a) => `w|${channel}|${a}`)));
+    const v = await storeCall('witnessedConsents', () => this.redis.hmget(this.keys.account(account).consents, ...addresses.map((a) => `w|${channel}|${a}`)));
     return v.map((x) => x !== null);
   }
 }

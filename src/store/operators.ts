@@ -8,8 +8,7 @@
  * timeout).
  */
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
-import { GatewayError } from '../errors.js';
-import { redisErrors } from '../metrics.js';
+import { storeCall } from './call.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 
@@ -57,14 +56,6 @@ export class Operators {
     private readonly keys: Keys,
   ) {}
 
-  private async call<T>(what: string, op: () => Promise<T>): Promise<T> {
-    try {
-      return await op();
-    } catch (err) {
-      redisErrors.inc({ op: what });
-      throw new GatewayError('STORE_UNAVAILABLE', undefined, { cause: err });
-    }
-  }
 
   /** Adds an operator or sets a new password; true when the name is new. */
   async set(name: string, password: string, now: number): Promise<boolean> {
@@ -73,16 +64,16 @@ export class Operators {
     const salt = randomBytes(16);
     const hash = await scrypt(password, salt, PARAMS);
     const rec: StoredOperator = { hash: hash.toString('base64'), salt: salt.toString('base64'), ...PARAMS, createdAt: new Date(now).toISOString() };
-    return (await this.call('operators', () => this.redis.hset(this.keys.desk.operators, name, JSON.stringify(rec)))) === 1;
+    return (await storeCall('operators', () => this.redis.hset(this.keys.desk.operators, name, JSON.stringify(rec)))) === 1;
   }
 
   /** Removes an operator; their sessions end at their next request (see session()). */
   async remove(name: string): Promise<boolean> {
-    return (await this.call('operators', () => this.redis.hdel(this.keys.desk.operators, name))) === 1;
+    return (await storeCall('operators', () => this.redis.hdel(this.keys.desk.operators, name))) === 1;
   }
 
   async list(): Promise<Array<{ name: string; createdAt: string }>> {
-    const all = await this.call('operators', () => this.redis.hgetall(this.keys.desk.operators));
+    const all = await storeCall('operators', () => this.redis.hgetall(this.keys.desk.operators));
     return Object.entries(all)
       .map(([name, v]) => ({ name, createdAt: (JSON.parse(v) as StoredOperator).createdAt }))
       .sort((a, b) => a.name.localeCompare(b.name));
@@ -90,7 +81,7 @@ export class Operators {
 
   /** True when name and password match; an unknown name takes as long as a wrong password. */
   async verify(name: string, password: string): Promise<boolean> {
-    const raw = OPERATOR_NAME.test(name) ? await this.call('operators', () => this.redis.hget(this.keys.desk.operators, name)) : null;
+    const raw = OPERATOR_NAME.test(name) ? await storeCall('operators', () => this.redis.hget(this.keys.desk.operators, name)) : null;
     const rec = raw ? (JSON.parse(raw) as StoredOperator) : DUMMY;
     const got = await scrypt(password.slice(0, PASSWORD_MAX), Buffer.from(rec.salt, 'base64'), rec);
     const want = Buffer.from(rec.hash, 'base64');
@@ -100,7 +91,7 @@ export class Operators {
   /** A new session for the operator; returns the cookie value. */
   async createSession(name: string, idleMs: number): Promise<string> {
     const sid = randomBytes(32).toString('base64url');
-    await this.call('session', () => this.redis.set(this.keys.desk.session(sha256(sid)), name, 'PX', idleMs));
+    await storeCall('session', () => this.redis.set(this.keys.desk.session(sha256(sid)), name, 'PX', idleMs));
     return sid;
   }
 
@@ -108,9 +99,9 @@ export class Operators {
   async session(sid: string, idleMs: number): Promise<string | null> {
     if (!/^[A-Za-z0-9_-]{43}$/.test(sid)) return null;
     const key = this.keys.desk.session(sha256(sid));
-    const name = await this.call('session', () => this.redis.getex(key, 'PX', idleMs));
+    const name = await storeCall('session', () => this.redis.getex(key, 'PX', idleMs));
     if (!name) return null;
-    if (!(await this.call('session', () => this.redis.hexists(this.keys.desk.operators, name)))) {
+    if (!(await storeCall('session', () => this.redis.hexists(this.keys.desk.operators, name)))) {
       await this.endSession(sid);
       return null;
     }
@@ -118,24 +109,24 @@ export class Operators {
   }
 
   async endSession(sid: string): Promise<void> {
-    await this.call('session', () => this.redis.del(this.keys.desk.session(sha256(sid))));
+    await storeCall('session', () => this.redis.del(this.keys.desk.session(sha256(sid))));
   }
 
   /** The CSRF signing key, made once and shared by every instance. */
   async formKey(): Promise<Buffer> {
     const key = this.keys.desk.formKey;
-    await this.call('formKey', () => this.redis.set(key, randomBytes(32).toString('base64'), 'NX'));
-    const v = await this.call('formKey', () => this.redis.get(key));
+    await storeCall('formKey', () => this.redis.set(key, randomBytes(32).toString('base64'), 'NX'));
+    const v = await storeCall('formKey', () => this.redis.get(key));
     return Buffer.from(v ?? '', 'base64');
   }
 
   async assign(caseId: string, name: string): Promise<void> {
-    await this.call('assign', () => this.redis.hset(this.keys.desk.assignees, caseId, name));
+    await storeCall('assign', () => this.redis.hset(this.keys.desk.assignees, caseId, name));
   }
 
   async assignees(caseIds: string[]): Promise<Map<string, string>> {
     if (caseIds.length === 0) return new Map();
-    const names = await this.call('assign', () => this.redis.hmget(this.keys.desk.assignees, ...caseIds));
+    const names = await storeCall('assign', () => this.redis.hmget(this.keys.desk.assignees, ...caseIds));
     const out = new Map<string, string>();
     caseIds.forEach((id, i) => names[i] && out.set(id, names[i] as string));
     return out;

@@ -9,11 +9,9 @@
  * `[A-Za-z0-9._-]` and the route refuses `|` in a sender, so the split is unambiguous.
  * Measured memory per indexed send: see test/store/sms.test.ts and docs/integration.md.
  */
-import { GatewayError } from '../errors.js';
-import { redisErrors } from '../metrics.js';
+import { scriptOf, storeCall } from './call.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
-import { SCRIPT_VERSION } from './redis.js';
 
 export interface SmsSend {
   recipient: string;
@@ -30,8 +28,6 @@ export interface SmsIndexOptions {
   traceMs: number;
   perNumber: number;
 }
-
-type Script = (...args: Array<string | number>) => Promise<unknown>;
 
 export function encodeSend(s: IndexedSend): string {
   return `${Math.floor(s.at / 1000).toString(36)}|${s.account}|${s.campaign ?? ''}|${s.sender ?? ''}`;
@@ -50,14 +46,6 @@ export class SmsIndex {
     readonly opts: SmsIndexOptions,
   ) {}
 
-  private async call<T>(what: string, op: () => Promise<T>): Promise<T> {
-    try {
-      return await op();
-    } catch (err) {
-      redisErrors.inc({ op: what });
-      throw new GatewayError('STORE_UNAVAILABLE', undefined, { cause: err });
-    }
-  }
 
   /**
    * Indexes a batch of sends: one script call per number (each touches its own slot), all
@@ -73,15 +61,15 @@ export class SmsIndex {
       byNumber.set(s.recipient, list);
     }
     if (byNumber.size === 0) return;
-    const script = (this.redis as unknown as Record<string, Script>)[SCRIPT_VERSION + 'indexSmsSends'].bind(this.redis);
-    await this.call('indexSmsSends', () =>
+    const script = scriptOf(this.redis, 'indexSmsSends');
+    await storeCall('indexSmsSends', () =>
       Promise.all([...byNumber].map(([number, entries]) => script(this.keys.smsSends(number), this.opts.perNumber, this.opts.traceMs, ...entries.slice(-this.opts.perNumber)))),
     );
   }
 
   /** Sends to a number within the window, newest first. */
   async lookup(number: string, now: number): Promise<IndexedSend[]> {
-    const raw = (await this.call('smsLookup', () => this.redis.lrange(this.keys.smsSends(number), 0, -1))) as string[];
+    const raw = (await storeCall('smsLookup', () => this.redis.lrange(this.keys.smsSends(number), 0, -1))) as string[];
     const oldest = now - this.opts.traceMs;
     return raw.map(decodeSend).filter((s): s is IndexedSend => s !== null && s.at >= oldest);
   }

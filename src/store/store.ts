@@ -6,13 +6,12 @@
  * edges log with its stack.
  */
 import type { ReporterSighting } from '../rules/evidence.js';
-import { ERRORS, GatewayError } from '../errors.js';
-import { redisErrors } from '../metrics.js';
+import { GatewayError } from '../errors.js';
 import type { Channel } from '../address.js';
 import type { Pool, WindowFigures } from '../rules/policy.js';
-import { storeErrorCode } from './health.js';
+import { type Script, scriptOf, storeCall } from './call.js';
 import type { Keys } from './keys.js';
-import { type RedisClient, SCRIPT_VERSION, redisUnavailable } from './redis.js';
+import type { RedisClient } from './redis.js';
 
 /** What we know about a message we accepted (issue: "received-report record"). */
 export interface ReceivedReport {
@@ -198,7 +197,6 @@ function caseFromJson(raw: string): CaseRecord {
   return c;
 }
 
-type Script = (...args: Array<string | number>) => Promise<unknown>;
 
 export class Store {
   constructor(
@@ -208,20 +206,9 @@ export class Store {
   ) {}
 
   private script(name: string): Script {
-    const fn = (this.redis as unknown as Record<string, Script>)[SCRIPT_VERSION + name];
-    return fn.bind(this.redis);
+    return scriptOf(this.redis, name);
   }
 
-  private async call<T>(what: string, op: () => Promise<T>): Promise<T> {
-    try {
-      return await op();
-    } catch (err) {
-      if (err instanceof GatewayError) throw err;
-      if (!redisUnavailable(err)) throw new GatewayError('INTERNAL_FAULT', `${ERRORS.INTERNAL_FAULT.message} (${what})`, { cause: err });
-      redisErrors.inc({ op: what });
-      throw new GatewayError(storeErrorCode(err), undefined, { cause: err });
-    }
-  }
 
   /** Writes the received-report record; resolves only once Redis has it. */
   async recordReport(r: ReceivedReport): Promise<boolean> {
@@ -230,7 +217,7 @@ export class Store {
       if (v === undefined || v === null) continue;
       fields.push(k, typeof v === 'string' ? v : JSON.stringify(v));
     }
-    const created = await this.call('recordReport', () =>
+    const created = await storeCall('recordReport', () =>
       this.script('recordReport')(this.keys.report(r.id), this.opts.retentionMs, ...fields),
     );
     return created === 1;
@@ -271,7 +258,7 @@ export class Store {
       account: e.account,
       wake: this.keys.outboxWake(),
     };
-    const raw = (await this.call('recordEffect', () =>
+    const raw = (await storeCall('recordEffect', () =>
       this.script('recordEffect')(
         k.dedup(e.fingerprint ?? '-'),
         k.suppressions(e.channel),
@@ -303,7 +290,7 @@ export class Store {
   /** Applies a warn/suspend decision with its guards; returns what happened. */
   async applyDecision(d: DecisionInput): Promise<{ outcome: 'none' | 'cooldown' | 'warned' | 'suspended'; warnings: number }> {
     const k = this.keys.account(d.account);
-    const r = (await this.call('applyDecision', () =>
+    const r = (await storeCall('applyDecision', () =>
       this.script('applyDecision')(
         k.meta,
         k.warnings,
@@ -334,7 +321,7 @@ export class Store {
     const k = this.keys.account(account);
     const args: Array<string | number> = [];
     for (const it of items) args.push(it.channel, Math.floor(it.at / HOUR), it.campaign ?? '', it.counter, it.n);
-    const r = await this.call('count', () =>
+    const r = await storeCall('count', () =>
       this.script('count')(
         k.windows,
         k.campaigns,
@@ -358,13 +345,13 @@ export class Store {
       if (it.type === 'delivered') tx.del(k.softBounces(it.address));
       else tx.hset(k.engaged, it.address, now);
     }
-    await this.call('markRecipients', () => tx.exec());
+    await storeCall('markRecipients', () => tx.exec());
   }
 
   /** An account's standing: meta, warnings in the warning window, figures per window. */
   async readAccount(account: string, channel: Channel, now: number) {
     const k = this.keys.account(account);
-    const [meta, warnings, figures] = await this.call('readAccount', () =>
+    const [meta, warnings, figures] = await storeCall('readAccount', () =>
       Promise.all([
         this.redis.hgetall(k.meta),
         this.redis.zrangebyscore(k.warnings, now - this.opts.warningWindowMs, '+inf', 'WITHSCORES'),
@@ -388,17 +375,17 @@ export class Store {
   /** Lifts a suspension and clears the warnings; writes account.reinstated with it. */
   async reinstate(account: string, event: OutboxEvent): Promise<boolean> {
     const k = this.keys.account(account);
-    const r = await this.call('reinstate', () => this.script('reinstate')(k.meta, k.warnings, k.outbox, JSON.stringify(event), account, this.keys.outboxWake()));
+    const r = await storeCall('reinstate', () => this.script('reinstate')(k.meta, k.warnings, k.outbox, JSON.stringify(event), account, this.keys.outboxWake()));
     return r === 1;
   }
 
   async setAccountMeta(account: string, fields: Record<string, string>): Promise<void> {
     const k = this.keys.account(account);
-    await this.call('setAccountMeta', () => this.redis.hset(k.meta, fields));
+    await storeCall('setAccountMeta', () => this.redis.hset(k.meta, fields));
   }
 
   async getSuppression(account: string, channel: Channel, address: string): Promise<SuppressionRecord | null> {
-    const v = await this.call('getSuppression', () => this.redis.hget(this.keys.account(account).suppressions(channel), address));
+    const v = await storeCall('getSuppression', () => this.redis.hget(this.keys.account(account).suppressions(channel), address));
     return v ? (JSON.parse(v) as SuppressionRecord) : null;
   }
 
@@ -408,7 +395,7 @@ export class Store {
    */
   async checkSuppressions(account: string, channel: Channel, addresses: string[]): Promise<Array<(SuppressionRecord & { scope: 'account' | 'global' }) | null>> {
     if (addresses.length === 0) return [];
-    const [own, global] = await this.call('checkSuppressions', () =>
+    const [own, global] = await storeCall('checkSuppressions', () =>
       Promise.all([this.redis.hmget(this.keys.account(account).suppressions(channel), ...addresses), this.redis.hmget(this.keys.globalSuppressions(channel), ...addresses)]),
     );
     return addresses.map((_, i) => {
@@ -436,7 +423,7 @@ export class Store {
   private async adminSuppression(op: 'add' | 'remove', account: string | null, channel: Channel, address: string, rec: SuppressionRecord | null, event: OutboxEvent, audit: Record<string, string>): Promise<{ changed: boolean; old?: string }> {
     const k = account ? this.keys.account(account) : null;
     const g = this.keys.global;
-    const raw = (await this.call('adminSuppression', () =>
+    const raw = (await storeCall('adminSuppression', () =>
       this.script('adminSuppression')(
         k ? k.suppressions(channel) : this.keys.globalSuppressions(channel),
         k ? k.meta : g.meta,
@@ -458,19 +445,19 @@ export class Store {
   /** One page of an account's (or the global) suppressions, cursor-paginated (HSCAN). */
   async listSuppressions(account: string | null, channel: Channel, cursor: string, count: number): Promise<{ cursor: string; items: Array<{ address: string } & SuppressionRecord> }> {
     const key = account ? this.keys.account(account).suppressions(channel) : this.keys.globalSuppressions(channel);
-    const [next, flat] = await this.call('listSuppressions', () => this.redis.hscan(key, cursor, 'COUNT', count));
+    const [next, flat] = await storeCall('listSuppressions', () => this.redis.hscan(key, cursor, 'COUNT', count));
     const items: Array<{ address: string } & SuppressionRecord> = [];
     for (let i = 0; i < flat.length; i += 2) items.push({ address: flat[i], ...(JSON.parse(flat[i + 1]) as SuppressionRecord) });
     return { cursor: next, items };
   }
 
   async audit(entry: Record<string, string>): Promise<void> {
-    await this.call('audit', () => this.redis.xadd(this.keys.audit(), 'MAXLEN', '~', AUDIT_KEPT, '*', ...Object.entries(entry).flat()));
+    await storeCall('audit', () => this.redis.xadd(this.keys.audit(), 'MAXLEN', '~', AUDIT_KEPT, '*', ...Object.entries(entry).flat()));
   }
 
   /** The newest entries of every audit stream, newest first (entries are ordered by stream id). */
   async readAudit(count: number): Promise<Array<Record<string, string>>> {
-    const streams = await this.call('readAudit', () => Promise.all(this.keys.audits().map((key) => this.redis.xrevrange(key, '+', '-', 'COUNT', count))));
+    const streams = await storeCall('readAudit', () => Promise.all(this.keys.audits().map((key) => this.redis.xrevrange(key, '+', '-', 'COUNT', count))));
     const all = streams.flat();
     const ms = (id: string) => Number(id.slice(0, id.indexOf('-')));
     const sq = (id: string) => Number(id.slice(id.indexOf('-') + 1));
@@ -484,8 +471,8 @@ export class Store {
     // Reports without an account or campaign never join: each is its own case.
     const pointer = c.account && c.campaign ? ck.open(c.account, c.campaign) : ck.open('-', c.id);
     for (let attempt = 0; attempt < 5; attempt++) {
-      const current = (await this.call('saveCase', () => this.redis.get(pointer))) ?? '';
-      const raw = (await this.call('saveCase', () =>
+      const current = (await storeCall('saveCase', () => this.redis.get(pointer))) ?? '';
+      const raw = (await storeCall('saveCase', () =>
         this.script('saveCase')(pointer, ck.record(current || c.id), ck.all, ck.outbox, ck.seen(fingerprint), current, JSON.stringify(c), JSON.stringify(report), now, eventId, new Date(now).toISOString(), c.status, reportsKept, this.opts.dedupMs, this.keys.outboxWake()),
       )) as string;
       const r = JSON.parse(raw) as { outcome: 'opened' | 'joined' | 'duplicate' | 'retry'; caseId: string; status?: string };
@@ -496,24 +483,24 @@ export class Store {
   }
 
   async getCase(caseId: string): Promise<CaseRecord | null> {
-    const raw = await this.call('getCase', () => this.redis.hget(this.keys.cases.record(caseId), 'data'));
+    const raw = await storeCall('getCase', () => this.redis.hget(this.keys.cases.record(caseId), 'data'));
     return raw ? caseFromJson(raw) : null;
   }
 
   /** Newest first, after the case `before` (exclusive; null: from the newest); filtered by the caller. */
   async listCases(before: string | null, scan: number): Promise<CaseRecord[]> {
-    const ids = await this.call('listCases', () => this.redis.zrevrangebylex(this.keys.cases.all, before ? `(${before}` : '+', '-', 'LIMIT', 0, scan));
+    const ids = await storeCall('listCases', () => this.redis.zrevrangebylex(this.keys.cases.all, before ? `(${before}` : '+', '-', 'LIMIT', 0, scan));
     if (ids.length === 0) return [];
     const pipe = this.redis.pipeline();
     for (const id of ids) pipe.hget(this.keys.cases.record(id), 'data');
-    const rows = (await this.call('listCases', () => pipe.exec())) ?? [];
+    const rows = (await storeCall('listCases', () => pipe.exec())) ?? [];
     return rows.map(([, raw]) => (raw ? caseFromJson(raw as string) : null)).filter((c): c is CaseRecord => c !== null);
   }
 
   async updateCase(caseId: string, account: string | null, campaign: string | null, status: string | null, note: Record<string, string> | null, by: string, eventId: string, now: number): Promise<CaseRecord | null> {
     const ck = this.keys.cases;
     const pointer = account && campaign ? ck.open(account, campaign) : ck.open('-', caseId);
-    const raw = await this.call('updateCase', () =>
+    const raw = await storeCall('updateCase', () =>
       this.script('updateCase')(ck.record(caseId), pointer, ck.outbox, status ?? '', note ? JSON.stringify(note) : '', eventId, new Date(now).toISOString(), by, this.keys.outboxWake()),
     );
     await this.audit({ action: 'case.update', caseId, by, status: status ?? '', note: note?.text ?? '', at: new Date(now).toISOString() });
@@ -521,7 +508,7 @@ export class Store {
   }
 
   async saveConsent(account: string, channel: Channel, address: string, proof: Record<string, unknown>): Promise<void> {
-    await this.call('saveConsent', () => this.redis.hset(this.keys.account(account).consents, `${channel}|${address}`, JSON.stringify(proof)));
+    await storeCall('saveConsent', () => this.redis.hset(this.keys.account(account).consents, `${channel}|${address}`, JSON.stringify(proof)));
   }
 
   /**
@@ -529,7 +516,7 @@ export class Store {
    * (`w|…`, see store/consents.ts) when there is one, else the platform's claim; `witnessed` says which.
    */
   async getConsent(account: string, channel: Channel, address: string): Promise<Record<string, unknown> | null> {
-    const [w, c] = await this.call('getConsent', () => this.redis.hmget(this.keys.account(account).consents, `w|${channel}|${address}`, `${channel}|${address}`));
+    const [w, c] = await storeCall('getConsent', () => this.redis.hmget(this.keys.account(account).consents, `w|${channel}|${address}`, `${channel}|${address}`));
     const v = w ?? c;
     return v ? { ...(JSON.parse(v) as Record<string, unknown>), witnessed: w !== null } : null;
   }
@@ -537,31 +524,31 @@ export class Store {
   /** Counts a hit in a fixed one-minute window; returns the count so far. */
   async hit(scope: string, client: string, now: number): Promise<number> {
     const key = this.keys.rateLimit(scope, client, Math.floor(now / 60_000));
-    return (await this.call('rateLimit', () => this.script('hit')(key, 120_000))) as number;
+    return (await storeCall('rateLimit', () => this.script('hit')(key, 120_000))) as number;
   }
 
   /** Events waiting in a partition's outbox (the delivery worker reads them in order). */
   async outboxEvents(partition: number, count = 1000): Promise<OutboxEvent[]> {
-    const entries = await this.call('outbox', () => this.redis.xrange(this.keys.outbox(partition), '-', '+', 'COUNT', count));
+    const entries = await storeCall('outbox', () => this.redis.xrange(this.keys.outbox(partition), '-', '+', 'COUNT', count));
     return entries.map(([, f]) => JSON.parse(f[f.indexOf('event') + 1]) as OutboxEvent);
   }
 
   async getReport(id: string): Promise<Record<string, string> | null> {
-    const h = await this.call('getReport', () => this.redis.hgetall(this.keys.report(id)));
+    const h = await storeCall('getReport', () => this.redis.hgetall(this.keys.report(id)));
     return h && Object.keys(h).length > 0 ? h : null;
   }
 
   async quarantine(e: QuarantineEntry): Promise<void> {
-    await this.call('quarantine', () =>
+    await storeCall('quarantine', () =>
       this.script('quarantine')(this.keys.quarantine(), this.keys.quarantined(e.id), e.id, JSON.stringify(e), this.opts.quarantineKeep, this.opts.retentionMs),
     );
   }
 
   async listQuarantine(limit: number): Promise<QuarantineEntry[]> {
-    const ids = await this.call('listQuarantine', () => this.redis.lrange(this.keys.quarantine(), 0, limit - 1));
+    const ids = await storeCall('listQuarantine', () => this.redis.lrange(this.keys.quarantine(), 0, limit - 1));
     if (ids.length === 0) return [];
     // One slot ({q}): one MGET on a Cluster too. Entries that expired are gone from the answer.
-    const items = await this.call('listQuarantine', () => this.redis.mget(...ids.map((id) => this.keys.quarantined(id))));
+    const items = await storeCall('listQuarantine', () => this.redis.mget(...ids.map((id) => this.keys.quarantined(id))));
     return items.filter((s): s is string => s !== null).map((s) => JSON.parse(s) as QuarantineEntry);
   }
 
@@ -584,7 +571,7 @@ export class Store {
    */
   async lookupSuppressions(account: string, channel: Channel, addresses: string[]): Promise<{ own: Array<string | null>; global: Array<string | null> }> {
     if (addresses.length === 0) return { own: [], global: [] };
-    const [own, global] = await this.call('lookupSuppressions', () =>
+    const [own, global] = await storeCall('lookupSuppressions', () =>
       Promise.all([this.redis.hmget(this.keys.account(account).suppressions(channel), ...addresses), this.redis.hmget(this.keys.globalSuppressions(channel), ...addresses)]),
     );
     return { own, global };
@@ -600,7 +587,7 @@ export class Store {
     for (let i = 0; i < entries.length; i += SLICE) {
       const values = entries.slice(i, i + SLICE).map((e) => JSON.stringify(e));
       // The TTL is set with the first slice: a write that fails halfway still expires.
-      await this.call('savePreflightSuppressed', async () => {
+      await storeCall('savePreflightSuppressed', async () => {
         if (i > 0) return void (await this.redis.rpush(key, ...values));
         const failed = (await this.redis.multi().del(key).rpush(key, ...values).pexpire(key, ttlMs).exec())?.find(([err]) => err);
         if (failed) throw failed[0];
@@ -611,14 +598,14 @@ export class Store {
   /** One page of a kept preflight list; null when it is unknown or expired. */
   async preflightSuppressedPage(preflightId: string, offset: number, count: number): Promise<{ total: number; items: string[] } | null> {
     const key = this.keys.preflightSuppressed(preflightId);
-    const [[, total], [, items]] = (await this.call('preflightSuppressedPage', () => this.redis.multi().llen(key).lrange(key, offset, offset + count - 1).exec())) as [[unknown, number], [unknown, string[]]];
+    const [[, total], [, items]] = (await storeCall('preflightSuppressedPage', () => this.redis.multi().llen(key).lrange(key, offset, offset + count - 1).exec())) as [[unknown, number], [unknown, string[]]];
     return total > 0 ? { total, items } : null;
   }
 
   /** Appends a campaign event (campaign.blocked, campaign.review) to the account's outbox. */
   async writeCampaignEvent(account: string, e: OutboxEvent): Promise<void> {
     const k = this.keys.account(account);
-    await this.call('writeCampaignEvent', () => this.script('appendEvent')(k.meta, k.outbox, JSON.stringify(e), account, this.keys.outboxWake()));
+    await storeCall('writeCampaignEvent', () => this.script('appendEvent')(k.meta, k.outbox, JSON.stringify(e), account, this.keys.outboxWake()));
   }
 
   // --- evidence (issue 14): who reported an account, for the independent-reporters rule ---
@@ -631,7 +618,7 @@ export class Store {
     const key = this.keys.account(account).reporters;
     // '|' cannot occur in a report id or an IP group; an address keeps any '|' after the second.
     const member = `${s.reportId}|${s.ipGroup}|${s.address ?? ''}`;
-    const res = await this.call('noteReporter', () =>
+    const res = await storeCall('noteReporter', () =>
       this.redis.multi().zadd(key, now, member).zremrangebyscore(key, '-inf', now - windowMs).zrange(key, '0', '999').pexpire(key, windowMs).exec(),
     );
     const failed = res?.find(([err]) => err);
@@ -655,7 +642,7 @@ export class Store {
     const first = last - hours + 1;
     const fields: string[] = [];
     for (let h = first; h <= last; h++) fields.push(`${channel}|${h}|s`, `${channel}|${h}|c`, `${channel}|${h}|h`);
-    const v = await this.call('hourlyFigures', () => this.redis.hmget(this.keys.account(account).windows, ...fields));
+    const v = await storeCall('hourlyFigures', () => this.redis.hmget(this.keys.account(account).windows, ...fields));
     const kept = last - this.maxHours - 1;
     return Array.from({ length: hours }, (_, i) =>
       first + i <= kept ? null : { hour: first + i, sent: Number(v[i * 3] ?? 0), complaints: Number(v[i * 3 + 1] ?? 0), hardBounces: Number(v[i * 3 + 2] ?? 0) },
@@ -667,7 +654,7 @@ export class Store {
     if (accounts.length === 0) return new Set();
     const pipe = this.redis.pipeline();
     for (const a of accounts) pipe.hget(this.keys.account(a).meta, 'suspended');
-    const rows = (await this.call('suspendedAccounts', () => pipe.exec())) ?? [];
+    const rows = (await storeCall('suspendedAccounts', () => pipe.exec())) ?? [];
     return new Set(accounts.filter((_, i) => rows[i]?.[1] === '1'));
   }
 
@@ -682,7 +669,7 @@ export class Store {
     for (let i = 0; i < rows.length; i += 1000) {
       const pipe = this.redis.pipeline();
       for (const r of rows.slice(i, i + 1000)) pipe.hsetnx(key, r.address, JSON.stringify(r.rec));
-      const res = (await this.call('importSuppressions', () => pipe.exec())) ?? [];
+      const res = (await storeCall('importSuppressions', () => pipe.exec())) ?? [];
       added += res.filter(([err, v]) => !err && v === 1).length;
     }
     await this.audit({ action: 'suppression.import', account: account ?? '*', channel, by, at, rows: String(rows.length), added: String(added) });

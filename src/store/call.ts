@@ -1,0 +1,29 @@
+/**
+ * The one way every store module calls Redis: Redis being away (unreachable, busy, out of
+ * memory or disk) becomes a catalogue error the edges answer with a temporary failure
+ * (451 / 452 / 503) and counts in abusegate_redis_errors_total; anything else is a bug and
+ * becomes INTERNAL_FAULT, logged with its stack by the edges.
+ */
+import { ERRORS, GatewayError } from '../errors.js';
+import { redisErrors } from '../metrics.js';
+import { storeErrorCode } from './health.js';
+import { type RedisClient, SCRIPT_VERSION, redisUnavailable } from './redis.js';
+
+export async function storeCall<T>(what: string, op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    if (err instanceof GatewayError) throw err;
+    if (!redisUnavailable(err)) throw new GatewayError('INTERNAL_FAULT', `${ERRORS.INTERNAL_FAULT.message} (${what})`, { cause: err });
+    redisErrors.inc({ op: what });
+    throw new GatewayError(storeErrorCode(err), undefined, { cause: err });
+  }
+}
+
+export type Script = (...args: Array<string | number>) => Promise<unknown>;
+
+/** A script registered from src/store/lua (defineScripts), by its name without the key count. */
+export function scriptOf(redis: RedisClient, name: string): Script {
+  const fn = (redis as unknown as Record<string, Script>)[SCRIPT_VERSION + name];
+  return fn.bind(redis);
+}
