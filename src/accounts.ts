@@ -3,7 +3,6 @@ import type { Clock } from './clock.js';
 import type { Config } from './config/schema.js';
 import { event } from './effects.js';
 import { GatewayError } from './errors.js';
-import { newId } from './ids.js';
 import type { Store } from './store/store.js';
 
 export class Accounts {
@@ -70,22 +69,9 @@ export class Accounts {
    */
   async suspend(account: string, note: string, by: string): Promise<boolean> {
     const now = this.clock.now();
-    const r = await this.store.applyDecision({
-      account,
-      action: 'suspend',
-      now,
-      cooldownMs: 0,
-      suspendAfter: Number.MAX_SAFE_INTEGER,
-      reason: 'investigation',
-      channel: 'email',
-      counter: 'c',
-      windowHours: Math.max(...this.rates.windowHours),
-      warnEventId: 'evt_' + newId(now),
-      suspendEventId: 'evt_' + newId(now),
-      data: { account, kind: 'desk', note, by },
-    });
-    await this.store.audit({ action: 'account.suspend', account, by, note, at: new Date(now).toISOString(), result: r.outcome === 'suspended' ? 'suspended' : 'already' });
-    return r.outcome === 'suspended';
+    const suspended = await this.store.suspendForInvestigation(account, 'email', now, Math.max(...this.rates.windowHours), { account, kind: 'desk', note, by });
+    await this.store.audit({ action: 'account.suspend', account, by, note, at: new Date(now).toISOString(), result: suspended ? 'suspended' : 'already' });
+    return suspended;
   }
 
   async reinstate(account: string, note: string | null, by: string): Promise<void> {

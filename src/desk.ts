@@ -138,21 +138,16 @@ export class Desk {
     }
     let suspended = false;
     if (account && finding) {
-      const r = await this.store.applyDecision({
+      suspended = await this.store.suspendForInvestigation(account, input.channel === 'sms' ? 'sms' : 'email', now, Math.max(...this.config.rates.windowHours), {
         account,
-        action: 'suspend',
-        now,
-        cooldownMs: 0,
-        suspendAfter: Number.MAX_SAFE_INTEGER,
-        reason: 'investigation',
-        channel: input.channel === 'sms' ? 'sms' : 'email',
-        counter: 'c',
-        windowHours: Math.max(...this.config.rates.windowHours),
-        warnEventId: 'evt_' + newId(now),
-        suspendEventId: 'evt_' + newId(now),
-        data: { account, kind: 'investigation', rule: finding.rule, evidence: finding.evidence, caseId: saved.caseId, suspicions: suspicious, campaign: input.campaign, guidance: guidanceFor('investigation', this.config.guidance) },
+        kind: 'investigation',
+        rule: finding.rule,
+        evidence: finding.evidence,
+        caseId: saved.caseId,
+        suspicions: suspicious,
+        campaign: input.campaign,
+        guidance: guidanceFor('investigation', this.config.guidance),
       });
-      suspended = r.outcome === 'suspended';
       if (suspended) {
         accountActions.inc({ action: 'suspended', kind: 'investigation' });
         this.log.warn({ code: 'ACCOUNT_SUSPENDED', account, reason: 'investigation', rule: finding.rule, evidence: finding.evidence, caseId: saved.caseId, suspicious }, 'account suspended for investigation');

@@ -7,6 +7,7 @@
  */
 import type { ReporterSighting } from '../rules/evidence.js';
 import { GatewayError } from '../errors.js';
+import { newId } from '../ids.js';
 import type { Channel } from '../address.js';
 import type { Pool, WindowFigures } from '../rules/policy.js';
 import { type Script, scriptOf, storeCall } from './call.js';
@@ -285,6 +286,29 @@ export class Store {
       softCount: r.softCount,
       windows: this.opts.windows.map((w, i) => ({ name: w.name, hours: w.hours, ...figures[i] })),
     };
+  }
+
+  /**
+   * Suspends at once for investigation (a reviewer's decision, or an investigation rule):
+   * the same guarded step and account.suspended event as a rate suspension, without the
+   * cooldown or the warnings count. True when the account was suspended now.
+   */
+  async suspendForInvestigation(account: string, channel: Channel, now: number, windowHours: number, data: Record<string, unknown>): Promise<boolean> {
+    const r = await this.applyDecision({
+      account,
+      action: 'suspend',
+      now,
+      cooldownMs: 0,
+      suspendAfter: Number.MAX_SAFE_INTEGER,
+      reason: 'investigation',
+      channel,
+      counter: 'c',
+      windowHours,
+      warnEventId: 'evt_' + newId(now),
+      suspendEventId: 'evt_' + newId(now),
+      data,
+    });
+    return r.outcome === 'suspended';
   }
 
   /** Applies a warn/suspend decision with its guards; returns what happened. */
