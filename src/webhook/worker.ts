@@ -533,10 +533,10 @@ export class WebhookWorker {
       at: new Date(this.clock.now()).toISOString(),
     };
     await this.redis.xadd(this.deps.keys.deadLetters(), 'MAXLEN', '~', DEAD_LETTERS_KEPT, '*', ...Object.entries(letter).flat());
-    // The next event of the key goes on: one that cannot be delivered holds up no other.
-    await this.release(job, idOf(letter.event));
     webhookDeliveries.inc({ endpoint, result: 'dead' });
     webhookDeadLetters.inc({ endpoint });
+    // The next event of the key goes on: one that cannot be delivered holds up no other.
+    await this.release(job, idOf(letter.event));
     this.deps.log.error(
       { code: 'WEBHOOK_DEAD', endpoint, eventId: idOf(letter.event), attempts, err: error },
       'webhook event moved to the dead-letter stream',
