@@ -63,6 +63,21 @@ export interface AbuseDetails {
   tokenState: 'valid' | 'forged' | 'missing';
   /** SMS complaints: the sender id or number the reporter names. */
   sender?: string;
+  /** Files the reporter attached (screenshots, forwarded .eml/.msg), listed as evidence, never opened. */
+  attachments?: AttachmentEvidence[];
+  /** Domains of the links in the reported message's text and HTML (lower case, A-label, unique). */
+  linkDomains?: string[];
+}
+
+export interface AttachmentEvidence {
+  /** The filename the sender gave (Content-Disposition / Content-Type name), or null. */
+  name: string | null;
+  /** The declared media type, lower case. */
+  type: string;
+  /** Decoded size in octets. */
+  size: number;
+  /** SHA-256 of the decoded content, hex. */
+  sha256: string;
 }
 
 export interface Report {
