@@ -321,6 +321,7 @@ async function startGateway(dir, appendfsync) {
       // Redis counter is part of the work per message) but out of reach.
       '  connectionsPerMinute: 1000000000',
       '  messagesPerMinute: 1000000000',
+      '  connectionsPerIp: 0',
       'http:',
       '  host: 127.0.0.1',
       'policy:',

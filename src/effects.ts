@@ -13,8 +13,8 @@ import { accountActions, bounceRecipientsIgnored, unattributedReports } from './
 import type { Report } from './parse/report.js';
 import { type BounceBinding, bounceTargets, complaintEvidence, countedEventParts } from './rules/evidence.js';
 import { guidanceFor } from './rules/guidance.js';
-import { decide, type PolicyConfig, type RateKind } from './rules/policy.js';
-import type { AccountFigures, OutboxEvent, Store, SuppressionRecord } from './store/store.js';
+import type { PolicyConfig, RateKind } from './rules/policy.js';
+import type { MessageOutcome, OutboxEvent, ReceivedReport, RecipientEffect, Store, SuppressionRecord } from './store/store.js';
 
 export interface EffectContext {
   reportId: string;
@@ -48,6 +48,16 @@ export function unsuppressedEvent(account: string | null, channel: Channel, addr
   return event('recipient.unsuppressed', now, { account, scope: account ? 'account' : 'global', channel, address, by, note, at: new Date(now).toISOString() });
 }
 
+/** A message's effects on one account, before they are written (Store.recordMessage). */
+interface Plan {
+  account: string;
+  channel: Channel;
+  campaign: string | null;
+  sample: string | null;
+  recipients: RecipientEffect[];
+  decision: RateKind | null;
+}
+
 export class Effects {
   private readonly policy: PolicyConfig;
   private readonly rates: Config['rates'];
@@ -68,65 +78,87 @@ export class Effects {
     this.policy = { minVolume: this.rates.minVolume, complaint: this.rates.complaint, bounce: this.rates.bounce };
   }
 
-  async apply(report: Report, ctx: EffectContext): Promise<EffectOutcome> {
-    if (report.error || !['complaint', 'bounce', 'unsubscribe'].includes(report.kind)) return NONE;
-    const { account, campaign } = report.attribution;
-    // A report that names no account we can trust is recorded for review and changes nothing.
+  /**
+   * Records a message: its record (when given) and its effects in one store call. A report
+   * that names no account we can trust is recorded for review and changes nothing.
+   */
+  async apply(report: Report, ctx: EffectContext, record: ReceivedReport | null): Promise<EffectOutcome> {
+    const account = report.attribution.account;
+    const acts = !report.error && ['complaint', 'bounce', 'unsubscribe'].includes(report.kind);
     if (!account) {
-      unattributedReports.inc({ kind: report.kind });
+      if (acts) unattributedReports.inc({ kind: report.kind });
+      if (record) await this.store.recordReport(record);
       return NONE;
     }
-    if (report.kind === 'complaint') return this.complaint(report, account, campaign, ctx);
-    if (report.kind === 'bounce') return this.bounce(report, account, campaign, ctx);
-    return this.unsubscribe(report, account, campaign, ctx);
+    const now = this.clock.now();
+    const campaign = report.attribution.campaign;
+    const plan: Plan | null = !acts
+      ? null
+      : report.kind === 'complaint'
+        ? this.complaint(report, account, campaign, ctx, now)
+        : report.kind === 'bounce'
+          ? this.bounce(report, account, campaign, ctx, now)
+          : this.unsubscribe(report, account, campaign, ctx, now);
+    const m = await this.write(plan ?? { account, channel: 'email', campaign, sample: null, recipients: [], decision: null }, record, now);
+    if (!plan) return NONE;
+    // One report is one complaint: its first recipient says whether it was seen before.
+    const duplicate = report.kind === 'complaint' ? (m.recipients[0]?.duplicate ?? false) : m.recipients.some((r) => r.duplicate);
+    return { suppressed: m.suppressed, duplicate, action: m.action };
   }
 
   /** An unsubscribe request mailed to unsubscribe+TOKEN@ (the List-Unsubscribe mailto). */
-  private async unsubscribe(report: Report, account: string, campaign: string | null, ctx: EffectContext): Promise<EffectOutcome> {
+  private unsubscribe(report: Report, account: string, campaign: string | null, ctx: EffectContext, now: number): Plan | null {
     const address = report.recipients[0]?.address ? normaliseEmail(report.recipients[0].address) : null;
-    if (!address) return NONE;
-    return this.suppress(account, 'email', address, { reason: 'unsubscribe', source: 'mailto', campaign: campaign ?? undefined, reportId: ctx.reportId });
+    if (!address) return null;
+    return this.suppression(account, 'email', address, { reason: 'unsubscribe', source: 'mailto', campaign: campaign ?? undefined, reportId: ctx.reportId }, now);
   }
 
   /** An SMS complaint: the number is suppressed and the complaint counts on the sms channel. */
   async smsComplaint(account: string, campaign: string | null, phone: string, reportId: string, messageFingerprint: string): Promise<EffectOutcome> {
     const now = this.clock.now();
     const suppression: SuppressionRecord = { reason: 'complaint', source: 'sms', at: new Date(now).toISOString(), reportId, campaign: campaign ?? undefined };
-    const f = await this.store.recordEffect({
-      account,
-      channel: 'sms',
-      campaign,
-      address: phone,
-      counter: 'c',
-      suppression,
-      event: event('recipient.suppressed', now, { account, channel: 'sms', address: phone, ...suppression }),
-      // The number and the report's content (the message's Message-ID or the form's text):
-      // a retried delivery of the same complaint counts once.
-      fingerprint: fingerprint(['sms', account, phone, messageFingerprint]),
-      reportId,
+    const m = await this.write(
+      {
+        account,
+        channel: 'sms',
+        campaign,
+        sample: reportId,
+        recipients: [
+          {
+            address: phone,
+            counter: 'c',
+            suppression,
+            event: event('recipient.suppressed', now, { account, channel: 'sms', address: phone, ...suppression }),
+            // The number and the report's content (the message's Message-ID or the form's text):
+            // a retried delivery of the same complaint counts once.
+            fingerprint: fingerprint(['sms', account, phone, messageFingerprint]),
+          },
+        ],
+        decision: 'complaint',
+      },
+      null,
       now,
-    });
-    const action = f.suspended ? 'none' : await this.judge(account, 'complaint', 'sms', f, now);
-    return { suppressed: f.newlySuppressed ? [phone] : [], duplicate: f.duplicate, action };
+    );
+    return { suppressed: m.suppressed, duplicate: m.recipients[0].duplicate, action: m.action };
   }
 
   /** Suppresses one recipient for an account (with its event), outside any report counting. */
   async suppress(account: string, channel: Channel, address: string, rec: Omit<SuppressionRecord, 'at'>): Promise<EffectOutcome> {
     const now = this.clock.now();
+    const m = await this.write(this.suppression(account, channel, address, rec, now), null, now);
+    return { suppressed: m.suppressed, duplicate: false, action: m.action };
+  }
+
+  private suppression(account: string, channel: Channel, address: string, rec: Omit<SuppressionRecord, 'at'>, now: number): Plan {
     const suppression: SuppressionRecord = { ...rec, at: new Date(now).toISOString() };
-    const f = await this.store.recordEffect({
+    return {
       account,
       channel,
       campaign: rec.campaign ?? null,
-      address,
-      counter: null,
-      suppression,
-      event: event('recipient.suppressed', now, { account, channel, address, ...suppression }),
-      fingerprint: null,
-      reportId: null,
-      now,
-    });
-    return { suppressed: f.newlySuppressed ? [address] : [], duplicate: false, action: 'none' };
+      sample: null,
+      recipients: [{ address, counter: null, suppression, event: event('recipient.suppressed', now, { account, channel, address, ...suppression }), fingerprint: null }],
+      decision: null,
+    };
   }
 
   /**
@@ -134,14 +166,11 @@ export class Effects {
    * bounces count toward the 7/15 rule; sender-side reasons (we were blocked) only count
    * toward the account's figures. Hard bounces drive the bounce-rate policy.
    */
-  private async bounce(report: Report, account: string, campaign: string | null, ctx: EffectContext): Promise<EffectOutcome> {
-    const now = this.clock.now();
-    const out: EffectOutcome = { suppressed: [], duplicate: false, action: 'none' };
-    let hardFigures: AccountFigures | null = null;
+  private bounce(report: Report, account: string, campaign: string | null, ctx: EffectContext, now: number): Plan {
     // Only the recipients the VERP token speaks for (rules/evidence.ts).
     const { allowed, ignored } = bounceTargets(report.recipients, account, ctx.binding ?? null);
     if (ignored > 0) bounceRecipientsIgnored.inc({ why: ctx.binding ? 'other-recipient' : 'unverified-token' }, ignored);
-    for (const r of allowed) {
+    const recipients = allowed.map((r): RecipientEffect => {
       const address = r.address ? normaliseEmail(r.address) : null;
       const senderSide = !r.hard && this.senderSide.has(r.reason ?? '');
       const suppression: SuppressionRecord | null =
@@ -156,10 +185,7 @@ export class Effects {
               diagnostic: r.diagnostic?.slice(0, 500) ?? undefined,
             }
           : null;
-      const f = await this.store.recordEffect({
-        account,
-        channel: 'email',
-        campaign,
+      return {
         address,
         counter: r.hard ? 'h' : 'f',
         suppression,
@@ -168,35 +194,23 @@ export class Effects {
         // soft DSN is its own bounce (the same recipient's next DSN counts again), and many
         // carry no copy of the original: the DSN itself, not the original, identifies it.
         fingerprint: r.hard ? fingerprint(countedEventParts('hard-bounce', account, address, ctx.fingerprint)) : fingerprint(['bounce', account, address, r.status, ctx.fingerprint]),
-        reportId: ctx.reportId,
-        now,
         softLimits: r.hard ? undefined : { unengaged: this.bounces.softLimit, engaged: this.bounces.softLimitEngaged, idleMs: this.bounces.softIdleDays * 86_400_000 },
-      });
-      if (f.newlySuppressed && address) out.suppressed.push(address);
-      if (f.duplicate) out.duplicate = true;
-      if (r.hard && !f.suspended) hardFigures = f;
-    }
-    if (hardFigures) out.action = await this.judge(account, 'bounce', 'email', hardFigures, now);
-    return out;
+      };
+    });
+    return { account, channel: 'email', campaign, sample: ctx.reportId, recipients, decision: recipients.some((r) => r.counter === 'h') ? 'bounce' : null };
   }
 
-  private async complaint(report: Report, account: string, campaign: string | null, ctx: EffectContext): Promise<EffectOutcome> {
-    const now = this.clock.now();
+  private complaint(report: Report, account: string, campaign: string | null, ctx: EffectContext, now: number): Plan {
     const feedbackType = report.recipients[0]?.feedbackType ?? null;
     const { counter, suppress } = complaintEvidence(feedbackType, ctx.trusted);
     const addresses = [...new Set(report.recipients.map((r) => (r.address ? normaliseEmail(r.address) : null)).filter((a): a is string => !!a))];
     const targets: Array<string | null> = addresses.length ? addresses : [null];
-    const out: EffectOutcome = { suppressed: [], duplicate: false, action: 'none' };
-    let figures: AccountFigures | null = null;
-    for (const [i, address] of targets.entries()) {
+    const recipients = targets.map((address, i): RecipientEffect => {
       const suppression: SuppressionRecord | null =
         suppress && address
           ? { reason: suppress, source: 'fbl', at: new Date(now).toISOString(), reportId: ctx.reportId, feedbackType: feedbackType ?? undefined, campaign: campaign ?? undefined }
           : null;
-      const f = await this.store.recordEffect({
-        account,
-        channel: 'email',
-        campaign,
+      return {
         address,
         // One report is one complaint, however many recipients it names.
         counter: i === 0 ? counter : null,
@@ -204,45 +218,41 @@ export class Effects {
         event: suppression ? event('recipient.suppressed', now, { account, channel: 'email', address, ...suppression }) : null,
         // A counted complaint counts once per recipient and dedup window (rules/evidence.ts).
         fingerprint: counter === 'c' || counter === 'u' ? fingerprint(countedEventParts('complaint', account, address, report.original.messageId ?? ctx.fingerprint)) : complaintFingerprint(report, feedbackType, account, campaign, address, ctx.fingerprint),
-        reportId: i === 0 ? ctx.reportId : null,
-        now,
-      });
-      if (f.newlySuppressed && address) out.suppressed.push(address);
-      if (i === 0) {
-        figures = f;
-        out.duplicate = f.duplicate;
-      }
-    }
-    if (counter === 'c' && figures && !figures.suspended) {
-      out.action = await this.judge(account, 'complaint', 'email', figures, now);
-    }
-    return out;
+      };
+    });
+    return { account, channel: 'email', campaign, sample: ctx.reportId, recipients, decision: counter === 'c' ? 'complaint' : null };
   }
 
-  /** Decides on the account's figures and applies the decision with its guards. */
-  private async judge(account: string, kind: RateKind, channel: Channel, f: AccountFigures, now: number): Promise<EffectOutcome['action']> {
-    const d = decide(kind, f.pool, f.windows, this.policy);
-    if (d.action === 'none') return 'none';
-    const window = this.rates.windowHours[f.windows.findIndex((w) => w.name === d.evidence.window)];
-    const r = await this.store.applyDecision({
-      account,
-      action: d.action,
+  /** Writes a plan with its record; the rate decision is taken in the same step. */
+  private async write(plan: Plan, record: ReceivedReport | null, now: number): Promise<Omit<EffectOutcome, 'duplicate'> & { recipients: MessageOutcome['recipients'] }> {
+    const kind = plan.decision;
+    const m = await this.store.recordMessage({
+      record,
+      account: plan.account,
+      channel: plan.channel,
+      campaign: plan.campaign,
+      sample: plan.sample,
+      recipients: plan.recipients,
       now,
-      cooldownMs: this.rates.warnCooldownHours * 3_600_000,
-      suspendAfter: this.rates.warningsToSuspend,
-      reason: `${kind}-rate`,
-      channel,
-      counter: kind === 'complaint' ? 'c' : 'h',
-      windowHours: window,
-      warnEventId: 'evt_' + newId(now),
-      suspendEventId: 'evt_' + newId(now),
-      data: { account, pool: f.pool, channel, rule: `${kind}-rate`, ...d.evidence, guidance: guidanceFor(kind, this.guidance) },
+      decision: kind
+        ? {
+            kind,
+            policy: this.policy,
+            cooldownMs: this.rates.warnCooldownHours * 3_600_000,
+            suspendAfter: this.rates.warningsToSuspend,
+            warnEventId: 'evt_' + newId(now),
+            suspendEventId: 'evt_' + newId(now),
+            data: { account: plan.account, channel: plan.channel, rule: `${kind}-rate`, guidance: guidanceFor(kind, this.guidance) },
+          }
+        : null,
     });
-    if (r.outcome === 'warned' || r.outcome === 'suspended') {
-      accountActions.inc({ action: r.outcome, kind });
-      this.log.info({ code: r.outcome === 'warned' ? 'ACCOUNT_WARNED' : 'ACCOUNT_SUSPENDED', account, ...d.evidence, warnings: r.warnings }, `account ${r.outcome}`);
+    const d = m.decision;
+    if (kind && d && (d.outcome === 'warned' || d.outcome === 'suspended')) {
+      accountActions.inc({ action: d.outcome, kind });
+      this.log.info({ code: d.outcome === 'warned' ? 'ACCOUNT_WARNED' : 'ACCOUNT_SUSPENDED', account: plan.account, ...d.evidence, warnings: d.warnings }, `account ${d.outcome}`);
     }
-    return r.outcome;
+    const suppressed = plan.recipients.filter((r, i) => r.address && m.recipients[i]?.newlySuppressed).map((r) => r.address!);
+    return { suppressed, action: d?.outcome ?? 'none', recipients: m.recipients };
   }
 }
 

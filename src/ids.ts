@@ -1,6 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 
-const B32 = '0123456789abcdefghjkmnpqrstvwxyz'; // Crockford base32, lower case
+export const B32 = '0123456789abcdefghjkmnpqrstvwxyz'; // Crockford base32, lower case
 
 /**
  * A time-ordered id (ULID layout: 48-bit milliseconds, 80 random bits, 26 characters) so

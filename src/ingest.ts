@@ -128,13 +128,15 @@ export class Ingest {
    */
   async accept(raw: Buffer, env: Envelope, size = raw.length): Promise<Accepted> {
     const arrivedAt = this.deps.clock.now();
-    const id = newId(arrivedAt);
+    // The id names the partition of the report's account once it is parsed (Keys.reportId).
+    const ref = { id: newId(arrivedAt) };
     // Counts, cases and events are keyed by this, never by the id: a retry gets a new id.
     const fp = messageFingerprint(raw, env, this.deps.maxHeaderBytes);
     try {
-      return await this.record(raw, env, size, id, arrivedAt, fp);
+      return await this.record(raw, env, size, ref, arrivedAt, fp);
     } catch (err) {
       if (err instanceof GatewayError && err.code !== 'INTERNAL_FAULT') throw err;
+      const id = ref.id;
       // A bug, not an outage: logged with its stack, answered 451 once. The same message
       // delivered again meets the same bug: it is quarantined (250) with the reason, so
       // the sender stops retrying and the desk sees it, instead of endless 451s.
@@ -153,9 +155,10 @@ export class Ingest {
     }
   }
 
-  private async record(raw: Buffer, env: Envelope, size: number, id: string, arrivedAt: number, fp: string): Promise<Accepted> {
+  private async record(raw: Buffer, env: Envelope, size: number, ref: { id: string }, arrivedAt: number, fp: string): Promise<Accepted> {
     const { store } = this.deps;
     const report = this.parse(raw, env);
+    const id = (ref.id = store.keys.reportId(ref.id, report.attribution.account));
     const quarantined = report.error !== undefined;
     if (quarantined) {
       await store.quarantine({
@@ -169,33 +172,35 @@ export class Ingest {
     }
     // Only feedback-loop reports are authenticated: they alone count toward the rates.
     const auth = !quarantined && report.kind === 'complaint' && env.mailbox === 'fbl' ? await this.deps.authenticate({ raw, clientIp: env.clientIp, helo: env.helo, mailFrom: env.mailFrom }) : null;
-    // Effects and the record go out together (one round trip, one fsync of the AOF). Both
-    // must succeed before the 250; if either fails the client gets a 451 and retries, and
-    // the retry's effects are recognised as a duplicate and counted once.
     const binding = env.mailbox === 'bounces' && report.kind === 'bounce' ? this.deps.bind(env.token, raw) : null;
-    const effectsDone = quarantined ? Promise.resolve(null) : this.deps.effects.apply(report, { reportId: id, fingerprint: fp, trusted: auth ? auth.verdict === 'trusted' : true, binding });
-    const recorded = store.recordReport({
-      id,
-      mailbox: env.mailbox,
-      kind: report.kind,
-      size,
-      clientIp: env.clientIp,
-      helo: env.helo,
-      mailFrom: env.mailFrom,
-      rcptTo: env.rcptTo,
-      arrivedAt,
-      fingerprint: fp,
-      outcome: quarantined ? 'quarantined' : 'parsed',
-      error: report.error,
-      account: report.attribution.account,
-      campaign: report.attribution.campaign,
-      reporterAuth: auth ? { verdict: auth.verdict, basis: auth.basis, dkimPass: auth.dkimPass, spf: auth.spf, dmarc: auth.dmarc, fromDomain: auth.fromDomain } : undefined,
-    });
-    const [effects] = await Promise.all([effectsDone, recorded]);
+    // The record and the effects go out in one script (one round trip, one fsync of the
+    // AOF), in the partition of the report's account. It must succeed before the 250; if
+    // it fails the client gets a 451 and retries, and nothing of the first try was written.
+    const effects = await this.deps.effects.apply(
+      report,
+      { reportId: id, fingerprint: fp, trusted: auth ? auth.verdict === 'trusted' : true, binding },
+      {
+        id,
+        mailbox: env.mailbox,
+        kind: report.kind,
+        size,
+        clientIp: env.clientIp,
+        helo: env.helo,
+        mailFrom: env.mailFrom,
+        rcptTo: env.rcptTo,
+        arrivedAt,
+        fingerprint: fp,
+        outcome: quarantined ? 'quarantined' : 'parsed',
+        error: report.error,
+        account: report.attribution.account,
+        campaign: report.attribution.campaign,
+        reporterAuth: auth ? { verdict: auth.verdict, basis: auth.basis, dkimPass: auth.dkimPass, spf: auth.spf, dmarc: auth.dmarc, fromDomain: auth.fromDomain } : undefined,
+      },
+    );
     reportsByKind.inc({ kind: report.kind });
     const opensCase = !quarantined && (env.mailbox === 'abuse' || (report.kind === 'complaint' && this.deps.caseFeedbackTypes.includes(report.recipients[0]?.feedbackType ?? '')));
     const kase = opensCase ? await this.deps.desk.report({ ...abuseInput(report, id, fp, env), clientIp: env.clientIp, trustedReporter: auth?.verdict === 'trusted' }) : null;
-    return { id, report, quarantined, effects, case: kase };
+    return { id, report, quarantined, effects: quarantined ? null : effects, case: kase };
   }
 }
 

@@ -7,6 +7,8 @@
  * partition's outbox atomically, on a single Redis or a Cluster alike.
  */
 
+import { B32 } from '../ids.js';
+
 /** FNV-1a, 32 bit: a stable, fast spread of ids over partitions. */
 export function fnv1a(s: string): number {
   let h = 0x811c9dc5;
@@ -64,9 +66,24 @@ export class Keys {
     return `${this.prefix}:{p${partition}}`;
   }
 
-  /** The received-report record; it lives in the partition of its id. */
+  /**
+   * A report id (ids.ts newId) made to name a partition in its last three characters (15 of
+   * its 80 random bits; base 32, up to 32,768 partitions): the account's, so that the record
+   * is written by the script that writes the account's effects, or for a report about no
+   * account, the partition its own id falls in. Time order is kept.
+   */
+  reportId(id: string, account: string | null): string {
+    let p = account ? this.partitionOf(account) : this.partitionOf(id);
+    let tail = '';
+    for (let i = 0; i < 3; i++, p = Math.floor(p / 32)) tail = B32[p % 32] + tail;
+    return id.slice(0, -3) + tail;
+  }
+
+  /** The received-report record, in the partition its id names (reportId). */
   report(reportId: string): string {
-    return `${this.tag(this.partitionOf(reportId))}:report:${reportId}`;
+    let p = 0;
+    for (const c of reportId.slice(-3)) p = p * 32 + Math.max(0, B32.indexOf(c));
+    return `${this.tag(p)}:report:${reportId}`;
   }
 
   /** Ids of the newest unparseable messages, newest first (a trimmed list). */

@@ -83,12 +83,13 @@ export function expandIncludes(lua: string, seen: Set<string> = new Set()): stri
 
 /**
  * A script's text ready to load: includes expanded, and an argument check put in front.
- * The file name gives the key count; a script that names a KEYS[i] beyond it fails here, at
- * start (a key added without renaming the file). `--! argv N` (or `N+`: at least N) in the
- * header makes the script refuse a call with another ARGV count: a key passed in excess
- * would otherwise shift every ARGV silently.
+ * The file name gives the key count (`N+`: at least N, the caller passes the count first);
+ * a script that names a KEYS[i] beyond N fails here, at start (a key added without
+ * renaming the file). `--! argv N` (or `N+`: at least N) in the header makes the script
+ * refuse a call with another ARGV count: a key passed in excess would otherwise shift
+ * every ARGV silently.
  */
-export function scriptText(name: string, numberOfKeys: number, source: string): string {
+export function scriptText(name: string, numberOfKeys: number, source: string, moreKeys = false): string {
   const lua = expandIncludes(source);
   let highest = 0;
   for (const m of lua.matchAll(/KEYS\[(\d+)\]/g)) highest = Math.max(highest, Number(m[1]));
@@ -97,18 +98,21 @@ export function scriptText(name: string, numberOfKeys: number, source: string): 
   if (!argv) return lua;
   const want = Number(argv[1]);
   const bad = argv[2] ? `#ARGV < ${want}` : `#ARGV ~= ${want}`;
-  return `if #KEYS ~= ${numberOfKeys} or ${bad} then return redis.error_reply('ERR ${name}: wants ${numberOfKeys} keys and ${argv[2] ? 'at least ' : ''}${want} arguments, got ' .. #KEYS .. ' and ' .. #ARGV) end\n${lua}`;
+  const keys = moreKeys ? `#KEYS < ${numberOfKeys}` : `#KEYS ~= ${numberOfKeys}`;
+  const said = (atLeast: boolean) => (atLeast ? 'at least ' : '');
+  return `if ${keys} or ${bad} then return redis.error_reply('ERR ${name}: wants ${said(moreKeys)}${numberOfKeys} keys and ${said(!!argv[2])}${want} arguments, got ' .. #KEYS .. ' and ' .. #ARGV) end\n${lua}`;
 }
 
-/** Registers every src/store/lua/<name>-<numberOfKeys>.lua as `ag2<name>` (lib/ holds includes). */
+/**
+ * Registers every src/store/lua/<name>-<numberOfKeys>.lua as `ag2<name>` (lib/ holds
+ * includes); a `<name>-<N>+.lua` takes a variable number of keys, the count first.
+ */
 export function defineScripts(redis: RedisClient): void {
   for (const file of readdirSync(LUA_DIR)) {
-    const m = /^([A-Za-z]+)-(\d+)\.lua$/.exec(file);
+    const m = /^([A-Za-z]+)-(\d+)(\+?)\.lua$/.exec(file);
     if (!m) continue;
-    redis.defineCommand(SCRIPT_VERSION + m[1], {
-      numberOfKeys: Number(m[2]),
-      lua: scriptText(m[1], Number(m[2]), readFileSync(new URL(file, LUA_DIR), 'utf8')),
-    });
+    const lua = scriptText(m[1], Number(m[2]), readFileSync(new URL(file, LUA_DIR), 'utf8'), m[3] === '+');
+    redis.defineCommand(SCRIPT_VERSION + m[1], m[3] ? { lua } : { numberOfKeys: Number(m[2]), lua });
   }
 }
 

@@ -9,7 +9,7 @@ import type { ReporterSighting } from '../rules/evidence.js';
 import { GatewayError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Channel } from '../address.js';
-import type { Pool, WindowFigures } from '../rules/policy.js';
+import type { Evidence, PolicyConfig, RateKind } from '../rules/policy.js';
 import { type Script, scriptOf, storeCall } from './call.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
@@ -56,16 +56,21 @@ export interface StoreOptions {
   warningWindowMs: number;
 }
 
-/** Counter letters in the hour buckets (src/store/lua/lib/windows.lua lists them too, to drop old hours). */
+/**
+ * What a report or a traffic item counts as. Only s c h u are kept in the hour buckets (the
+ * window totals and the desk's chart read them) and c h per campaign (a decision's
+ * evidence): the others were written and never read. src/store/lua/lib/windows.lua still
+ * drops old hours of every letter, as earlier versions wrote them.
+ */
 export type Counter =
   | 's' // sent
-  | 'd' // delivered
+  | 'd' // delivered (resets a recipient's soft-bounce count)
   | 'c' // complaint that counts toward the rates
   | 'u' // complaint from an unverified reporter: recorded, not counted toward the rates
-  | 'a' // auth-failure report (RFC 6591)
+  | 'a' // auth-failure report (RFC 6591): deduplicated, not counted
   | 'h' // hard bounce
-  | 'f' // soft bounce
-  | 'e'; // engaged (opens, clicks)
+  | 'f' // soft bounce (counts per recipient, toward the soft-bounce rule)
+  | 'e'; // engaged (opens, clicks: remembered per recipient)
 
 export interface SuppressionRecord {
   reason: string;
@@ -92,34 +97,57 @@ export interface OutboxEvent {
   seq?: number;
 }
 
-export interface EffectInput {
-  account: string;
-  channel: Channel;
-  campaign: string | null;
+/** What a message does to one recipient (effects.ts builds it; recordMessage writes it). */
+export interface RecipientEffect {
   /** Normalised address or phone number; null when the report names none. */
   address: string | null;
   counter: Counter | null;
   suppression: SuppressionRecord | null;
   /** The event announcing a new suppression (written only when it is new). */
   event: OutboxEvent | null;
-  /** Stable fingerprint of the report, so a redelivery counts once; null: no dedup. */
+  /** Stable fingerprint of this recipient's effect, so a redelivery counts once; null: no dedup. */
   fingerprint: string | null;
-  reportId: string | null;
-  now: number;
   /** Soft bounce: the suppression applies only at the Nth consecutive one (7, or 15 engaged). */
   softLimits?: { unengaged: number; engaged: number; idleMs: number };
 }
 
-export interface AccountFigures {
-  duplicate: boolean;
-  newlySuppressed: boolean;
+/**
+ * The rate decision a message may trigger, taken in its script from the figures after
+ * counting (src/store/lua/lib/decision.lua; rules/policy.ts is the reference model).
+ */
+export interface RateDecision {
+  kind: RateKind;
+  policy: PolicyConfig;
+  cooldownMs: number;
+  suspendAfter: number;
+  warnEventId: string;
+  suspendEventId: string;
+  /** The events' data (account, channel, rule, guidance); the evidence is added to it. */
+  data: Record<string, unknown>;
+}
+
+/** One message's record and everything it does to one account: one script, one round trip. */
+export interface MessageInput {
+  /** The received-report record (its id from Keys.reportId with this account); null: none. */
+  record: ReceivedReport | null;
+  account: string;
+  channel: Channel;
+  campaign: string | null;
+  /** A report id kept among the account's recent ones (a suspension's evidence). */
+  sample: string | null;
+  recipients: RecipientEffect[];
+  decision: RateDecision | null;
+  now: number;
+}
+
+export type DecisionOutcome = 'none' | 'cooldown' | 'warned' | 'suspended';
+
+export interface MessageOutcome {
+  /** The account was suspended before this message (nothing was decided). */
   suspended: boolean;
-  pool: Pool;
-  lastWarnAt: number;
-  warnings: number;
-  /** The recipient's consecutive soft bounces after this one (0 when not counted). */
-  softCount: number;
-  windows: WindowFigures[];
+  recipients: Array<{ duplicate: boolean; newlySuppressed: boolean; softCount: number }>;
+  /** Null when no decision was taken (nothing counted now, or a suspended account). */
+  decision: { outcome: DecisionOutcome; warnings: number; evidence?: Evidence } | null;
 }
 
 export interface DecisionInput {
@@ -198,6 +226,15 @@ function caseFromJson(raw: string): CaseRecord {
   return c;
 }
 
+/** A report record's fields as HSET takes them (absent fields left out, others as text or JSON). */
+function reportFields(r: ReceivedReport): string[] {
+  const fields: string[] = [];
+  for (const [k, v] of Object.entries(r)) {
+    if (v === undefined || v === null) continue;
+    fields.push(k, typeof v === 'string' ? v : JSON.stringify(v));
+  }
+  return fields;
+}
 
 export class Store {
   constructor(
@@ -211,16 +248,9 @@ export class Store {
   }
 
 
-  /** Writes the received-report record; resolves only once Redis has it. */
+  /** Writes the record of a report about no account; resolves only once Redis has it. */
   async recordReport(r: ReceivedReport): Promise<boolean> {
-    const fields: string[] = [];
-    for (const [k, v] of Object.entries(r)) {
-      if (v === undefined || v === null) continue;
-      fields.push(k, typeof v === 'string' ? v : JSON.stringify(v));
-    }
-    const created = await storeCall('recordReport', () =>
-      this.script('recordReport')(this.keys.report(r.id), this.opts.retentionMs, ...fields),
-    );
+    const created = await storeCall('recordReport', () => this.script('recordReport')(this.keys.report(r.id), this.opts.retentionMs, ...reportFields(r)));
     return created === 1;
   }
 
@@ -237,55 +267,59 @@ export class Store {
     return (this.maxHours + 24) * HOUR;
   }
 
-  /** Dedup, suppression (+ event), counting and evidence of one report, in one step. */
-  async recordEffect(e: EffectInput): Promise<AccountFigures> {
-    const k = this.keys.account(e.account);
+  /**
+   * A message's record, every recipient's effect (dedup, suppression + event, counting)
+   * and the rate decision with its guards and events: one script (recordMessage), one
+   * round trip, one fsync, whatever the number of recipients.
+   */
+  async recordMessage(m: MessageInput): Promise<MessageOutcome> {
+    const k = this.keys.account(m.account);
+    const d = m.decision;
     const input = {
-      now: e.now,
-      dedupMs: e.fingerprint ? this.opts.dedupMs : 0,
-      channel: e.channel,
-      hour: Math.floor(e.now / HOUR),
-      counter: e.counter ?? '',
-      campaign: e.campaign ?? '',
-      address: e.address ?? '',
-      suppression: e.suppression ? JSON.stringify(e.suppression) : '',
-      event: e.event ? JSON.stringify(e.event) : '',
-      reportId: e.reportId ?? '',
-      bucketTtlMs: this.bucketTtlMs,
-      windows: this.windowSpec,
-      warningsSince: e.now - this.opts.warningWindowMs,
-      softLimits: e.softLimits ? `${e.softLimits.unengaged},${e.softLimits.engaged}` : '',
-      softIdleMs: e.softLimits?.idleMs ?? 0,
-      account: e.account,
+      now: m.now,
+      hour: Math.floor(m.now / HOUR),
+      channel: m.channel,
+      campaign: m.campaign ?? '',
+      account: m.account,
       wake: this.keys.outboxWake(),
+      windows: this.windowSpec,
+      bucketTtlMs: this.bucketTtlMs,
+      dedupMs: this.opts.dedupMs,
+      warningsSince: m.now - this.opts.warningWindowMs,
+      record: m.record ? { ttlMs: this.opts.retentionMs, fields: reportFields(m.record) } : undefined,
+      sample: m.sample ?? '',
+      recipients: m.recipients.map((r) => ({
+        address: r.address ?? '',
+        counter: r.counter ?? '',
+        suppression: r.suppression ? JSON.stringify(r.suppression) : '',
+        event: r.event ? JSON.stringify(r.event) : '',
+        dedup: r.fingerprint !== null,
+        softLimits: r.softLimits ? `${r.softLimits.unengaged},${r.softLimits.engaged}` : '',
+        softIdleMs: r.softLimits?.idleMs ?? 0,
+      })),
+      decision: d
+        ? {
+            kind: d.kind,
+            counter: d.kind === 'complaint' ? 'c' : 'h',
+            minVolume: d.policy.minVolume,
+            thresholds: d.kind === 'complaint' ? d.policy.complaint : { shared: d.policy.bounce, dedicated: d.policy.bounce },
+            names: this.opts.windows.map((w) => w.name),
+            cooldownMs: d.cooldownMs,
+            suspendAfter: d.suspendAfter,
+            warningsKeptMs: this.opts.warningWindowMs,
+            warnEventId: d.warnEventId,
+            suspendEventId: d.suspendEventId,
+            timestamp: new Date(m.now).toISOString(),
+            data: d.data,
+          }
+        : undefined,
     };
-    const raw = (await storeCall('recordEffect', () =>
-      this.script('recordEffect')(
-        k.dedup(e.fingerprint ?? '-'),
-        k.suppressions(e.channel),
-        k.meta,
-        k.windows,
-        k.campaigns,
-        k.samples,
-        k.outbox,
-        k.warnings,
-        k.softBounces(e.address ?? '-'),
-        k.engaged,
-        JSON.stringify(input),
-      ),
-    )) as string;
-    const r = JSON.parse(raw) as Omit<AccountFigures, 'pool' | 'windows'> & { pool: string; windows: Array<{ sent: number; complaints: number; hardBounces: number }> | Record<string, never> };
-    const figures = Array.isArray(r.windows) ? r.windows : [];
-    return {
-      duplicate: r.duplicate,
-      newlySuppressed: r.newlySuppressed,
-      suspended: r.suspended,
-      pool: r.pool === 'dedicated' ? 'dedicated' : 'shared',
-      lastWarnAt: r.lastWarnAt,
-      warnings: r.warnings,
-      softCount: r.softCount,
-      windows: this.opts.windows.map((w, i) => ({ name: w.name, hours: w.hours, ...figures[i] })),
-    };
+    const keys = [m.record ? this.keys.report(m.record.id) : k.meta, k.meta, k.suppressions(m.channel), k.windows, k.campaigns, k.samples, k.outbox, k.warnings, k.engaged];
+    for (const r of m.recipients) keys.push(k.dedup(r.fingerprint ?? '-'), k.softBounces(r.address ?? '-'));
+    const raw = (await storeCall('recordMessage', () => this.script('recordMessage')(keys.length, ...keys, JSON.stringify(input)))) as string;
+    const r = JSON.parse(raw) as { suspended: boolean; recipients: MessageOutcome['recipients'] | Record<string, never>; decision?: { outcome: DecisionOutcome; warnings: number; evidence?: Evidence } };
+    // Lua's cjson writes an empty array as {}.
+    return { suspended: r.suspended, recipients: Array.isArray(r.recipients) ? r.recipients : [], decision: r.decision ?? null };
   }
 
   /**
@@ -312,7 +346,7 @@ export class Store {
   }
 
   /** Applies a warn/suspend decision with its guards; returns what happened. */
-  async applyDecision(d: DecisionInput): Promise<{ outcome: 'none' | 'cooldown' | 'warned' | 'suspended'; warnings: number }> {
+  async applyDecision(d: DecisionInput): Promise<{ outcome: DecisionOutcome; warnings: number }> {
     const k = this.keys.account(d.account);
     const r = (await storeCall('applyDecision', () =>
       this.script('applyDecision')(
@@ -337,7 +371,7 @@ export class Store {
         this.keys.outboxWake(),
       ),
     )) as string;
-    return JSON.parse(r) as { outcome: 'none' | 'cooldown' | 'warned' | 'suspended'; warnings: number };
+    return JSON.parse(r) as { outcome: DecisionOutcome; warnings: number };
   }
 
   /** Adds counts for one account; with an idempotency key a repeated batch counts once. */

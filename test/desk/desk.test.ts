@@ -135,7 +135,7 @@ t.test('abuse desk end to end', async (t) => {
     // a complaint rate above half the warn threshold (0.05 % > 0.04 %), below warning
     await seasoned('risky');
     await call('POST', '/v1/events', { events: [{ type: 'sent', account: 'risky', count: 10_000 }] }, true);
-    for (let i = 0; i < 5; i++) await gw.store.recordEffect({ account: 'risky', channel: 'email', campaign: 'c1', address: null, counter: 'c', suppression: null, event: null, fingerprint: null, reportId: null, now: clock.now() });
+    for (let i = 0; i < 5; i++) await gw.store.recordMessage({ record: null, account: 'risky', channel: 'email', campaign: 'c1', sample: null, recipients: [{ address: null, counter: 'c', suppression: null, event: null, fingerprint: null }], decision: null, now: clock.now() });
     t.equal(await status('risky'), 'active');
     await mail(attachedReport(gw.codec!.mintLong({ account: 'risky', campaign: 'c1', recipient: 'person@recipient.example' })));
     t.equal(await status('risky'), 'suspended');

@@ -47,6 +47,15 @@ function makeStore(redis: RedisClient, prefix: string, windows = WINDOWS): Store
   return new Store(redis, new Keys(prefix, 4), { retentionMs: 86_400_000, quarantineKeep: 10, windows, dedupMs: 30 * 86_400_000, warningWindowMs: 30 * 86_400_000 });
 }
 
+/**
+ * One report's effect on an account (Store.recordMessage, one recipient), and the figures
+ * right after it, read as the decision in that script reads them (the running totals).
+ */
+async function effect(store: Store, e: { account: string; channel: Ch; campaign: string | null; address: string; counter: Counter | null; fingerprint: string | null; now: number }) {
+  const m = await store.recordMessage({ record: null, account: e.account, channel: e.channel, campaign: e.campaign, sample: null, recipients: [{ address: e.address, counter: e.counter, suppression: null, event: null, fingerprint: e.fingerprint }], decision: null, now: e.now });
+  return { duplicate: m.recipients[0].duplicate, windows: (await store.readAccount(e.account, e.channel, e.now)).windows };
+}
+
 async function connect(t: Tap.Test, url: string): Promise<RedisClient> {
   const redis = createRedis({ url, commandTimeout: 5000 });
   await redis.connect();
@@ -117,7 +126,7 @@ for (const seed of [1, 2, 3, 4]) {
         const counter = pick<Counter | null>(['c', 'c', 'h', 'h', 'u', 'f', 'a', null]);
         const again = fingerprints > 0 && r() < 0.15;
         const fingerprint = `fp${again ? int(0, fingerprints - 1) : fingerprints++}`;
-        const f = await store.recordEffect({ account, channel: ch, campaign: 'c1', address: `x${step}@example.org`, counter, suppression: null, event: null, fingerprint, reportId: null, now });
+        const f = await effect(store, { account, channel: ch, campaign: 'c1', address: `x${step}@example.org`, counter, fingerprint, now });
         t.equal(f.duplicate, again, `step ${step}: duplicate`);
         if (!again && counter) {
           model.add(ch, hour, counter, 1);
@@ -126,7 +135,7 @@ for (const seed of [1, 2, 3, 4]) {
         if (hour < (Number(await redis.hget(key, `${ch}|r`)) || 0)) slow++;
         f.windows.forEach((w, i) => {
           const want = model.sums(ch, hour, WINDOWS[i].hours);
-          same({ s: w.sent, c: w.complaints, h: w.hardBounces }, want, `step ${step}: recordEffect ${ch} ${w.name}${behind ? ' (clock behind)' : ''}`);
+          same({ s: w.sent, c: w.complaints, h: w.hardBounces }, want, `step ${step}: recordMessage ${ch} ${w.name}${behind ? ' (clock behind)' : ''}`);
         });
       } else {
         // A traffic batch: sent counts mostly, some backdated (a few past every window, some
@@ -208,17 +217,17 @@ t.test('old data (buckets, no totals) gives the same figures, and gets its total
   };
   await check('readAccount before any write', (await store.readAccount('old', 'email', now)).windows, hour);
   t.equal(await redis.hget(key, 'email|r'), null, 'a read writes nothing');
-  const f = await store.recordEffect({ account: 'old', channel: 'email', campaign: null, address: 'a@example.org', counter: 'c', suppression: null, event: null, fingerprint: 'm1', reportId: null, now });
+  const f = await effect(store, { account: 'old', channel: 'email', campaign: null, address: 'a@example.org', counter: 'c', fingerprint: 'm1', now });
   model.add('email', hour, 'c', 1);
-  await check('recordEffect on old data', f.windows, hour);
+  await check('recordMessage on old data', f.windows, hour);
   t.equal(await redis.hget(key, 'email|r'), String(hour), 'totals built and rolled to this hour');
   t.ok((await redis.pttl(key)) > 0, 'the TTL stays');
   for (let i = 0; i < 30; i++) {
     now += Math.floor(r() * 3) * HOUR;
     const h = Math.floor(now / HOUR);
-    const g = await store.recordEffect({ account: 'old', channel: 'email', campaign: null, address: `a${i}@example.org`, counter: 'h', suppression: null, event: null, fingerprint: `m${i + 2}`, reportId: null, now });
+    const g = await effect(store, { account: 'old', channel: 'email', campaign: null, address: `a${i}@example.org`, counter: 'h', fingerprint: `m${i + 2}`, now });
     model.add('email', h, 'h', 1);
-    await check(`recordEffect ${i}`, g.windows, h);
+    await check(`recordMessage ${i}`, g.windows, h);
     await check(`readAccount ${i}`, (await store.readAccount('old', 'email', now)).windows, h);
   }
 });
@@ -236,7 +245,7 @@ t.test('other windows configured: the totals are rebuilt for them, not trusted',
     const store = i % 7 < 4 ? a : b;
     await store.count('acct', [{ channel: 'email', at: now - (i % 5) * HOUR, campaign: null, counter: 's', n: 100 + i }], null, now);
     model.add('email', Math.floor((now - (i % 5) * HOUR) / HOUR), 's', 100 + i);
-    const f = await store.recordEffect({ account: 'acct', channel: 'email', campaign: null, address: `a${i}@example.org`, counter: 'c', suppression: null, event: null, fingerprint: `f${i}`, reportId: null, now });
+    const f = await effect(store, { account: 'acct', channel: 'email', campaign: null, address: `a${i}@example.org`, counter: 'c', fingerprint: `f${i}`, now });
     model.add('email', Math.floor(now / HOUR), 'c', 1);
     const hours = store === a ? [24, 168] : [72, 168];
     t.same(
@@ -255,7 +264,7 @@ t.test('a report that counts nothing, for an account without counts, creates no 
   const redis = await connect(t, server.url);
   const store = makeStore(redis, 't' + randomBytes(4).toString('hex'));
   const now = Date.parse('2026-05-10T10:30:00Z');
-  const f = await store.recordEffect({ account: 'quiet', channel: 'email', campaign: null, address: 'a@example.org', counter: null, suppression: null, event: null, fingerprint: null, reportId: null, now });
+  const f = await effect(store, { account: 'quiet', channel: 'email', campaign: null, address: 'a@example.org', counter: null, fingerprint: null, now });
   t.same(f.windows.map((w) => [w.sent, w.complaints, w.hardBounces]), [[0, 0, 0], [0, 0, 0]]);
   await store.readAccount('quiet', 'sms', now);
   // A traffic item older than every window is never read: nothing to keep either.
