@@ -1,7 +1,9 @@
 /**
  * Complaint and bounce policy (pure): given an account's figures per rolling window,
- * decide whether to warn or suspend. The guarded, atomic application of the decision
- * (one warning per cooldown, suspension after N warnings) is in store/lua/applyDecision.
+ * decide whether to warn or suspend, and what the guards make of it (one warning per
+ * cooldown, suspension after N warnings). The gateway takes the decision inside the
+ * script that counts the report (store/lua/lib/decision.lua, in recordMessage): this file
+ * is its reference model, and test/store/decision.test.ts runs random sequences through both.
  */
 
 export type Pool = 'shared' | 'dedicated';
@@ -53,4 +55,37 @@ export function decide(kind: RateKind, pool: Pool, windows: WindowFigures[], cfg
     if (rate > t.warn && (!warn || rate > warn.rate)) warn = { kind, window: w.name, sent: w.sent, count, rate, threshold: t.warn };
   }
   return warn ? { action: 'warn', evidence: warn } : { action: 'none' };
+}
+
+/** What the guards know of an account. */
+export interface Standing {
+  suspended: boolean;
+  /** When the last warning was given (0: never). */
+  lastWarnAt: number;
+  /** When each warning still kept was given. */
+  warnings: number[];
+}
+
+export interface Guards {
+  cooldownMs: number;
+  warningsToSuspend: number;
+  /** Warnings count (and are kept) for this long. */
+  warningWindowMs: number;
+}
+
+export type Outcome = 'none' | 'cooldown' | 'warned' | 'suspended';
+
+/**
+ * A decision put into effect: a suspended account is not warned or suspended again; a
+ * warning within the cooldown of the last one is not given (checked before anything else);
+ * the Nth warning within the warning window suspends. Returns the standing after it.
+ */
+export function guard(s: Standing, d: Decision, now: number, g: Guards): { outcome: Outcome; standing: Standing } {
+  if (s.suspended || d.action === 'none') return { outcome: 'none', standing: s };
+  if (d.action === 'warn' && now - s.lastWarnAt < g.cooldownMs) return { outcome: 'cooldown', standing: s };
+  const warnings = s.warnings.filter((at) => at > now - g.warningWindowMs);
+  if (d.action === 'suspend') return { outcome: 'suspended', standing: { ...s, suspended: true, warnings } };
+  warnings.push(now);
+  const suspended = warnings.length >= g.warningsToSuspend;
+  return { outcome: suspended ? 'suspended' : 'warned', standing: { suspended, lastWarnAt: now, warnings } };
 }
