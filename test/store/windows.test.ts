@@ -275,3 +275,19 @@ t.test('a report that counts nothing, for an account without counts, creates no 
   t.same(all, { [`sms|${Math.floor(now / HOUR)}|s`]: '5', 'sms|r': String(Math.floor(now / HOUR)), 'sms|ws': '24,168', 'sms|w24|s': '5', 'sms|w168|s': '5' });
   t.ok((await redis.pttl(store.keys.account('quiet').windows)) > 0);
 });
+
+t.test('only the counts someone reads are written: no delivered, engaged, soft-bounce or auth-failure buckets, campaigns count complaints and hard bounces', async (t) => {
+  const server = await testRedis(t);
+  const redis = await connect(t, server.url);
+  const store = makeStore(redis, 't' + randomBytes(4).toString('hex'));
+  const now = Date.parse('2026-05-10T10:30:00Z');
+  const items = (['s', 'd', 'e', 'c', 'h', 'u'] as Counter[]).map((counter) => ({ channel: 'email' as const, at: now, campaign: 'c1', counter, n: 3 }));
+  await store.count('acct', items, null, now);
+  for (const counter of ['f', 'a', 'c', 'h'] as Counter[]) await effect(store, { account: 'acct', channel: 'email', campaign: 'c1', address: `${counter}@example.org`, counter, fingerprint: counter, now });
+  const k = store.keys.account('acct');
+  const letters = (fields: string[]) => [...new Set(fields.filter((f) => /\|\d+\|/.test(f)).map((f) => f.slice(f.lastIndexOf('|') + 1)))].sort();
+  t.same(letters(Object.keys(await redis.hgetall(k.windows))), ['c', 'h', 's', 'u']);
+  t.same(letters(Object.keys(await redis.hgetall(k.campaigns))), ['c', 'h']);
+  const hour = Math.floor(now / HOUR);
+  t.equal(await redis.hget(k.campaigns, `email|${hour}|c1|c`), '4', 'three from traffic, one from a report');
+});

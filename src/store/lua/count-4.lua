@@ -10,7 +10,9 @@
   ARGV[1] now, ms      ARGV[2] bucket TTL, ms     ARGV[3] idempotency TTL, ms ('0': none)
   ARGV[4] window lengths in hours, comma-separated
   ARGV[5…] items of five: channel, hour, campaign ('' none), letter, count
-  An item's hour may be in the past, never after now (the caller clamps it).
+  An item's hour may be in the past, never after now (the caller clamps it). Only the
+  letters anyone reads are kept: s c h u in the hour buckets, c h per campaign (Counter in
+  src/store/store.ts); delivered and engaged items count for nothing here.
   Reply: 1 when counted, 0 for a repeated batch
 ]]
 --- @include "windows"
@@ -19,14 +21,18 @@ if ARGV[3] ~= '0' then
 end
 redis.call('HSETNX', KEYS[3], 'createdAt', ARGV[1])
 local wins = W.windows(ARGV[4])
+local BUCKETED = { s = true, c = true, h = true, u = true }
+local BY_CAMPAIGN = { c = true, h = true }
 local hour = math.floor(tonumber(ARGV[1]) / 3600000)
 for i = 5, #ARGV, 5 do
   local ch, b, campaign, letter, n = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
   -- First the totals move to now (dropping the buckets that left every window), so a
   -- backdated item lands in the windows that hold it.
-  W.roll(KEYS[1], ch, hour, wins)
-  W.add(KEYS[1], ch, b, letter, n, wins)
-  if campaign ~= '' then
+  if BUCKETED[letter] then
+    W.roll(KEYS[1], ch, hour, wins)
+    W.add(KEYS[1], ch, b, letter, n, wins)
+  end
+  if campaign ~= '' and BY_CAMPAIGN[letter] then
     redis.call('HINCRBY', KEYS[2], ch .. '|' .. b .. '|' .. campaign .. '|' .. letter, n)
   end
 end

@@ -30,8 +30,9 @@
   unless a bucket is.
 ]]
 local W = {}
--- The letters anyone sums (totalled), and every letter a bucket has (the Counter type in
--- src/store/store.ts): dropping an old hour drops them all.
+-- The letters anyone sums (totalled), and every letter a bucket had (the Counter type in
+-- src/store/store.ts; d a f e are no longer written, earlier versions wrote them):
+-- dropping an old hour drops them all.
 local LETTERS = { 's', 'c', 'h', 'u' }
 local TOTALLED = {}
 for _, l in ipairs(LETTERS) do TOTALLED[l] = true end
