@@ -124,6 +124,7 @@ export class Gateway {
       windows: config.rates.windowHours.map((hours) => ({ name: windowName(hours), hours })),
       dedupMs: config.rates.dedupDays * 86_400_000,
       warningWindowMs: config.rates.warningWindowDays * 86_400_000,
+      engagedMs: config.bounces.engagedDays * 86_400_000,
     });
     const effects = new Effects(store, config, clock, log.child({ part: 'effects' }));
     const unknownRegions = config.phone.regions.filter((r) => knownRegions([r]).length === 0);

@@ -123,6 +123,7 @@ export const schema = {
     softLimit: int(1, 1000),
     softLimitEngaged: int(1, 1000),
     softIdleDays: int(1, 3650),
+    engagedDays: int(1, 3650),
     senderSideReasons: strings(),
   },
   investigation: {

@@ -30,11 +30,11 @@ export interface AccountKeys {
    * (see lua/lib/windows.lua).
    */
   windows: string;
-  /** Hash of per-campaign counters: `<channel>|<hour>|<campaign>|<letter>`. */
+  /** Hash of per-campaign counters, `<channel>|<hour>|<campaign>|<letter>` (letters c and h: a decision's evidence). */
   campaigns: string;
   /** List of recent report ids (evidence). */
   samples: string;
-  /** Hash of recipients who opened or clicked: address → time. */
+  /** Hash of recipients who opened or clicked: address → time (expires bounces.engagedDays after the last write). */
   engaged: string;
   /** A recipient's consecutive soft bounces (expires after the idle time). */
   softBounces(address: string): string;

@@ -54,6 +54,8 @@ export interface StoreOptions {
   dedupMs: number;
   /** How long warnings count (the warning window) and are kept. */
   warningWindowMs: number;
+  /** How long an account's engaged recipients are remembered after its last engagement. */
+  engagedMs: number;
 }
 
 /**
@@ -395,7 +397,11 @@ export class Store {
     return r === 1;
   }
 
-  /** Per-recipient traffic: a delivery resets the soft-bounce count; engagement is remembered. */
+  /**
+   * Per-recipient traffic: a delivery resets the soft-bounce count; engagement is remembered
+   * (bounces.engagedDays after the account's last one: one field per recipient, so the hash
+   * is bounded by the account's list, like its suppressions).
+   */
   async markRecipients(account: string, items: Array<{ address: string; type: 'delivered' | 'engaged' }>, now: number): Promise<void> {
     const k = this.keys.account(account);
     const tx = this.redis.multi();
@@ -403,6 +409,7 @@ export class Store {
       if (it.type === 'delivered') tx.del(k.softBounces(it.address));
       else tx.hset(k.engaged, it.address, now);
     }
+    if (items.some((it) => it.type === 'engaged')) tx.pexpire(k.engaged, this.opts.engagedMs);
     await storeCall('markRecipients', () => tx.exec());
   }
 

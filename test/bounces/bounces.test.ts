@@ -51,6 +51,8 @@ t.test('bounces end to end over SMTP to bounces+<token>@', async (t) => {
 
   t.test('engaged: suppressed at the 15th and not before', async (t) => {
     t.equal((await events(gw, { events: [{ type: 'engaged', account: 'acme', recipient: 'reader@Example.org' }] })).status, 202);
+    const ttl = await gw.redis.pttl(gw.store.keys.account('acme').engaged);
+    t.ok(ttl > 179 * 86_400_000 && ttl <= 180 * 86_400_000, `engagement is remembered bounces.engagedDays (180) after the last one: ${ttl} ms`);
     for (let i = 1; i <= 14; i++) await bounce('acme', dsn({ recipient: 'reader@example.org', ...MAILBOX_FULL }));
     t.equal(await suppressed('acme', 'reader@example.org'), null, 'not after 14');
     await bounce('acme', dsn({ recipient: 'reader@example.org', ...MAILBOX_FULL }));

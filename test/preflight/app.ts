@@ -46,6 +46,7 @@ export async function startPreflightApp(
     windows: config.rates.windowHours.map((hours) => ({ name: windowName(hours), hours })),
     dedupMs: config.rates.dedupDays * 86_400_000,
     warningWindowMs: config.rates.warningWindowDays * 86_400_000,
+    engagedMs: config.bounces.engagedDays * 86_400_000,
   });
   const log = createLogger(process.env.TEST_LOG ?? 'silent');
   const preflight = new Preflight(store, config, clock, log);

@@ -59,7 +59,7 @@ for (const seed of [1, 2, 3, 4, 5, 6]) {
   t.test(`random reports (seed ${seed}): the script decides as rules/policy.ts does`, async (t) => {
     const server = await testRedis(t);
     const redis = await connect(t, server.url);
-    const store = new Store(redis, new Keys('t' + randomBytes(4).toString('hex'), 4), { retentionMs: 86_400_000, quarantineKeep: 10, windows: WINDOWS, dedupMs: 30 * 86_400_000, warningWindowMs: GUARDS.warningWindowMs });
+    const store = new Store(redis, new Keys('t' + randomBytes(4).toString('hex'), 4), { retentionMs: 86_400_000, quarantineKeep: 10, windows: WINDOWS, dedupMs: 30 * 86_400_000, warningWindowMs: GUARDS.warningWindowMs, engagedMs: 180 * 86_400_000 });
     const r = rng(seed);
     const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
     const account = 'acct';
@@ -152,7 +152,7 @@ for (const seed of [1, 2, 3, 4, 5, 6]) {
 t.test('a complaint during a cooldown reads no campaign counts', async (t) => {
   const server = await testRedis(t);
   const redis = await connect(t, server.url);
-  const store = new Store(redis, new Keys('t' + randomBytes(4).toString('hex'), 4), { retentionMs: 86_400_000, quarantineKeep: 10, windows: WINDOWS, dedupMs: 30 * 86_400_000, warningWindowMs: GUARDS.warningWindowMs });
+  const store = new Store(redis, new Keys('t' + randomBytes(4).toString('hex'), 4), { retentionMs: 86_400_000, quarantineKeep: 10, windows: WINDOWS, dedupMs: 30 * 86_400_000, warningWindowMs: GUARDS.warningWindowMs, engagedMs: 180 * 86_400_000 });
   const now = Date.parse('2026-05-01T10:00:00Z');
   await store.count('a', [{ channel: 'email', at: now, campaign: 'c1', counter: 's', n: 1000 }], null, now);
   const complaint = (i: number) =>

@@ -44,7 +44,7 @@ class Model {
 }
 
 function makeStore(redis: RedisClient, prefix: string, windows = WINDOWS): Store {
-  return new Store(redis, new Keys(prefix, 4), { retentionMs: 86_400_000, quarantineKeep: 10, windows, dedupMs: 30 * 86_400_000, warningWindowMs: 30 * 86_400_000 });
+  return new Store(redis, new Keys(prefix, 4), { retentionMs: 86_400_000, quarantineKeep: 10, windows, dedupMs: 30 * 86_400_000, warningWindowMs: 30 * 86_400_000, engagedMs: 180 * 86_400_000 });
 }
 
 /**
