@@ -158,7 +158,7 @@ export class Gateway {
       log,
       quarantineBytes: config.quarantine.maxBytes,
     });
-    const smtp = createSmtpServer(config.smtp, ingest, log.child({ edge: 'smtp' }), (scope, ip) => store.hit(scope, ip, clock.now()));
+    const smtp = createSmtpServer(config.smtp, ingest, log.child({ edge: 'smtp' }), (scope, ip, n) => store.hit(scope, ip, clock.now(), n));
     const ready = {
       redis: async () => (localRedis?.down ? { ok: false, reason: localRedis.down } : (await store.ping()) || { ok: false, reason: `redis does not answer (${redis.status})` }),
       smtp: () => smtp.listening,

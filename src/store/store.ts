@@ -586,10 +586,10 @@ export class Store {
     return v ? { ...(JSON.parse(v) as Record<string, unknown>), witnessed: w !== null } : null;
   }
 
-  /** Counts a hit in a fixed one-minute window; returns the count so far. */
-  async hit(scope: string, client: string, now: number): Promise<number> {
+  /** Counts `n` hits in a fixed one-minute window; returns the count so far. */
+  async hit(scope: string, client: string, now: number, n = 1): Promise<number> {
     const key = this.keys.rateLimit(scope, client, Math.floor(now / 60_000));
-    return (await storeCall('rateLimit', () => this.script('hit')(key, 120_000))) as number;
+    return (await storeCall('rateLimit', () => this.script('hit')(key, 120_000, n))) as number;
   }
 
   /** Events waiting in a partition's outbox (the delivery worker reads them in order). */

@@ -68,6 +68,26 @@ t.test('limits and PROXY over SMTP', async (t) => {
     t.match(refused, /^greeting 421 4\.7\.0 /, 'the 4th connection in a minute gets 421');
   });
 
+  t.test('the message counter reaches Redis in one INCRBY per client and interval, not one write per message', async (t) => {
+    const gw = await startGateway(t, { redisUrl: redis.url, overrides: { smtp: { messagesPerMinute: 100 } } });
+    const clients = await Promise.all(Array.from({ length: 6 }, () => SmtpClient.connect(gw.smtpPort)));
+    await gw.redis.config('RESETSTAT');
+    // Six MAILs at once: within one interval, however slow the machine.
+    const codes = await Promise.all(clients.map((c, i) => c.send('a@example.net', ['fbl@localhost'], MSG.replace('<x@', `<x${i}@`)).then((r) => r.code)));
+    t.same(codes, [250, 250, 250, 250, 250, 250]);
+    await Promise.all(clients.map((c) => c.quit()));
+    // The gateway's clock (a test clock) names the minute.
+    const counted = async () => {
+      const [key] = await gw.redis.keys(`${gw.store.keys.prefix}:{rl}:smtp-msg:*`);
+      return key ? await gw.redis.get(key) : null;
+    };
+    const deadline = Date.now() + 5000;
+    while ((await counted()) !== '6' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    t.equal(await counted(), '6', 'all six counted');
+    const calls = Number(/cmdstat_incrby:calls=(\d+)/.exec((await gw.redis.info('commandstats')) as string)?.[1] ?? 0);
+    t.ok(calls >= 1 && calls < 6, `${calls} INCRBY for 6 messages`);
+  });
+
   t.test('a slow DATA is cut; a huge header block is quarantined', async (t) => {
     const gw = await startGateway(t, { redisUrl: redis.url, overrides: { smtp: { dataTimeout: 1000, maxHeaderBytes: 2048 } } });
     const c = await SmtpClient.connect(gw.smtpPort);
