@@ -19,7 +19,7 @@
 ]]
 --- @include "events"
 --- @include "decision"
-return cjson.encode(D.apply({ meta = KEYS[1], warnings = KEYS[2], campaigns = KEYS[3], samples = KEYS[4], outbox = KEYS[5] }, {
+return cjson.encode(Rate.apply({ meta = KEYS[1], warnings = KEYS[2], campaigns = KEYS[3], samples = KEYS[4], outbox = KEYS[5] }, {
   action = ARGV[1], now = tonumber(ARGV[2]), cooldownMs = tonumber(ARGV[3]), warningsSince = ARGV[4],
   suspendAfter = tonumber(ARGV[5]), warnEventId = ARGV[6], suspendEventId = ARGV[7], data = cjson.decode(ARGV[8]),
   timestamp = ARGV[9], reason = ARGV[10], campaignSpec = ARGV[11], warningsKeptMs = tonumber(ARGV[12]),

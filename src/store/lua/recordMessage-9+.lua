@@ -107,12 +107,12 @@ local d = a.decision
 if d and not suspended and counted[d.counter] then
   local pool = redis.call('HGET', KEYS[2], 'pool') == 'dedicated' and 'dedicated' or 'shared'
   local figures = W.figures(KEYS[4], ch, hour, wins)
-  local action, evidence, hours = D.decide(d.kind, d.thresholds[pool], d.minVolume, wins, figures, d.names)
+  local action, evidence, hours = Rate.decide(d.kind, d.thresholds[pool], d.minVolume, wins, figures, d.names)
   if action ~= 'none' then
     local data = d.data
     data.pool = pool
     for field, v in pairs(evidence) do data[field] = v end
-    local res = D.apply({ meta = KEYS[2], warnings = KEYS[8], campaigns = KEYS[5], samples = KEYS[6], outbox = KEYS[7] }, {
+    local res = Rate.apply({ meta = KEYS[2], warnings = KEYS[8], campaigns = KEYS[5], samples = KEYS[6], outbox = KEYS[7] }, {
       action = action, now = now, cooldownMs = d.cooldownMs, warningsSince = a.warningsSince,
       suspendAfter = d.suspendAfter, warningsKeptMs = d.warningsKeptMs, warnEventId = d.warnEventId,
       suspendEventId = d.suspendEventId, timestamp = d.timestamp, reason = d.kind .. '-rate',

@@ -3,13 +3,13 @@
   (`--- @include "decision"`) by recordMessage (a report's rate decision, in the step that
   counted it) and applyDecision (a suspension for investigation).
 
-  D.decide is src/rules/policy.ts decide(), line for line: policy.ts stays the reference
+  Rate.decide is src/rules/policy.ts decide(), line for line: policy.ts stays the reference
   model and test/store/decision.test.ts runs random sequences through both.
-  D.apply puts a decision into effect: a suspended account is not warned or suspended
+  Rate.apply puts a decision into effect: a suspended account is not warned or suspended
   again; at most one warning per cooldown, checked first (a complaint during a cooldown
   pays for nothing else); N warnings within the warning window suspend.
 ]]
-local D = {}
+local Rate = {}
 
 -- A rate as JSON has it: JSON.stringify writes a division by zero (minVolume 0) as null.
 local function jsonRate(rate)
@@ -20,7 +20,7 @@ end
 -- kind: 'complaint' | 'bounce'; t: {warn, suspend}; wins: lib/windows.lua W.windows();
 -- figures: W.figures(); names: the windows' names in the order of wins.list.
 -- Returns action ('none' | 'warn' | 'suspend'), evidence, the window's length in hours.
-function D.decide(kind, t, minVolume, wins, figures, names)
+function Rate.decide(kind, t, minVolume, wins, figures, names)
   local warn, warnHours = nil, nil
   for i, H in ipairs(wins.list) do
     local f = figures[H]
@@ -50,7 +50,7 @@ end
        counts are the evidence), data (the events' data, a table), account, wake }
   Returns { outcome = 'none' | 'cooldown' | 'warned' | 'suspended', warnings }
 ]]
-function D.apply(k, p)
+function Rate.apply(k, p)
   local now = p.now
   if redis.call('HGET', k.meta, 'suspended') == '1' then
     return { outcome = 'none', warnings = redis.call('ZCOUNT', k.warnings, p.warningsSince, '+inf') }
