@@ -44,6 +44,16 @@ export interface AccountKeys {
   reporters: string;
   /** List of vetting results, newest first (JSON each). */
   vetting: string;
+  /** Set of the account's cases resolved as confirmed abuse (rules/investigation.ts, confirmed-cases). */
+  confirmedCases: string;
+  /** List of the account's latest preflight decisions, newest first (JSON each; capped). */
+  preflights: string;
+  /**
+   * Hash of counters per UTC day, `<channel>|<day>|<letter>` (sent, complaints, hard
+   * bounces) and `<channel>|dr` (the day old fields were dropped up to), kept 31 days:
+   * the desk's 30-day chart (lua/lib/daily.lua). The hour buckets live one week only.
+   */
+  daily: string;
   outbox: string;
   /** The partition's audit stream: admin changes to its accounts, written with them. */
   audit: string;
@@ -95,6 +105,9 @@ export class Keys {
       dedup: (fingerprint: string) => `${t}:seen:${fingerprint}`,
       reporters: `${t}:reporters`,
       vetting: `${t}:vetting`,
+      confirmedCases: `${t}:confirmed`,
+      preflights: `${t}:preflights`,
+      daily: `${t}:daily`,
       outbox: this.outbox(this.partitionOf(account)),
       audit: this.partitionAudit(this.partitionOf(account)),
     };

@@ -5,6 +5,7 @@
  * memory (452 / 503); any other failure is a bug and becomes INTERNAL_FAULT, which the
  * edges log with its stack.
  */
+import type { AttachmentEvidence } from '../parse/report.js';
 import type { ReporterSighting } from '../rules/evidence.js';
 import { GatewayError } from '../errors.js';
 import { newId } from '../ids.js';
@@ -164,11 +165,20 @@ export interface CaseReport {
   recipient?: string;
   /** SMS: the sender id or number the reporter named. */
   sender?: string;
+  /** Files the reporter attached: name, type, size, SHA-256 (never opened). */
+  attachments?: AttachmentEvidence[];
+  /** Domains of the links in the reported message. */
+  linkDomains?: string[];
 }
+
+/** What a resolved case found: abuse confirmed, or the reports were unfounded. */
+export type CaseOutcomeKind = 'confirmed' | 'unfounded';
 
 export interface CaseRecord {
   id: string;
   status: 'open' | 'investigating' | 'resolved' | 'dismissed';
+  /** Set on a resolved case (and only there). */
+  outcome?: CaseOutcomeKind;
   channel: 'email' | 'form' | 'sms';
   reporter: string | null;
   account: string | null;
@@ -192,7 +202,7 @@ function caseFromJson(raw: string): CaseRecord {
   const c = JSON.parse(raw) as CaseRecord;
   const arr = <T>(v: T[] | Record<string, never> | undefined): T[] => (Array.isArray(v) ? v : []);
   c.suspicious = arr(c.suspicious);
-  c.reports = arr(c.reports).map((r) => ({ ...r, phones: arr(r.phones) }));
+  c.reports = arr(c.reports).map((r) => ({ ...r, phones: arr(r.phones), attachments: arr(r.attachments), linkDomains: arr(r.linkDomains) }));
   c.notes = arr(c.notes);
   c.history = arr(c.history);
   return c;
@@ -521,14 +531,39 @@ export class Store {
     return rows.map(([, raw]) => (raw ? caseFromJson(raw as string) : null)).filter((c): c is CaseRecord => c !== null);
   }
 
-  async updateCase(caseId: string, account: string | null, campaign: string | null, status: string | null, note: Record<string, string> | null, by: string, eventId: string, now: number): Promise<CaseRecord | null> {
+  async updateCase(
+    caseId: string,
+    account: string | null,
+    campaign: string | null,
+    status: string | null,
+    note: Record<string, string> | null,
+    by: string,
+    eventId: string,
+    now: number,
+    outcome: CaseOutcomeKind | null = null,
+  ): Promise<CaseRecord | null> {
     const ck = this.keys.cases;
     const pointer = account && campaign ? ck.open(account, campaign) : ck.open('-', caseId);
     const raw = await storeCall('updateCase', () =>
-      this.script('updateCase')(ck.record(caseId), pointer, ck.outbox, status ?? '', note ? JSON.stringify(note) : '', eventId, new Date(now).toISOString(), by, this.keys.outboxWake()),
+      this.script('updateCase')(ck.record(caseId), pointer, ck.outbox, status ?? '', note ? JSON.stringify(note) : '', eventId, new Date(now).toISOString(), by, this.keys.outboxWake(), outcome ?? ''),
     );
-    await this.audit({ action: 'case.update', caseId, by, status: status ?? '', note: note?.text ?? '', at: new Date(now).toISOString() });
-    return raw ? caseFromJson(raw as string) : null;
+    await this.audit({ action: 'case.update', caseId, by, status: status ?? '', ...(outcome ? { outcome } : {}), note: note?.text ?? '', at: new Date(now).toISOString() });
+    const c = raw ? caseFromJson(raw as string) : null;
+    // The account's confirmed cases follow the case (another slot, so a second step): a
+    // set, so resolving again counts once, and a step lost to a crash is made good by
+    // resolving again.
+    if (c?.account && (status || outcome)) {
+      const key = this.keys.account(c.account).confirmedCases;
+      const confirmed = c.status === 'resolved' && c.outcome === 'confirmed';
+      await storeCall('updateCase', () => (confirmed ? this.redis.sadd(key, c.id) : this.redis.srem(key, c.id)));
+    }
+    return c;
+  }
+
+  /** The account's cases resolved as confirmed abuse (ids, oldest first). */
+  async confirmedCases(account: string): Promise<string[]> {
+    const ids = await storeCall('confirmedCases', () => this.redis.smembers(this.keys.account(account).confirmedCases));
+    return ids.sort();
   }
 
   async saveConsent(account: string, channel: Channel, address: string, proof: Record<string, unknown>): Promise<void> {

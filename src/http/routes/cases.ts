@@ -2,7 +2,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { normaliseAddress } from '../../address.js';
 import type { Clock } from '../../clock.js';
-import { CASE_STATUSES, type CaseStatus, type Desk } from '../../desk.js';
+import { CASE_OUTCOMES, CASE_STATUSES, type CaseStatus, type Desk } from '../../desk.js';
+import type { CaseOutcomeKind } from '../../store/store.js';
 import { fingerprint } from '../../effects.js';
 import { GatewayError } from '../../errors.js';
 import { newId } from '../../ids.js';
@@ -96,7 +97,7 @@ export function caseRoutes(app: FastifyInstance, deps: FormDeps): void {
     async (req) => desk.get(req.params.id),
   );
 
-  app.patch<{ Params: { id: string }; Body: { status?: CaseStatus; note?: string } }>(
+  app.patch<{ Params: { id: string }; Body: { status?: CaseStatus; note?: string; outcome?: CaseOutcomeKind } }>(
     '/v1/cases/:id',
     {
       preHandler: admin,
@@ -106,7 +107,12 @@ export function caseRoutes(app: FastifyInstance, deps: FormDeps): void {
           type: 'object',
           additionalProperties: false,
           minProperties: 1,
-          properties: { status: { type: 'string', enum: CASE_STATUSES }, note: { type: 'string', minLength: 1, maxLength: 10000 } },
+          properties: {
+            status: { type: 'string', enum: CASE_STATUSES },
+            note: { type: 'string', minLength: 1, maxLength: 10000 },
+            // Required with status resolved, refused without it (Desk.update).
+            outcome: { type: 'string', enum: CASE_OUTCOMES },
+          },
         },
       },
     },

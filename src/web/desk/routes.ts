@@ -10,7 +10,7 @@ import type { Accounts } from '../../accounts.js';
 import { type Channel, normaliseAddress } from '../../address.js';
 import type { Clock } from '../../clock.js';
 import type { Config } from '../../config/schema.js';
-import { CASE_STATUSES, type CaseStatus, type Desk } from '../../desk.js';
+import { CASE_OUTCOMES, CASE_STATUSES, type CaseStatus, type Desk } from '../../desk.js';
 import { event, unsuppressedEvent } from '../../effects.js';
 import { GatewayError } from '../../errors.js';
 import { csv } from '../../http/routes/suppressions.js';
@@ -30,6 +30,7 @@ import {
   doneBanner,
   errorSummary,
   messagePage,
+  outcomeTag,
   page,
   type PageContext,
   reportEvidence,
@@ -219,7 +220,7 @@ ${
 <tbody>${pageRows.map(
         (c) => html`<tr>
 <td><a href="/desk/cases/${c.id}" class="mono">${c.id}</a></td>
-<td>${statusTag(c.status)}</td>
+<td>${statusTag(c.status)} ${outcomeTag(c.outcome)}</td>
 <td>${c.channel}</td>
 <td>${c.account ? html`<a href="/desk/accounts/${c.account}">${c.account}</a>${c.account && suspended.has(c.account) ? html` <span class="tag red">${t('account.status.suspended')}</span>` : ''}` : '–'}</td>
 <td class="num">${c.reportCount}</td>
@@ -259,7 +260,14 @@ ${scanned.length >= cfg.queueScanLimit ? html`<p class="muted">${t('queue.scanne
       const acct = c.account ? await accounts.get(c.account) : null;
       const [assignee] = [(await operators.assignees([c.id])).get(c.id)];
       const err = req.query.err;
-      const errors = err === 'reason' ? [{ field: 'suspend-reason', text: t('action.reasonRequired') }] : err === 'note' ? [{ field: 'note', text: t('action.noteRequired') }] : [];
+      const errors =
+        err === 'reason'
+          ? [{ field: 'suspend-reason', text: t('action.reasonRequired') }]
+          : err === 'note'
+            ? [{ field: 'note', text: t('action.noteRequired') }]
+            : err === 'outcome'
+              ? [{ field: 'outcome-confirmed', text: t('action.outcomeRequired') }]
+              : [];
       const opt = (s: string) => html`<option value="${s}"${s === c.status ? html` selected` : ''}>${t('status.' + s)}</option>`;
 
       const actions = html`<section class="actions" aria-labelledby="actions-h"><h2 id="actions-h">${t('case.actions')}</h2>
@@ -270,7 +278,9 @@ ${scanned.length >= cfg.queueScanLimit ? html`<p class="muted">${t('queue.scanne
 <button class="secondary">${t('action.note.submit')}</button></form>
 <form method="post" action="/desk/cases/${c.id}/status">${csrfField(ctx.csrf)}
 <div class="field"><label for="status">${t('action.status.label')}</label><select id="status" name="status">${CASE_STATUSES.map(opt)}</select></div>
-<div class="field"><label for="outcome">${t('action.status.outcome')}</label><span class="hint" id="outcome-hint">${t('action.status.outcome.hint')}</span><input type="text" id="outcome" name="outcome" maxlength="2000" aria-describedby="outcome-hint"></div>
+<fieldset class="field${err === 'outcome' ? ' has-error' : ''}" aria-describedby="outcome-hint"><legend>${t('action.status.outcome')}</legend><span class="hint" id="outcome-hint">${t('action.status.outcome.hint')}</span>${err === 'outcome' ? html`<span class="error-message">${t('action.outcomeRequired')}</span>` : ''}
+${CASE_OUTCOMES.map((o) => html`<div class="field check"><input type="radio" id="outcome-${o}" name="outcome" value="${o}"${c.outcome === o ? html` checked` : ''}><label for="outcome-${o}">${t('outcome.' + o)}</label></div>`)}</fieldset>
+<div class="field"><label for="outcome-note">${t('action.status.note')}</label><span class="hint" id="outcome-note-hint">${t('action.status.note.hint')}</span><input type="text" id="outcome-note" name="note" maxlength="2000" aria-describedby="outcome-note-hint"></div>
 <button class="secondary">${t('action.status.submit')}</button></form>
 ${c.account ? html`<h3>${t('case.actions.account', { account: c.account })}</h3>` : ''}
 ${
@@ -298,7 +308,7 @@ ${acct.suspendedAt ? html`<dt>${t('acct.suspendedAt')}</dt><dd>${when(acct.suspe
         : html`<section class="panel"><h2>${t('case.account')}</h2><p>${t('case.noAccount')}</p></section>`;
 
       const body = html`<p class="crumbs"><a href="/desk">${t('nav.queue')}</a></p>
-<h1>${t('case.title', { id: c.id })} ${statusTag(c.status)}</h1>
+<h1>${t('case.title', { id: c.id })} ${statusTag(c.status)} ${outcomeTag(c.outcome)}</h1>
 ${doneBanner(req.query.done)}
 ${errorSummary(errors)}
 <div class="grid2">
@@ -362,11 +372,15 @@ ${
       if (!c) return reply;
       const status = CASE_STATUSES.includes(req.body.status as CaseStatus) ? (req.body.status as CaseStatus) : null;
       if (!status) return back(reply, `/desk/cases/${c.id}`);
-      const outcome = str(req.body.outcome, 2000).trim();
+      // Resolving says what was found; the other statuses have no outcome.
+      const outcome = status === 'resolved' ? CASE_OUTCOMES.find((o) => o === req.body.outcome) : undefined;
+      if (status === 'resolved' && !outcome) return back(reply, `/desk/cases/${c.id}?err=outcome#outcome-confirmed`);
+      const note = str(req.body.note, 2000).trim();
       if (req.body.confirm !== 'yes') {
-        return sendHtml(reply, 200, confirmPage(await ctxOf(req), { action: `/desk/cases/${c.id}/status`, message: t('confirm.status', { id: c.id, status: t('status.' + status) }), fields: { status, outcome }, cancel: `/desk/cases/${c.id}`, warning: false }));
+        const message = outcome ? t('confirm.resolve', { id: c.id, outcome: t('outcome.' + outcome) }) : t('confirm.status', { id: c.id, status: t('status.' + status) });
+        return sendHtml(reply, 200, confirmPage(await ctxOf(req), { action: `/desk/cases/${c.id}/status`, message, fields: { status, outcome: outcome ?? '', note }, cancel: `/desk/cases/${c.id}`, warning: false }));
       }
-      await desk.update(c.id, { status, ...(outcome ? { note: `${status}: ${outcome}` } : {}) }, req.operator!);
+      await desk.update(c.id, { status, ...(outcome ? { outcome } : {}), ...(note ? { note: `${outcome ?? status}: ${note}` } : {}) }, req.operator!);
       return back(reply, `/desk/cases/${c.id}?done=status`);
     });
 
@@ -540,7 +554,7 @@ ${deps.vetting ? html`<form method="post" action="/desk/accounts/${account}/vett
     : html`<p class="muted">${t('acct.vetting.none')}</p>`
 }
 <h2>${t('acct.cases')}</h2>
-${cases.items.length ? html`<ul class="plain">${cases.items.map((c) => html`<li><a href="/desk/cases/${c.id}" class="mono">${c.id}</a> ${statusTag(c.status)} <span class="muted">${when(c.createdAt)}</span></li>`)}</ul>` : html`<p class="muted">${t('queue.none')}</p>`}
+${cases.items.length ? html`<ul class="plain">${cases.items.map((c) => html`<li><a href="/desk/cases/${c.id}" class="mono">${c.id}</a> ${statusTag(c.status)} ${outcomeTag(c.outcome)} <span class="muted">${when(c.createdAt)}</span></li>`)}</ul>` : html`<p class="muted">${t('queue.none')}</p>`}
 </div>
 </div>
 <h2>${t('acct.chart', { days: DAYS })}</h2>
