@@ -5,6 +5,11 @@
 import { PassThrough, Readable } from 'node:stream';
 import t from 'tap';
 import { ManualClock } from '../../src/clock.js';
+import { Desk } from '../../src/desk.js';
+import { Effects } from '../../src/effects.js';
+import { abuseInput } from '../../src/ingest.js';
+import { createLogger } from '../../src/log.js';
+import { unreadableReport } from '../../src/parse/report.js';
 import { runOperators } from '../../src/cli/operators.js';
 import { csvRecords, parseImportCsv } from '../../src/parse/import.js';
 import { Operators, PasswordError } from '../../src/store/operators.js';
@@ -189,7 +194,34 @@ t.test('desk console (HTTP)', async (t) => {
     t.notMatch(none, id);
   });
 
+  t.test('the case page lists each report\'s attachments and link domains, as text', async (t) => {
+    clock.advance(60_000);
+    const log = createLogger('silent');
+    const desk = new Desk(gw.store, new Effects(gw.store, gw.config, clock, log), gw.config, clock, log);
+    const sha = 'ab'.repeat(32);
+    // What the parser hands over for abuse@ mail (report.abuse), through the same input the mail path builds.
+    const parsed = { ...unreadableReport(''), error: undefined, kind: 'abuse' as const, abuse: { channel: 'email' as const, reporter: 'person@recipient.example', originalFound: 'attached' as const, phishing: false, phishingTerms: [], originDomains: [], tokenState: 'missing' as const,
+      attachments: [{ name: 'screenshot <img src=x onerror=alert(1)>.png', type: 'image/png', size: 204_800, sha256: sha }, ...Array.from({ length: 60 }, (_, i) => ({ name: `f${i}.txt`, type: 'text/plain', size: i, sha256: sha }))],
+      linkDomains: ['login-bank.example', 'xn--bcher-kva.example', ...Array.from({ length: 150 }, (_, i) => `d${i}.example`)] } };
+    const input = abuseInput(parsed, 'rep-evidence', 'fp-evidence', { mailFrom: '' });
+    t.equal(input.attachments?.length, 61, 'abuseInput copies the parser\'s attachments');
+    const out = await desk.report({ ...input, clientIp: '192.0.2.1', trustedReporter: false });
+    const kept = (await gw.store.getCase(out.caseId))!.reports[0];
+    t.equal(kept.attachments?.length, 50, 'bounded: 50 attachments');
+    t.equal(kept.linkDomains?.length, 100, 'bounded: 100 link domains');
+    const cookie = cookieOf(await signIn(OPERATOR.name, OPERATOR.password));
+    const page = await (await fetch(`${base}/desk/cases/${out.caseId}`, { headers: { cookie } })).text();
+    t.match(page, 'screenshot &lt;img src=x onerror=alert(1)&gt;.png', 'the file name is text');
+    t.notMatch(page, '<img src=x');
+    t.match(page, /<td class="mono">image\/png<\/td><td class="num">200\.0 KiB<\/td><td class="mono hash">(ab){32}<\/td>/, 'type, size and SHA-256');
+    t.match(page, '<li>login-bank.example</li>');
+    t.match(page, '<li>xn--bcher-kva.example</li>');
+    const none = await (await fetch(`${base}/desk/cases/${await fileReport(gw, { account: 'plain', campaign: 'c1', description: 'spam' })}`, { headers: { cookie } })).text();
+    t.notMatch(none, 'SHA-256', 'a report without attachments shows none');
+  });
+
   t.test('the account page shows the vetting signals and history, and vets again', async (t) => {
+    clock.advance(60_000);
     const cookie = cookieOf(await signIn(OPERATOR.name, OPERATOR.password));
     const before = await (await fetch(`${base}/desk/accounts/vetted`, { headers: { cookie } })).text();
     t.match(before, 'This account has not been vetted.');
