@@ -152,6 +152,21 @@ const HOUR = 3_600_000;
 /** Entries kept (about) per audit stream: months of admin changes, never unbounded. */
 const AUDIT_KEPT = 1_000_000;
 
+/** Preflight decisions kept per account (the newest). */
+const PREFLIGHTS_KEPT = 50;
+
+/** A preflight decision as the account keeps it (src/preflight.ts). */
+export interface PreflightRecord {
+  preflightId: string;
+  campaign: string;
+  decision: string;
+  score: number;
+  reasons: Array<{ code: string; severity: string; message: string }>;
+  /** Recipients in the list as sent. */
+  size: number;
+  at: string;
+}
+
 /** One report inside a case's evidence. */
 export interface CaseReport {
   reportId: string;
@@ -661,10 +676,23 @@ export class Store {
     return total > 0 ? { total, items } : null;
   }
 
-  /** Appends a campaign event (campaign.blocked, campaign.review) to the account's outbox. */
-  async writeCampaignEvent(account: string, e: OutboxEvent): Promise<void> {
+  /**
+   * Keeps a preflight decision among the account's latest (the desk lists them) and, for a
+   * block or review, appends the event announcing it (campaign.blocked, campaign.review).
+   */
+  async recordPreflight(account: string, decision: PreflightRecord, e: OutboxEvent | null): Promise<void> {
     const k = this.keys.account(account);
-    await storeCall('writeCampaignEvent', () => this.script('appendEvent')(k.meta, k.outbox, JSON.stringify(e), account, this.keys.outboxWake()));
+    await storeCall('recordPreflight', () => this.script('recordPreflight')(k.preflights, k.meta, k.outbox, JSON.stringify(decision), PREFLIGHTS_KEPT, e ? JSON.stringify(e) : '', account, this.keys.outboxWake()));
+  }
+
+  /** The account's latest preflight decisions, newest first. */
+  async recentPreflights(account: string, limit = PREFLIGHTS_KEPT): Promise<PreflightRecord[]> {
+    const rows = await storeCall('recentPreflights', () => this.redis.lrange(this.keys.account(account).preflights, 0, limit - 1));
+    return rows.map((r) => {
+      const p = JSON.parse(r) as PreflightRecord;
+      // Lua never touches the JSON, but keep the reader as forgiving as caseFromJson.
+      return { ...p, reasons: Array.isArray(p.reasons) ? p.reasons : [] };
+    });
   }
 
   // --- evidence (issue 14): who reported an account, for the independent-reporters rule ---

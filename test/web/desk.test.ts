@@ -220,6 +220,30 @@ t.test('desk console (HTTP)', async (t) => {
     t.notMatch(none, 'SHA-256', 'a report without attachments shows none');
   });
 
+  t.test('the account page lists the preflight decisions of recent campaigns, the newest 50', async (t) => {
+    clock.advance(60_000);
+    const preflight = (campaign: string, recipients: string[]) =>
+      fetch(`${base}/v1/campaigns/preflight`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ account: 'checked', campaign, recipients }) });
+    for (let i = 0; i < 50; i++) t.equal((await preflight(`filler-${i}`, ['a@example.com'])).status, 200);
+    // A list of nothing but invalid addresses is not sent as it is (and announced as before).
+    const blocked = (await (await preflight('spring', ['not-an-address', 'neither', 'nor-this'])).json()) as { decision: string; reasons: Array<{ code: string }> };
+    t.not(blocked.decision, 'send');
+    const kept = await gw.store.recentPreflights('checked');
+    t.equal(kept.length, 50, 'capped');
+    t.match(kept[0], { campaign: 'spring', decision: blocked.decision, size: 3, reasons: [{ code: blocked.reasons[0].code }] }, 'newest first, with its reasons');
+    t.notOk(kept.some((p) => p.campaign === 'filler-0'), 'the oldest dropped off');
+    const events = (await gw.store.outboxEvents(gw.store.keys.partitionOf('checked'))).filter((e) => e.data.account === 'checked');
+    t.same(events.map((e) => e.type), [`campaign.${blocked.decision === 'block' ? 'blocked' : 'review'}`], 'a send is recorded, not announced');
+    const cookie = cookieOf(await signIn(OPERATOR.name, OPERATOR.password));
+    const page = await (await fetch(`${base}/desk/accounts/checked`, { headers: { cookie } })).text();
+    const section = page.slice(page.indexOf('id="preflights"'), page.indexOf('id="suppressions"'));
+    t.match(section, '<td class="mono">spring</td>');
+    t.match(section, `">${blocked.decision}</span>`);
+    t.match(section, blocked.reasons[0].code);
+    t.match(section, 'filler-49');
+    t.equal(section.match(/<tr>/g)?.length, 51, 'a header row and 50 decisions');
+  });
+
   t.test('the account page shows the vetting signals and history, and vets again', async (t) => {
     clock.advance(60_000);
     const cookie = cookieOf(await signIn(OPERATOR.name, OPERATOR.password));

@@ -71,6 +71,8 @@ ${csrfField(o.csrf)}<input type="hidden" name="next" value="${o.next}">
 }
 
 export const statusTag = (s: string) => html`<span class="tag ${s === 'investigating' ? 'red' : s === 'open' ? '' : 'grey'}">${t('status.' + s)}</span>`;
+/** A preflight decision: send, review, block. */
+export const decisionTag = (d: string) => html`<span class="tag ${d === 'block' ? 'red' : d === 'review' ? 'amber' : 'green'}">${d}</span>`;
 /** A resolved case's outcome; nothing for the other statuses. */
 export const outcomeTag = (o: string | undefined) => (o ? html`<span class="tag ${o === 'confirmed' ? 'red' : 'grey'}">${t('outcome.' + o)}</span>` : html``);
 export const accountTag = (s: string) => html`<span class="tag ${s === 'suspended' ? 'red' : s === 'warned' ? 'amber' : 'green'}">${t('account.status.' + s)}</span>`;

@@ -26,6 +26,7 @@ import {
   caseToken,
   confirmPage,
   consentBlock,
+  decisionTag,
   csrfField,
   doneBanner,
   errorSummary,
@@ -481,11 +482,12 @@ ${
       const account = req.params.account;
       if (!ACCOUNT.test(account)) return sendHtml(reply, 404, messagePage(ctx, t('notfound.title'), t('notfound.title'), '/desk'));
       const now = clock.now();
-      const [a, hourly, cases, vetted] = await Promise.all([
+      const [a, hourly, cases, vetted, preflights] = await Promise.all([
         accounts.get(account),
         store.hourlyFigures(account, 'email', now, DAYS * 24),
         desk.list({ account, limit: 20 }),
         deps.vetting ? deps.vetting.history(account) : Promise.resolve([] as VettingResult[]),
+        store.recentPreflights(account),
       ]);
       const days = dailyFigures(hourly, now);
       const th = a.thresholds;
@@ -568,6 +570,17 @@ ${cases.items.length ? html`<ul class="plain">${cases.items.map((c) => html`<li>
           ? html`<tr><th scope="row">${d.day}</th><td class="num">${d.sent}</td><td class="num">${d.complaints}</td><td class="num">${pct(d.sent ? d.complaints / d.sent : null)}</td><td class="num">${d.hardBounces}</td><td class="num">${pct(d.sent ? d.hardBounces / d.sent : null)}</td></tr>`
           : html`<tr><th scope="row">${d.day}</th><td colspan="5" class="muted">${t('acct.chart.unknown')}</td></tr>`,
       )}</tbody></table></div></details>
+<h2 id="preflights">${t('acct.preflights')}</h2>
+${
+  preflights.length
+    ? html`<div class="scroll"><table class="preflights"><caption class="visually-hidden">${t('acct.preflights')}</caption>
+<thead><tr><th scope="col">${t('acct.pf.at')}</th><th scope="col">${t('acct.pf.campaign')}</th><th scope="col">${t('acct.pf.decision')}</th><th scope="col" class="num">${t('acct.pf.score')}</th><th scope="col" class="num">${t('acct.pf.size')}</th><th scope="col">${t('acct.pf.reasons')}</th></tr></thead>
+<tbody>${preflights.map(
+        (p) => html`<tr><td>${shortWhen(p.at)}</td><td class="mono">${p.campaign}</td><td>${decisionTag(p.decision)}</td><td class="num">${p.score}</td><td class="num">${p.size}</td>
+<td>${p.reasons.length ? html`<ul class="plain">${p.reasons.map((r) => html`<li><span class="mono">${r.code}</span> (${r.severity}): ${r.message}</li>`)}</ul>` : '–'}</td></tr>`,
+      )}</tbody></table></div>`
+    : html`<p class="muted">${t('acct.pf.none')}</p>`
+}
 <h2 id="suppressions">${t('acct.suppressions')}</h2>
 <form method="get" action="/desk/accounts/${account}#suppressions" class="filters" role="search" aria-label="${t('acct.suppressions')}">
 <div class="field"><label for="sup-q">${t('acct.sup.search')}</label><input type="search" id="sup-q" name="q" value="${search}"></div>
