@@ -149,6 +149,9 @@ export interface CountItem {
 }
 
 const HOUR = 3_600_000;
+const DAY = 86_400_000;
+/** Days the daily counters are kept (lua/lib/daily.lua): the desk's 30-day chart and today. */
+export const DAILY_KEEP_DAYS = 31;
 /** Entries kept (about) per audit stream: months of admin changes, never unbounded. */
 const AUDIT_KEPT = 1_000_000;
 
@@ -283,6 +286,7 @@ export class Store {
       softIdleMs: e.softLimits?.idleMs ?? 0,
       account: e.account,
       wake: this.keys.outboxWake(),
+      dailyKeepDays: DAILY_KEEP_DAYS,
     };
     const raw = (await storeCall('recordEffect', () =>
       this.script('recordEffect')(
@@ -296,6 +300,7 @@ export class Store {
         k.warnings,
         k.softBounces(e.address ?? '-'),
         k.engaged,
+        k.daily,
         JSON.stringify(input),
       ),
     )) as string;
@@ -376,10 +381,12 @@ export class Store {
         k.campaigns,
         k.meta,
         k.dedup('batch:' + (idempotencyKey ?? '-')),
+        k.daily,
         now,
         this.bucketTtlMs,
         idempotencyKey ? this.opts.dedupMs : 0,
         this.windowSpec,
+        DAILY_KEEP_DAYS,
         ...args,
       ),
     );
@@ -720,20 +727,21 @@ export class Store {
   // --- desk console ---
 
   /**
-   * Sent, complaints and hard bounces per hour for the last `hours` hours up to `now`, from
-   * the hour buckets (one HMGET). Buckets older than the longest window are dropped (see
-   * lua/lib/windows.lua): those hours read as null, "no longer kept".
+   * Sent, complaints and hard bounces per UTC day for the last `days` days up to `now`
+   * (oldest first), from the daily counters (one HMGET; kept DAILY_KEEP_DAYS days).
    */
-  async hourlyFigures(account: string, channel: Channel, now: number, hours: number): Promise<Array<{ hour: number; sent: number; complaints: number; hardBounces: number } | null>> {
-    const last = Math.floor(now / HOUR);
-    const first = last - hours + 1;
+  async dailyFigures(account: string, channel: Channel, now: number, days: number): Promise<Array<{ day: string; sent: number; complaints: number; hardBounces: number }>> {
+    const last = Math.floor(now / DAY);
+    const first = last - Math.min(days, DAILY_KEEP_DAYS) + 1;
     const fields: string[] = [];
-    for (let h = first; h <= last; h++) fields.push(`${channel}|${h}|s`, `${channel}|${h}|c`, `${channel}|${h}|h`);
-    const v = await storeCall('hourlyFigures', () => this.redis.hmget(this.keys.account(account).windows, ...fields));
-    const kept = last - this.maxHours - 1;
-    return Array.from({ length: hours }, (_, i) =>
-      first + i <= kept ? null : { hour: first + i, sent: Number(v[i * 3] ?? 0), complaints: Number(v[i * 3 + 1] ?? 0), hardBounces: Number(v[i * 3 + 2] ?? 0) },
-    );
+    for (let d = first; d <= last; d++) fields.push(`${channel}|${d}|s`, `${channel}|${d}|c`, `${channel}|${d}|h`);
+    const v = await storeCall('dailyFigures', () => this.redis.hmget(this.keys.account(account).daily, ...fields));
+    return Array.from({ length: last - first + 1 }, (_, i) => ({
+      day: new Date((first + i) * DAY).toISOString().slice(0, 10),
+      sent: Number(v[i * 3] ?? 0),
+      complaints: Number(v[i * 3 + 1] ?? 0),
+      hardBounces: Number(v[i * 3 + 2] ?? 0),
+    }));
   }
 
   /** Which of `accounts` are suspended (one pipelined HGET each): the desk queue's priority. */

@@ -13,7 +13,7 @@ import { unreadableReport } from '../../src/parse/report.js';
 import { runOperators } from '../../src/cli/operators.js';
 import { csvRecords, parseImportCsv } from '../../src/parse/import.js';
 import { Operators, PasswordError } from '../../src/store/operators.js';
-import { dailyFigures, priority } from '../../src/web/desk/routes.js';
+import { priority } from '../../src/web/desk/routes.js';
 import { safeNext } from '../../src/web/desk/session.js';
 import { rateChart } from '../../src/web/desk/chart.js';
 import { addOperator, fileReport, OPERATOR } from '../helpers/desk.js';
@@ -265,6 +265,21 @@ t.test('desk console (HTTP)', async (t) => {
     const forged = await fetch(`${base}/desk/accounts/vetted/vetting`, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=nope' });
     t.equal(forged.status, 403, 'no CSRF token, no re-run');
   });
+
+  // Last: it moves the clock three weeks on.
+  t.test('the account chart shows 30 days, beyond the hour buckets, the table the same numbers', async (t) => {
+    const sent = await fetch(`${base}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ events: [{ type: 'sent', account: 'charted', count: 4000 }] }) });
+    t.equal(sent.status, 202);
+    for (let i = 0; i < 3; i++) await gw.store.recordEffect({ account: 'charted', channel: 'email', campaign: null, address: null, counter: 'c', suppression: null, event: null, fingerprint: null, reportId: null, now: clock.now() });
+    const day = new Date(clock.now()).toISOString().slice(0, 10);
+    clock.advance(21 * 86_400_000);
+    t.equal((await gw.store.readAccount('charted', 'email', clock.now())).windows[1].sent, 0, 'the 7-day window has forgotten it');
+    const cookie = cookieOf(await signIn(OPERATOR.name, OPERATOR.password));
+    const page = await (await fetch(`${base}/desk/accounts/charted`, { headers: { cookie } })).text();
+    t.match(page, `<tr><th scope="row">${day}</th><td class="num">4000</td><td class="num">3</td><td class="num">0.075 %</td><td class="num">0</td><td class="num">0.000 %</td></tr>`, 'the table has the day three weeks ago');
+    t.equal(page.match(/<rect class="bar"/g)?.length, 1, 'one bar: the one day that sent');
+    t.equal(page.match(/<circle class="dot complaint"/g)?.length, 1);
+  });
 });
 
 t.test('pure parts', async (t) => {
@@ -286,13 +301,11 @@ t.test('pure parts', async (t) => {
   const base = { id: 'case_x', status: 'open', channel: 'email', reporter: null, account: 'a', campaign: 'c', createdAt: '', updatedAt: '', reportCount: 1, suspicious: [] as string[], reports: [], notes: [], history: [] } as const;
   t.ok(priority({ ...base, suspicious: ['phishing-language'] }, false) > priority({ ...base, reportCount: 30 }, true), 'a suspicious signal outranks many reports');
   t.ok(priority({ ...base }, true) > priority({ ...base }, false), 'a suspended account ranks higher');
-  const now = Date.parse('2026-07-31T12:00:00Z');
-  const hour = Math.floor(now / 3_600_000);
-  const days = dailyFigures([null, { hour: hour - 1, sent: 100, complaints: 1, hardBounces: 2 }, { hour, sent: 100, complaints: 0, hardBounces: 0 }], now);
-  t.equal(days.length, 30);
-  t.match(days[29], { day: '2026-07-31', sent: 200, complaints: 1, hardBounces: 2, known: true });
-  t.equal(days[0].known, false);
-  const svg = rateChart(days, { complaintWarn: 0.001, complaintSuspend: 0.003 }, { title: '<T>', desc: 'd', complaintRate: 'c', bounceRate: 'b', sent: 's', warn: 'w', suspend: 'x' }).text;
+  const days = Array.from({ length: 30 }, (_, i) => ({ day: `2026-07-${String(i + 1).padStart(2, '0')}`, sent: i === 3 ? 0 : 1000, complaints: i === 29 ? 2 : 0, hardBounces: i === 29 ? 30 : 1 }));
+  const svg = rateChart(days, { complaintWarn: 0.001, complaintSuspend: 0.003, bounceWarn: 0.02, bounceSuspend: 0.05 }, { title: '<T>', desc: 'd', complaintRate: 'c', bounceRate: 'b', sent: 's', warn: 'w', suspend: 'x' }).text;
   t.match(svg, '<title id="chart-title">&lt;T&gt;</title>');
   t.notMatch(svg, /style=|<script/);
+  for (const line of ['w 0.10 %', 'x 0.30 %', 'w 2.00 %', 'x 5.00 %']) t.match(svg, `>${line}</text>`, `the line ${line}, each rate against its own`);
+  t.equal(svg.match(/<rect class="bar"/g)?.length, 29, 'a bar for each day that sent');
+  t.equal(svg.match(/<circle class="dot complaint"/g)?.length, 29, 'no rate for a day without sends');
 });

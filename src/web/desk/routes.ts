@@ -19,7 +19,7 @@ import type { Operators } from '../../store/operators.js';
 import type { Vetting, VettingResult } from '../../vetting/index.js';
 import type { CaseRecord, Store, SuppressionRecord } from '../../store/store.js';
 import { html, sendHtml } from '../html.js';
-import { type DayFigures, pct, rateChart } from './chart.js';
+import { bounceRate, complaintRate, pct, rateChart } from './chart.js';
 import { opsRoutes } from './ops.js';
 import {
   accountTag,
@@ -482,14 +482,13 @@ ${
       const account = req.params.account;
       if (!ACCOUNT.test(account)) return sendHtml(reply, 404, messagePage(ctx, t('notfound.title'), t('notfound.title'), '/desk'));
       const now = clock.now();
-      const [a, hourly, cases, vetted, preflights] = await Promise.all([
+      const [a, days, cases, vetted, preflights] = await Promise.all([
         accounts.get(account),
-        store.hourlyFigures(account, 'email', now, DAYS * 24),
+        store.dailyFigures(account, 'email', now, DAYS),
         desk.list({ account, limit: 20 }),
         deps.vetting ? deps.vetting.history(account) : Promise.resolve([] as VettingResult[]),
         store.recentPreflights(account),
       ]);
-      const days = dailyFigures(hourly, now);
       const th = a.thresholds;
       const channel = channelOf(req.query.channel);
       const search = str(req.query.q, 320).trim();
@@ -506,10 +505,9 @@ ${
         found = p.items;
         next = p.cursor === '0' ? null : p.cursor;
       }
-      const maxWindow = Math.max(...deps.config.rates.windowHours);
       const chart = rateChart(
         days,
-        { complaintWarn: th.complaint.warn, complaintSuspend: th.complaint.suspend },
+        { complaintWarn: th.complaint.warn, complaintSuspend: th.complaint.suspend, bounceWarn: th.bounce.warn, bounceSuspend: th.bounce.suspend },
         {
           title: t('acct.chart.title', { account, days: DAYS }),
           desc: t('acct.chart.desc'),
@@ -561,14 +559,12 @@ ${cases.items.length ? html`<ul class="plain">${cases.items.map((c) => html`<li>
 </div>
 <h2>${t('acct.chart', { days: DAYS })}</h2>
 <div class="chart-wrap">${chart}</div>
-<p class="muted">${t('acct.chart.kept', { hours: maxWindow })}</p>
 <details><summary>${t('acct.chart.table')}</summary><div class="scroll"><table>
 <caption class="visually-hidden">${t('acct.chart.title', { account, days: DAYS })}</caption>
 <thead><tr><th scope="col">${t('acct.chart.day')}</th><th scope="col" class="num">${t('acct.sent')}</th><th scope="col" class="num">${t('acct.complaints')}</th><th scope="col" class="num">${t('acct.complaintRate')}</th><th scope="col" class="num">${t('acct.hardBounces')}</th><th scope="col" class="num">${t('acct.bounceRate')}</th></tr></thead>
-<tbody>${days.map((d) =>
-        d.known
-          ? html`<tr><th scope="row">${d.day}</th><td class="num">${d.sent}</td><td class="num">${d.complaints}</td><td class="num">${pct(d.sent ? d.complaints / d.sent : null)}</td><td class="num">${d.hardBounces}</td><td class="num">${pct(d.sent ? d.hardBounces / d.sent : null)}</td></tr>`
-          : html`<tr><th scope="row">${d.day}</th><td colspan="5" class="muted">${t('acct.chart.unknown')}</td></tr>`,
+<tbody>${days.map(
+        (d) =>
+          html`<tr><th scope="row">${d.day}</th><td class="num">${d.sent}</td><td class="num">${d.complaints}</td><td class="num">${pct(complaintRate(d))}</td><td class="num">${d.hardBounces}</td><td class="num">${pct(bounceRate(d))}</td></tr>`,
       )}</tbody></table></div></details>
 <h2 id="preflights">${t('acct.preflights')}</h2>
 ${
@@ -607,23 +603,3 @@ ${next ? html`<p><a href="/desk/accounts/${account}?channel=${channel}&cursor=${
     });
   }
 }
-
-/** Hour buckets → UTC days; a day is "not kept" when none of its hours is. */
-export function dailyFigures(hourly: ReadonlyArray<{ hour: number; sent: number; complaints: number; hardBounces: number } | null>, now: number): DayFigures[] {
-  const DAY_H = 24;
-  const lastDay = Math.floor(now / 86_400_000);
-  const days: DayFigures[] = [];
-  for (let d = lastDay - DAYS + 1; d <= lastDay; d++) days.push({ day: new Date(d * 86_400_000).toISOString().slice(0, 10), sent: 0, complaints: 0, hardBounces: 0, known: false });
-  const first = lastDay - DAYS + 1;
-  for (const h of hourly) {
-    if (!h) continue;
-    const i = Math.floor(h.hour / DAY_H) - first;
-    if (i < 0 || i >= days.length) continue;
-    days[i].known = true;
-    days[i].sent += h.sent;
-    days[i].complaints += h.complaints;
-    days[i].hardBounces += h.hardBounces;
-  }
-  return days;
-}
-

@@ -9,13 +9,15 @@
   KEYS[3] account meta (hash)     KEYS[7] outbox (stream)
   KEYS[4] hour buckets (hash)     KEYS[8] warnings (sorted set)
   KEYS[9] soft-bounce count of the recipient   KEYS[10] engaged recipients (hash)
+  KEYS[11] daily counters (hash, lib/daily.lua)
   ARGV[1] the input, JSON (named, not positional: a field added cannot shift the others):
     now (ms), dedupMs (0: none), channel, hour (now / 1 h), counter ('' none),
     campaign ('' none), address ('' none), suppression (record JSON, '' none),
     event (recipient.suppressed JSON, '' none; written with the account's next seq),
     account, wake (the outbox wake-up channel), reportId ('' none), bucketTtlMs,
     windows (lengths in hours, "24,168"), warningsSince (ms),
-    softLimits ("unengaged,engaged", '': the suppression applies at once), softIdleMs
+    softLimits ("unengaged,engaged", '': the suppression applies at once), softIdleMs,
+    dailyKeepDays (days the daily counters are kept)
   With soft-bounce limits the suppression record is applied only when this bounce is the
   recipient's Nth consecutive soft bounce (7, or 15 when the recipient engaged before).
   Reply, JSON: {duplicate, newlySuppressed, suspended, pool, lastWarnAt, warnings,
@@ -25,6 +27,7 @@
 ]]
 --- @include "windows"
 --- @include "events"
+--- @include "daily"
 local a = cjson.decode(ARGV[1])
 local now = a.now
 local ch = a.channel
@@ -62,6 +65,7 @@ if duplicate == 0 then
     W.roll(KEYS[4], ch, hour, wins)
     W.add(KEYS[4], ch, hour, letter, 1, wins)
     redis.call('PEXPIRE', KEYS[4], a.bucketTtlMs)
+    D.add(KEYS[11], ch, math.floor(hour / 24), math.floor(hour / 24), letter, 1, a.dailyKeepDays)
     if a.campaign ~= '' then
       redis.call('HINCRBY', KEYS[5], ch .. '|' .. hour .. '|' .. a.campaign .. '|' .. letter, 1)
       redis.call('PEXPIRE', KEYS[5], a.bucketTtlMs)
