@@ -165,7 +165,7 @@ export class Gateway {
     };
     // Two doors (docs/security.md): the platform's routes need its token (or an admin's).
     const platform = platformAuth(config.platform.token, config.admin.token);
-    const internal = config.http.internalPort === null ? null : await createInternalServer(config.http, { log, ready, warnings: () => health.warnings() });
+    const internal = config.http.internalPort === null ? null : await createInternalServer(config.http, { log, ready, warnings: () => health.warnings(), pages: config.desk.listener === 'internal' });
     const http = await createHttpServer(config.http, {
       log,
       ready,
@@ -205,7 +205,10 @@ export class Gateway {
         pages.register(app);
         caseRoutes(app, { desk, ingest, store, clock, admin: auth, platform, phoneRegions: config.phone.regions, ratePerMinute: config.form.ratePerMinute, pages });
         smsRoutes(app, { store, effects, sms, keywords: loadKeywords(), clock, regions: config.phone.regions, platform });
-        deskRoutes(app, { store, desk, accounts, operators: new Operators(redis, store.keys), clock, config, log: log.child({ part: 'desk' }), vetting });
+        // The console beside the report page, or only where the internet cannot reach it (desk.listener).
+        const deskApp = config.desk.listener === 'internal' && internal ? internal : app;
+        if (deskApp !== app) assetRoutes(deskApp);
+        deskRoutes(deskApp, { store, desk, accounts, operators: new Operators(redis, store.keys), clock, config, log: log.child({ part: 'desk' }), vetting });
       },
     });
     const policy = createPolicyServer(

@@ -11,6 +11,7 @@ import { abuseInput } from '../../src/ingest.js';
 import { createLogger } from '../../src/log.js';
 import { unreadableReport } from '../../src/parse/report.js';
 import { runOperators } from '../../src/cli/operators.js';
+import { loadConfig } from '../../src/config/load.js';
 import { csvRecords, parseImportCsv } from '../../src/parse/import.js';
 import { Operators, PasswordError } from '../../src/store/operators.js';
 import { priority } from '../../src/web/desk/routes.js';
@@ -308,4 +309,36 @@ t.test('pure parts', async (t) => {
   for (const line of ['w 0.10 %', 'x 0.30 %', 'w 2.00 %', 'x 5.00 %']) t.match(svg, `>${line}</text>`, `the line ${line}, each rate against its own`);
   t.equal(svg.match(/<rect class="bar"/g)?.length, 29, 'a bar for each day that sent');
   t.equal(svg.match(/<circle class="dot complaint"/g)?.length, 29, 'no rate for a day without sends');
+});
+
+t.test('desk.listener internal: the console only on the internal port', async (t) => {
+  t.throws(() => loadConfig({ env: {}, overrides: { desk: { listener: 'internal' } } }), { message: /desk\.listener: internal needs http\.internalPort/ }, 'refused without an internal listener');
+  const redis = await testRedis(t);
+  const gw = await startGateway(t, { redisUrl: redis.url, clock: new ManualClock(Date.parse('2026-07-01T09:00:00Z')), overrides: { http: { internalPort: 0, internalHost: '127.0.0.1' }, desk: { listener: 'internal' } } });
+  await addOperator(gw);
+  const pub = `http://127.0.0.1:${gw.httpPort}`;
+  const internal = `http://127.0.0.1:${gw.internalPort}`;
+  for (const path of ['/desk', '/desk/sign-in', '/desk/cases/case_00000000000000000000000000', '/desk/no-such-page']) {
+    const res = await fetch(pub + path, { redirect: 'manual' });
+    t.equal(res.status, 404, `public ${path}: 404`);
+    t.notMatch(await res.text(), /sign in/i);
+  }
+  t.equal((await fetch(`${pub}/desk/sign-in`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'name=alice&password=x' })).status, 404, 'no sign-in on the public port');
+  t.equal((await fetch(`${pub}/report`)).status, 200, 'the report page stays public');
+
+  const stranger = await fetch(`${internal}/desk`, { redirect: 'manual' });
+  t.equal(stranger.status, 302, 'the internal port serves the console (sign-in first)');
+  const form = await fetch(`${internal}/desk/sign-in`);
+  t.equal(form.status, 200);
+  t.match(form.headers.get('content-security-policy') ?? '', "script-src 'self'", 'with the pages\' headers');
+  const csrf = /name="csrf" value="([^"]+)"/.exec(await form.text())?.[1] ?? '';
+  const signed = await fetch(`${internal}/desk/sign-in`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, name: OPERATOR.name, password: OPERATOR.password, next: '/desk' }).toString() });
+  t.equal(signed.status, 303, 'signed in over the internal port');
+  const cookie = /^(ag_desk=[^;]+)/.exec(signed.headers.get('set-cookie') ?? '')?.[1] ?? '';
+  const queue = await fetch(`${internal}/desk`, { headers: { cookie } });
+  t.equal(queue.status, 200);
+  const css = /href="(\/assets\/[^"]+\.css)"/.exec(await queue.text())?.[1];
+  t.ok(css, 'the page links its stylesheet');
+  t.equal((await fetch(internal + css)).status, 200, 'served on the internal port too');
+  t.equal((await fetch(`${pub}/desk`, { headers: { cookie } })).status, 404, 'a session does not open the public port');
 });
