@@ -127,6 +127,8 @@ t.test('desk console', async (t) => {
     t.match(evidence, XSS.script, 'the <script> payload is visible as text');
     t.match(evidence, XSS.onerror, 'the onerror payload is visible as text');
     t.equal(await page.locator('.report img, .report script').count(), 0, 'no element was made from the report');
+    t.match(evidence, /Links found \(domains\)\s+none/, 'link domains are listed (none in a pasted-headers report)');
+    t.match(evidence, /Attachments\s+none/, 'attachments are listed');
     t.equal(await page.evaluate(() => (window as unknown as { __xss?: string }).__xss), undefined, 'no payload ran');
     t.same(dialogs, [], 'no dialog opened');
     t.notMatch(consoleLines.join('\n'), /xss/i);
@@ -171,13 +173,21 @@ t.test('desk console', async (t) => {
     t.ok((await gw.store.readAudit(50)).some((a) => a.action === 'account.reinstate' && a.by === 'alice'), 'reinstatement audited with the name');
     await receiver.until((r) => r.received.some((x) => JSON.parse(x.body).type === 'account.reinstated'));
 
-    // Resolve the case.
+    // Resolve the case: an outcome is required.
     await page.getByLabel('New status').selectOption('resolved');
-    await page.getByLabel('Outcome (for resolved)').fill('customer removed the list');
+    await page.getByLabel('Note on the change').fill('customer removed the list');
+    await page.getByRole('button', { name: 'Set status' }).click();
+    await page.locator('.error-summary').waitFor();
+    t.match(await page.locator('.error-summary').innerText(), 'Choose an outcome', 'resolving without an outcome is refused');
+    await axeClean(t, page, 'case with an error: axe clean');
+    await page.getByLabel('New status').selectOption('resolved');
+    await page.getByLabel('abuse confirmed').check();
+    await page.getByLabel('Note on the change').fill('customer removed the list');
     await page.getByRole('button', { name: 'Set status' }).click();
     await page.getByRole('button', { name: 'Yes, do it' }).click();
     await page.getByText('Status changed.').waitFor();
-    t.equal((await api('GET', `/v1/cases/${evil}`)).body.status, 'resolved');
+    t.match((await api('GET', `/v1/cases/${evil}`)).body, { status: 'resolved', outcome: 'confirmed' });
+    t.match(await page.locator('h1').innerText(), 'abuse confirmed', 'the outcome shows on the case');
   });
 
   t.test('a POST without the CSRF token is refused', async (t) => {
