@@ -7,6 +7,9 @@ import { randomBytes } from 'node:crypto';
 import t, { type Test } from 'tap';
 import type { Browser, Page } from 'playwright-core';
 import { ManualClock } from '../../src/clock.js';
+import { Desk } from '../../src/desk.js';
+import { Effects } from '../../src/effects.js';
+import { createLogger } from '../../src/log.js';
 import { axe, context, describeViolations, launch } from '../helpers/browser.js';
 import { addOperator, fileReport, OPERATOR, XSS } from '../helpers/desk.js';
 import { startGateway } from '../helpers/gateway.js';
@@ -188,6 +191,31 @@ t.test('desk console', async (t) => {
     await page.getByText('Status changed.').waitFor();
     t.match((await api('GET', `/v1/cases/${evil}`)).body, { status: 'resolved', outcome: 'confirmed' });
     t.match(await page.locator('h1').innerText(), 'abuse confirmed', 'the outcome shows on the case');
+  });
+
+  t.test('a report\'s attachments and link domains show as text', async (t) => {
+    // As the mail path hands a parsed abuse@ report to the desk (src/ingest.ts abuseInput).
+    const log = createLogger('silent');
+    const out = await new Desk(gw.store, new Effects(gw.store, gw.config, clock, log), gw.config, clock, log).report({
+      reportId: 'browser-evidence', fingerprint: 'browser-evidence', channel: 'email', reporter: 'postmaster@recipient.example', account: 'initech', campaign: 'tps',
+      verified: true, tokenState: 'valid', feedbackType: null, phishing: false, originDomains: [], headers: { subject: 'TPS reports' }, phones: [], description: null,
+      recipient: null, clientIp: '198.51.100.9', trustedReporter: false,
+      attachments: [{ name: XSS.onerror, type: 'image/png', size: 2048, sha256: 'f'.repeat(64) }],
+      linkDomains: ['login-bank.example'],
+    });
+    const ctx = await context(browser);
+    t.teardown(() => ctx.close());
+    const page = await ctx.newPage();
+    await signIn(page);
+    await page.goto(`${base}/desk/cases/${out.caseId}`);
+    const rows = await page.locator('table.attachments tbody tr').allInnerTexts();
+    t.equal(rows.length, 1);
+    t.match(rows[0], XSS.onerror, 'the file name, as text');
+    t.match(rows[0], /image\/png\s+2\.0 KiB\s+f{64}/);
+    t.match(await page.locator('.report').innerText(), 'login-bank.example');
+    t.equal(await page.locator('.report img').count(), 0, 'no element was made from the name');
+    t.equal(await page.evaluate(() => (window as unknown as { __xss?: string }).__xss), undefined, 'nothing ran');
+    await axeClean(t, page, 'case with attachments: axe clean');
   });
 
   t.test('a POST without the CSRF token is refused', async (t) => {
