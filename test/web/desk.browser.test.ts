@@ -163,10 +163,12 @@ t.test('desk console', async (t) => {
     const suspendedEvent = receiver.received.map((x) => JSON.parse(x.body)).find((e) => e.type === 'account.suspended');
     t.match(suspendedEvent.data, { account: 'acme', kind: 'desk', by: 'alice', reason: 'investigation' }, 'the webhook receiver got account.suspended');
 
-    // The account page, then reinstate from the case.
+    // The account page (with a preflight decision to list), then reinstate from the case.
+    t.equal((await api('POST', '/v1/campaigns/preflight', { account: 'acme', campaign: 'summer', recipients: ['a@example.com', 'b@example.com'] })).status, 200);
     await page.getByRole('link', { name: 'acme', exact: true }).first().click();
     await page.waitForURL(`${base}/desk/accounts/acme`);
     t.ok(await page.locator('svg.chart title').count(), 'the chart has a title');
+    t.match(await page.locator('table.preflights tbody').innerText(), /summer\s+block/, 'the suspended account\'s preflight decision is listed');
     await axeClean(t, page, 'account: axe clean');
     await page.goBack();
     await page.getByRole('button', { name: 'Reinstate account' }).click();
