@@ -124,7 +124,13 @@ export class Gateway {
       windows: config.rates.windowHours.map((hours) => ({ name: windowName(hours), hours })),
       dedupMs: config.rates.dedupDays * 86_400_000,
       warningWindowMs: config.rates.warningWindowDays * 86_400_000,
+      replication: { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs },
     });
+    // Found out now when not configured (Redis away: on the first write instead).
+    await store.replication
+      .replicas()
+      .then((n) => log.info({ code: 'REDIS_WAIT_REPLICAS', replicas: n, timeoutMs: config.redis.waitTimeoutMs }, n ? `writes are acknowledged once ${n} replica(s) hold them` : 'writes are acknowledged without waiting for a replica'))
+      .catch(() => {});
     const effects = new Effects(store, config, clock, log.child({ part: 'effects' }));
     const unknownRegions = config.phone.regions.filter((r) => knownRegions([r]).length === 0);
     if (unknownRegions.length) throw new Error(`phone.regions: unknown region(s) ${unknownRegions.join(', ')} (ISO 3166 codes such as GB)`);
@@ -174,7 +180,7 @@ export class Gateway {
       routes: (app) => {
         const auth = adminAuth(config.admin.token);
         assetRoutes(app);
-        eventRoutes(app, new Traffic(store, clock, sms), platform);
+        eventRoutes(app, new Traffic(store, clock, sms), store, platform);
         const vetting = new Vetting(store, config, clock);
         const accounts = new Accounts(store, config.rates, clock, vetting);
         accountRoutes(app, accounts, auth);
@@ -190,6 +196,7 @@ export class Gateway {
         unsubscribeRoutes(app, {
           codec,
           effects,
+          store,
           limit: async (ip) => config.form.unsubscribePerMinute === 0 || (await store.hit('unsubscribe', ip, clock.now()).catch(() => 0)) <= config.form.unsubscribePerMinute,
         });
         preflightRoutes(app, { preflight: new Preflight(store, config, clock, log.child({ part: 'preflight' })), bodyLimit: config.http.bodyLimit, platform });

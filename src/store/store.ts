@@ -10,9 +10,10 @@ import { GatewayError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Channel } from '../address.js';
 import type { Pool, WindowFigures } from '../rules/policy.js';
-import { type Script, scriptOf, storeCall } from './call.js';
+import { noteWrite, type Script, scriptOf, storeCall } from './call.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
+import { Replication, type ReplicationOptions } from './replication.js';
 
 /** What we know about a message we accepted (issue: "received-report record"). */
 export interface ReceivedReport {
@@ -54,6 +55,8 @@ export interface StoreOptions {
   dedupMs: number;
   /** How long warnings count (the warning window) and are kept. */
   warningWindowMs: number;
+  /** Replicas that must confirm a write before it is acknowledged (durably); absent: none. */
+  replication?: ReplicationOptions;
 }
 
 /** Counter letters in the hour buckets (src/store/lua/lib/windows.lua lists them too, to drop old hours). */
@@ -200,11 +203,24 @@ function caseFromJson(raw: string): CaseRecord {
 
 
 export class Store {
+  readonly replication: Replication;
+
   constructor(
     readonly redis: RedisClient,
     readonly keys: Keys,
     private readonly opts: StoreOptions,
-  ) {}
+  ) {
+    this.replication = new Replication(redis, opts.replication ?? { replicas: 0, timeoutMs: 0 });
+  }
+
+  /**
+   * Runs `fn`, then confirms that what it wrote is on `redis.waitReplicas` replicas (WAIT on
+   * the master of each slot written, replication.ts); STORE_NOT_REPLICATED when it is not.
+   * Every path that acknowledges a write (the SMTP 250, an HTTP 2xx) goes through it.
+   */
+  durably<T>(fn: () => Promise<T>): Promise<T> {
+    return this.replication.durably(fn);
+  }
 
   private script(name: string): Script {
     return scriptOf(this.redis, name);
@@ -364,6 +380,7 @@ export class Store {
   /** Per-recipient traffic: a delivery resets the soft-bounce count; engagement is remembered. */
   async markRecipients(account: string, items: Array<{ address: string; type: 'delivered' | 'engaged' }>, now: number): Promise<void> {
     const k = this.keys.account(account);
+    noteWrite(k.meta);
     const tx = this.redis.multi();
     for (const it of items) {
       if (it.type === 'delivered') tx.del(k.softBounces(it.address));
@@ -476,6 +493,7 @@ export class Store {
   }
 
   async audit(entry: Record<string, string>): Promise<void> {
+    noteWrite(this.keys.audit());
     await storeCall('audit', () => this.redis.xadd(this.keys.audit(), 'MAXLEN', '~', AUDIT_KEPT, '*', ...Object.entries(entry).flat()));
   }
 
@@ -640,6 +658,7 @@ export class Store {
    */
   async noteReporter(account: string, s: ReporterSighting, now: number, windowMs: number): Promise<ReporterSighting[]> {
     const key = this.keys.account(account).reporters;
+    noteWrite(key);
     // '|' cannot occur in a report id or an IP group; an address keeps any '|' after the second.
     const member = `${s.reportId}|${s.ipGroup}|${s.address ?? ''}`;
     const res = await storeCall('noteReporter', () =>
@@ -689,6 +708,7 @@ export class Store {
    */
   async importSuppressions(account: string | null, channel: Channel, rows: Array<{ address: string; rec: SuppressionRecord }>, by: string, at: string): Promise<{ added: number; exists: number }> {
     const key = account ? this.keys.account(account).suppressions(channel) : this.keys.globalSuppressions(channel);
+    noteWrite(key);
     let added = 0;
     for (let i = 0; i < rows.length; i += 1000) {
       const pipe = this.redis.pipeline();
