@@ -49,6 +49,9 @@ import { loadKeywords } from './rules/smskeywords.js';
 import { ReportPages } from './web/report.js';
 import { createTokenCodec, parseTokenSecrets, type TokenCodec } from './token/token.js';
 
+/** How often closed cases are archived (cases.archiveAfterDays is in days: an hour is plenty). */
+const ARCHIVE_EVERY_MS = 3_600_000;
+
 /** 24 → "24h", 168 → "7d". */
 export function windowName(hours: number): string {
   return hours % 24 === 0 && hours >= 48 ? `${hours / 24}d` : `${hours}h`;
@@ -83,6 +86,7 @@ export class Gateway {
     private readonly localRedis: LocalRedis | null,
     private readonly health: RedisHealth,
     private readonly internal: FastifyInstance | null,
+    private readonly archiver: NodeJS.Timeout,
   ) {}
 
   static async start(opts: GatewayOptions): Promise<Gateway> {
@@ -229,7 +233,18 @@ export class Gateway {
     );
     // Delivery runs on real time (retry schedules, webhook-timestamp), never a test clock.
     const webhooks = startWebhookWorker({ redis, keys: store.keys, config: config.webhooks, log: log.child({ part: 'webhooks' }) });
-    const gw = new Gateway(config, log, redis, store, ingest, codec, smtp, http, policy, webhooks, localRedis, health, internal);
+    // Closed cases leave the list after cases.archiveAfterDays (every instance may sweep: archiving is idempotent).
+    const archiveMs = config.cases.archiveAfterDays * 86_400_000;
+    const archiver = setInterval(
+      () =>
+        void store
+          .archiveCases(clock.now(), archiveMs)
+          .then((n) => n > 0 && log.info({ code: 'CASES_ARCHIVED', archived: n }, `archived ${n} closed case(s)`))
+          .catch((err: Error) => log.warn({ code: 'CASES_ARCHIVE_FAILED', err: err.message }, 'archiving closed cases failed; trying again in an hour')),
+      ARCHIVE_EVERY_MS,
+    );
+    archiver.unref();
+    const gw = new Gateway(config, log, redis, store, ingest, codec, smtp, http, policy, webhooks, localRedis, health, internal, archiver);
     try {
       gw.smtpPort = await smtp.listen();
       gw.policyPort = await policy.listen();
@@ -251,6 +266,7 @@ export class Gateway {
   async stop(graceMs = this.config.shutdown.graceMs): Promise<void> {
     await Promise.all([this.smtp.stop(graceMs), this.http.close(), this.internal?.close(), this.policy.stop(graceMs)]);
     await this.webhooks.stop();
+    clearInterval(this.archiver);
     this.health.stop();
     this.redis.disconnect();
     await this.localRedis?.stop();

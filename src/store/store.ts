@@ -190,6 +190,80 @@ export interface CaseRecord {
   attribution?: { via: 'token' | 'number' | 'none'; candidates?: object[] };
 }
 
+/**
+ * The longest value a report record keeps in a field, in bytes. Redis keeps a hash whose
+ * values all fit `hash-max-listpack-value` (64 by default) as one listpack, a few hundred
+ * bytes for a record; a single longer value turns the whole hash into a hashtable, about
+ * four times larger (docs/operations.md, memory budget). Longer values (a HELO name, a
+ * VERP recipient, a parse error) are cut: the record is a receipt, not the evidence.
+ */
+export const REPORT_VALUE_BYTES = 64;
+
+function clip(v: string): string {
+  if (Buffer.byteLength(v) <= REPORT_VALUE_BYTES) return v;
+  // Cut at a character boundary: never half a UTF-8 sequence.
+  return Buffer.from(v).subarray(0, REPORT_VALUE_BYTES).toString().replace(/\uFFFD$/, '');
+}
+
+/**
+ * A report record as hash fields: flat, short values (no JSON), so the hash stays a listpack.
+ * The reporter's authentication is six fields of its own (`auth*`), DKIM domains and
+ * recipients space-separated.
+ */
+export function reportFields(r: ReceivedReport): string[] {
+  const out: string[] = [];
+  const put = (k: string, v: string | number | null | undefined) => {
+    if (v !== undefined && v !== null && v !== '') out.push(k, clip(String(v)));
+  };
+  put('id', r.id);
+  put('mailbox', r.mailbox);
+  put('kind', r.kind);
+  put('size', r.size);
+  put('clientIp', r.clientIp);
+  put('helo', r.helo);
+  put('mailFrom', r.mailFrom);
+  put('rcptTo', r.rcptTo.join(' '));
+  put('arrivedAt', r.arrivedAt);
+  put('fingerprint', r.fingerprint);
+  put('outcome', r.outcome);
+  put('error', r.error);
+  put('account', r.account);
+  put('campaign', r.campaign);
+  const a = r.reporterAuth;
+  if (a) {
+    put('authVerdict', a.verdict);
+    put('authBasis', a.basis);
+    put('authDkim', a.dkimPass.join(' '));
+    put('authSpf', a.spf);
+    put('authDmarc', a.dmarc);
+    put('authFrom', a.fromDomain);
+  }
+  return out;
+}
+
+/** reportFields read back. */
+export function reportFromFields(h: Record<string, string>): ReceivedReport {
+  return {
+    id: h.id,
+    mailbox: h.mailbox,
+    kind: h.kind,
+    size: Number(h.size ?? 0),
+    clientIp: h.clientIp ?? '',
+    helo: h.helo ?? '',
+    mailFrom: h.mailFrom ?? '',
+    rcptTo: h.rcptTo ? h.rcptTo.split(' ') : [],
+    arrivedAt: Number(h.arrivedAt ?? 0),
+    fingerprint: h.fingerprint,
+    outcome: h.outcome === 'quarantined' ? 'quarantined' : 'parsed',
+    ...(h.error ? { error: h.error } : {}),
+    account: h.account ?? null,
+    campaign: h.campaign ?? null,
+    ...(h.authVerdict
+      ? { reporterAuth: { verdict: h.authVerdict, basis: h.authBasis ?? '', dkimPass: h.authDkim ? h.authDkim.split(' ') : [], spf: h.authSpf ?? '', dmarc: h.authDmarc ?? '', fromDomain: h.authFrom ?? null } }
+      : {}),
+  };
+}
+
 /** Lua's cjson writes an empty array as {}: put the arrays back. */
 function caseFromJson(raw: string): CaseRecord {
   const c = JSON.parse(raw) as CaseRecord;
@@ -229,11 +303,7 @@ export class Store {
 
   /** Writes the received-report record; resolves only once Redis has it. */
   async recordReport(r: ReceivedReport): Promise<boolean> {
-    const fields: string[] = [];
-    for (const [k, v] of Object.entries(r)) {
-      if (v === undefined || v === null) continue;
-      fields.push(k, typeof v === 'string' ? v : JSON.stringify(v));
-    }
+    const fields = reportFields(r);
     const created = await storeCall('recordReport', () =>
       this.script('recordReport')(this.keys.report(r.id), this.opts.retentionMs, ...fields),
     );
@@ -539,6 +609,30 @@ export class Store {
     return rows.map(([, raw]) => (raw ? caseFromJson(raw as string) : null)).filter((c): c is CaseRecord => c !== null);
   }
 
+  /**
+   * Archives the resolved and dismissed cases last changed before `now - afterMs`: out of
+   * the list of cases and the desk's assignments, their records expiring `afterMs` later
+   * (archiveCase.lua). Only cases created before the cutoff can qualify: case ids are
+   * time-ordered, so the scan stops there. Returns how many were archived.
+   */
+  async archiveCases(now: number, afterMs: number): Promise<number> {
+    const ck = this.keys.cases;
+    const cutoff = now - afterMs;
+    const cutoffIso = new Date(cutoff).toISOString();
+    const end = `(case_${newId(cutoff).slice(0, 10)}`;
+    let from = '-';
+    let archived = 0;
+    for (;;) {
+      const ids = await storeCall('archiveCases', () => this.redis.zrangebylex(ck.all, from, end, 'LIMIT', 0, 500));
+      if (ids.length === 0) return archived;
+      const done = (await storeCall('archiveCases', () => Promise.all(ids.map((id) => this.script('archiveCase')(ck.all, ck.record(id), id, cutoffIso, afterMs))))) as number[];
+      const gone = ids.filter((_, i) => done[i] === 1);
+      if (gone.length) await storeCall('archiveCases', () => this.redis.hdel(this.keys.desk.assignees, ...gone));
+      archived += gone.length;
+      from = `(${ids[ids.length - 1]}`;
+    }
+  }
+
   async updateCase(caseId: string, account: string | null, campaign: string | null, status: string | null, note: Record<string, string> | null, by: string, eventId: string, now: number): Promise<CaseRecord | null> {
     const ck = this.keys.cases;
     const pointer = account && campaign ? ck.open(account, campaign) : ck.open('-', caseId);
@@ -575,9 +669,9 @@ export class Store {
     return entries.map(([, f]) => JSON.parse(f[f.indexOf('event') + 1]) as OutboxEvent);
   }
 
-  async getReport(id: string): Promise<Record<string, string> | null> {
+  async getReport(id: string): Promise<ReceivedReport | null> {
     const h = await storeCall('getReport', () => this.redis.hgetall(this.keys.report(id)));
-    return h && Object.keys(h).length > 0 ? h : null;
+    return h && Object.keys(h).length > 0 ? reportFromFields(h) : null;
   }
 
   async quarantine(e: QuarantineEntry): Promise<void> {
