@@ -28,7 +28,12 @@ export interface ReplicationOptions {
 
 /** Whether the Redis has replicas now: connected_slaves of a single Redis; a cluster's slot map. */
 export async function hasReplicas(redis: RedisClient): Promise<boolean> {
-  if ((redis as Cluster).isCluster) return (redis as Cluster).slots.some((nodes) => nodes && nodes.length > 1);
+  if ((redis as Cluster).isCluster) {
+    const slots = (redis as Cluster).slots;
+    // No slot map yet (not connected): unknown, not "none" — asked again on the next write.
+    if (!slots.some(Boolean)) throw new Error("Cluster isn't ready: no slot map yet");
+    return slots.some((nodes) => nodes && nodes.length > 1);
+  }
   return Number(parseInfo(String(await redis.info('replication'))).get('connected_slaves') ?? 0) > 0;
 }
 
