@@ -4,10 +4,10 @@
  * (451 / 452 / 503) and counts in abusegate_redis_errors_total; anything else is a bug and
  * becomes INTERNAL_FAULT, logged with its stack by the edges.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { ERRORS, GatewayError } from '../errors.js';
 import { redisErrors } from '../metrics.js';
 import { storeErrorCode } from './health.js';
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { type RedisClient, SCRIPT_VERSION, redisUnavailable } from './redis.js';
 
 export async function storeCall<T>(what: string, op: () => Promise<T>): Promise<T> {
@@ -40,8 +40,8 @@ export type Script = (...args: Array<string | number>) => Promise<unknown>;
 
 /**
  * A script registered from src/store/lua (defineScripts), by its name without the key count.
- * Each call notes the slot of its first key (every key of a script shares it): a write made
- * inside writesOf() (Replication.durably) is confirmed on that slot's master before it is acknowledged.
+ * Each call notes its first key (every key of a script shares its slot): a write made inside
+ * writesOf() (Replication.durably) is confirmed on that slot's master before it is acknowledged.
  */
 export function scriptOf(redis: RedisClient, name: string): Script {
   const fn = (redis as unknown as Record<string, Script>)[SCRIPT_VERSION + name];
