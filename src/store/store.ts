@@ -193,8 +193,8 @@ export interface CaseRecord {
 /**
  * The longest value a report record keeps in a field, in bytes. Redis keeps a hash whose
  * values all fit `hash-max-listpack-value` (64 by default) as one listpack, a few hundred
- * bytes for a record; a single longer value turns the whole hash into a hashtable, about
- * four times larger (docs/operations.md, memory budget). Longer values (a HELO name, a
+ * bytes for a record; a single longer value turns the whole hash into a hashtable, more
+ * than twice as large (docs/operations.md, memory budget). Longer values (a HELO name, a
  * VERP recipient, a parse error) are cut: the record is a receipt, not the evidence.
  */
 export const REPORT_VALUE_BYTES = 64;

@@ -9,7 +9,7 @@ import t from 'tap';
 import { Keys } from '../../src/store/keys.js';
 import { createRedis, type RedisClient } from '../../src/store/redis.js';
 import { parseInfo } from '../../src/store/health.js';
-import { type CaseRecord, type ReceivedReport, Store } from '../../src/store/store.js';
+import { type CaseRecord, REPORT_VALUE_BYTES, type ReceivedReport, reportFields, reportFromFields, Store } from '../../src/store/store.js';
 import { newId } from '../../src/ids.js';
 import { testRedis } from '../helpers/redis.js';
 
@@ -48,6 +48,19 @@ function report(i: number): ReceivedReport {
     reporterAuth: { verdict: 'trusted', basis: 'dkim:feedback.isp.example', dkimPass: ['feedback.isp.example'], spf: 'pass', dmarc: 'pass', fromDomain: 'feedback.isp.example' },
   };
 }
+
+t.test('a report record reads back as written; long values are cut at a character boundary', async (t) => {
+  const r = report(1);
+  const fields = reportFields(r);
+  const h: Record<string, string> = {};
+  for (let i = 0; i < fields.length; i += 2) h[fields[i]] = fields[i + 1];
+  t.same(reportFromFields(h), r, 'the same report, authentication included');
+  t.notOk(fields.some((v) => Buffer.byteLength(v) > REPORT_VALUE_BYTES), 'no value over 64 bytes');
+  const long = reportFields({ ...r, helo: 'é'.repeat(40), rcptTo: ['bounces+' + 'x'.repeat(80) + '@example.org'] });
+  const helo = long[long.indexOf('helo') + 1];
+  t.equal(helo, 'é'.repeat(32), 'a 2-byte character is not cut in half');
+  t.equal(Buffer.byteLength(long[long.indexOf('rcptTo') + 1]), 64);
+});
 
 t.test('memory per report, suppression, active account and case', async (t) => {
   const server = await testRedis(t);
