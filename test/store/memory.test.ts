@@ -1,6 +1,6 @@
 /**
  * The memory budget (docs/operations.md, "Memory budget"): 100,000 report records, 100,000
- * suppressions, 250 active accounts and 2,000 cases written through the store's own
+ * suppressions, 100 active accounts and 2,000 cases written through the store's own
  * scripts and writes, and Redis's used_memory after each against a budget per item. A change that
  * makes an item larger (a report record pushed out of listpack encoding, a field added to
  * every suppression) fails here and says by how much.
@@ -106,7 +106,7 @@ t.test('memory per report, suppression, active account and case', async (t) => {
 
   // An active account: a week of hourly sent counts (one campaign), 20 complaints (each a
   // dedup marker and a sample), its meta and window totals.
-  await per('account', 250, async (i) => {
+  await per('account', 100, async (i) => {
     const account = `active-${i}`;
     await store.count(account, Array.from({ length: 168 }, (_, h) => ({ channel: 'email' as const, at: NOW - h * HOUR, campaign: 'spring-sale', counter: 's' as const, n: 500 })), null, NOW);
     for (let c = 0; c < 20; c++) {
