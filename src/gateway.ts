@@ -49,6 +49,9 @@ import { loadKeywords } from './rules/smskeywords.js';
 import { ReportPages } from './web/report.js';
 import { createTokenCodec, parseTokenSecrets, type TokenCodec } from './token/token.js';
 
+/** How often closed cases are archived (cases.archiveAfterDays is in days: an hour is plenty). */
+const ARCHIVE_EVERY_MS = 3_600_000;
+
 /** 24 → "24h", 168 → "7d". */
 export function windowName(hours: number): string {
   return hours % 24 === 0 && hours >= 48 ? `${hours / 24}d` : `${hours}h`;
@@ -83,6 +86,7 @@ export class Gateway {
     private readonly localRedis: LocalRedis | null,
     private readonly health: RedisHealth,
     private readonly internal: FastifyInstance | null,
+    private readonly archiver: NodeJS.Timeout,
   ) {}
 
   static async start(opts: GatewayOptions): Promise<Gateway> {
@@ -124,7 +128,13 @@ export class Gateway {
       windows: config.rates.windowHours.map((hours) => ({ name: windowName(hours), hours })),
       dedupMs: config.rates.dedupDays * 86_400_000,
       warningWindowMs: config.rates.warningWindowDays * 86_400_000,
+      replication: { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs },
     });
+    // Found out now when not configured (Redis away: on the first write instead).
+    await store.replication
+      .replicas()
+      .then((n) => log.info({ code: 'REDIS_WAIT_REPLICAS', replicas: n, timeoutMs: config.redis.waitTimeoutMs }, n ? `writes are acknowledged once ${n} replica(s) hold them` : 'writes are acknowledged without waiting for a replica'))
+      .catch(() => {});
     const effects = new Effects(store, config, clock, log.child({ part: 'effects' }));
     const unknownRegions = config.phone.regions.filter((r) => knownRegions([r]).length === 0);
     if (unknownRegions.length) throw new Error(`phone.regions: unknown region(s) ${unknownRegions.join(', ')} (ISO 3166 codes such as GB)`);
@@ -174,7 +184,7 @@ export class Gateway {
       routes: (app) => {
         const auth = adminAuth(config.admin.token);
         assetRoutes(app);
-        eventRoutes(app, new Traffic(store, clock, sms), platform);
+        eventRoutes(app, new Traffic(store, clock, sms), store, platform);
         const vetting = new Vetting(store, config, clock);
         const accounts = new Accounts(store, config.rates, clock, vetting);
         accountRoutes(app, accounts, auth);
@@ -190,6 +200,7 @@ export class Gateway {
         unsubscribeRoutes(app, {
           codec,
           effects,
+          store,
           limit: async (ip) => config.form.unsubscribePerMinute === 0 || (await store.hit('unsubscribe', ip, clock.now()).catch(() => 0)) <= config.form.unsubscribePerMinute,
         });
         preflightRoutes(app, { preflight: new Preflight(store, config, clock, log.child({ part: 'preflight' })), bodyLimit: config.http.bodyLimit, platform });
@@ -225,7 +236,18 @@ export class Gateway {
     );
     // Delivery runs on real time (retry schedules, webhook-timestamp), never a test clock.
     const webhooks = startWebhookWorker({ redis, keys: store.keys, config: config.webhooks, log: log.child({ part: 'webhooks' }) });
-    const gw = new Gateway(config, log, redis, store, ingest, codec, smtp, http, policy, webhooks, localRedis, health, internal);
+    // Closed cases leave the list after cases.archiveAfterDays (every instance may sweep: archiving is idempotent).
+    const archiveMs = config.cases.archiveAfterDays * 86_400_000;
+    const archiver = setInterval(
+      () =>
+        void store
+          .archiveCases(clock.now(), archiveMs)
+          .then((n) => n > 0 && log.info({ code: 'CASES_ARCHIVED', archived: n }, `archived ${n} closed case(s)`))
+          .catch((err: Error) => log.warn({ code: 'CASES_ARCHIVE_FAILED', err: err.message }, 'archiving closed cases failed; trying again in an hour')),
+      ARCHIVE_EVERY_MS,
+    );
+    archiver.unref();
+    const gw = new Gateway(config, log, redis, store, ingest, codec, smtp, http, policy, webhooks, localRedis, health, internal, archiver);
     try {
       gw.smtpPort = await smtp.listen();
       gw.policyPort = await policy.listen();
@@ -247,6 +269,7 @@ export class Gateway {
   async stop(graceMs = this.config.shutdown.graceMs): Promise<void> {
     await Promise.all([this.smtp.stop(graceMs), this.http.close(), this.internal?.close(), this.policy.stop(graceMs)]);
     await this.webhooks.stop();
+    clearInterval(this.archiver);
     this.health.stop();
     this.redis.disconnect();
     await this.localRedis?.stop();

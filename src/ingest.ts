@@ -127,6 +127,11 @@ export class Ingest {
    * part of a larger message (`size` bytes in all): reports put what we read first.
    */
   async accept(raw: Buffer, env: Envelope, size = raw.length): Promise<Accepted> {
+    // No 250 before what the message wrote is on the replicas (redis.waitReplicas).
+    return this.deps.store.durably(() => this.acceptOnce(raw, env, size));
+  }
+
+  private async acceptOnce(raw: Buffer, env: Envelope, size: number): Promise<Accepted> {
     const arrivedAt = this.deps.clock.now();
     const id = newId(arrivedAt);
     // Counts, cases and events are keyed by this, never by the id: a retry gets a new id.

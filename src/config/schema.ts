@@ -93,6 +93,8 @@ export const schema = {
     allowEviction: bool(),
     allowVolatile: bool(),
     checkEveryMs: int(10_000, 86_400_000),
+    waitReplicas: { kind: 'int', min: 0, max: 16, nullable: true } as const,
+    waitTimeoutMs: int(1, 60_000),
     stated: {
       maxmemoryPolicy: optStr(/^[a-z-]{1,32}$/, 'a maxmemory-policy such as noeviction'),
       persistence: optStr(/^(aof|rdb|aof\+rdb|none)$/, 'aof, rdb, aof+rdb or none'),
@@ -136,7 +138,7 @@ export const schema = {
     independentReporters: int(0, 1000),
     reporterWindowHours: int(1, 24 * 30),
   },
-  cases: { reportsKept: int(1, 10000), pageSize: int(1, 1000) },
+  cases: { reportsKept: int(1, 10000), pageSize: int(1, 1000), archiveAfterDays: int(1, 3650) },
   consent: { publicUrl: { kind: 'string', nullable: false, pattern: /^https?:\/\/[^/?#]+\/?$/, hint: 'an origin such as https://abuse.example.com' }, confirmDays: int(1, 365), perMinute: int(0, 1e9) },
   vetting: {
     resolver: optStr(/^[0-9a-fA-F:.[\]]+$/, 'an IP address, optionally with :port ([::1]:53 for IPv6)'),

@@ -11,9 +11,10 @@ import { GatewayError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Channel } from '../address.js';
 import type { Pool, WindowFigures } from '../rules/policy.js';
-import { type Script, scriptOf, storeCall } from './call.js';
+import { noteWrite, type Script, scriptOf, storeCall } from './call.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
+import { Replication, type ReplicationOptions } from './replication.js';
 
 /** What we know about a message we accepted (issue: "received-report record"). */
 export interface ReceivedReport {
@@ -55,6 +56,8 @@ export interface StoreOptions {
   dedupMs: number;
   /** How long warnings count (the warning window) and are kept. */
   warningWindowMs: number;
+  /** Replicas that must confirm a write before it is acknowledged (durably); absent: none. */
+  replication?: ReplicationOptions;
 }
 
 /** Counter letters in the hour buckets (src/store/lua/lib/windows.lua lists them too, to drop old hours). */
@@ -215,6 +218,80 @@ export interface CaseRecord {
   attribution?: { via: 'token' | 'number' | 'none'; candidates?: object[] };
 }
 
+/**
+ * The longest value a report record keeps in a field, in bytes. Redis keeps a hash whose
+ * values all fit `hash-max-listpack-value` (64 by default) as one listpack, a few hundred
+ * bytes for a record; a single longer value turns the whole hash into a hashtable, more
+ * than twice as large (docs/operations.md, memory budget). Longer values (a HELO name, a
+ * VERP recipient, a parse error) are cut: the record is a receipt, not the evidence.
+ */
+export const REPORT_VALUE_BYTES = 64;
+
+function clip(v: string): string {
+  if (Buffer.byteLength(v) <= REPORT_VALUE_BYTES) return v;
+  // Cut at a character boundary: never half a UTF-8 sequence.
+  return Buffer.from(v).subarray(0, REPORT_VALUE_BYTES).toString().replace(/\uFFFD$/, '');
+}
+
+/**
+ * A report record as hash fields: flat, short values (no JSON), so the hash stays a listpack.
+ * The reporter's authentication is six fields of its own (`auth*`), DKIM domains and
+ * recipients space-separated.
+ */
+export function reportFields(r: ReceivedReport): string[] {
+  const out: string[] = [];
+  const put = (k: string, v: string | number | null | undefined) => {
+    if (v !== undefined && v !== null && v !== '') out.push(k, clip(String(v)));
+  };
+  put('id', r.id);
+  put('mailbox', r.mailbox);
+  put('kind', r.kind);
+  put('size', r.size);
+  put('clientIp', r.clientIp);
+  put('helo', r.helo);
+  put('mailFrom', r.mailFrom);
+  put('rcptTo', r.rcptTo.join(' '));
+  put('arrivedAt', r.arrivedAt);
+  put('fingerprint', r.fingerprint);
+  put('outcome', r.outcome);
+  put('error', r.error);
+  put('account', r.account);
+  put('campaign', r.campaign);
+  const a = r.reporterAuth;
+  if (a) {
+    put('authVerdict', a.verdict);
+    put('authBasis', a.basis);
+    put('authDkim', a.dkimPass.join(' '));
+    put('authSpf', a.spf);
+    put('authDmarc', a.dmarc);
+    put('authFrom', a.fromDomain);
+  }
+  return out;
+}
+
+/** reportFields read back. */
+export function reportFromFields(h: Record<string, string>): ReceivedReport {
+  return {
+    id: h.id,
+    mailbox: h.mailbox,
+    kind: h.kind,
+    size: Number(h.size ?? 0),
+    clientIp: h.clientIp ?? '',
+    helo: h.helo ?? '',
+    mailFrom: h.mailFrom ?? '',
+    rcptTo: h.rcptTo ? h.rcptTo.split(' ') : [],
+    arrivedAt: Number(h.arrivedAt ?? 0),
+    fingerprint: h.fingerprint,
+    outcome: h.outcome === 'quarantined' ? 'quarantined' : 'parsed',
+    ...(h.error ? { error: h.error } : {}),
+    account: h.account ?? null,
+    campaign: h.campaign ?? null,
+    ...(h.authVerdict
+      ? { reporterAuth: { verdict: h.authVerdict, basis: h.authBasis ?? '', dkimPass: h.authDkim ? h.authDkim.split(' ') : [], spf: h.authSpf ?? '', dmarc: h.authDmarc ?? '', fromDomain: h.authFrom ?? null } }
+      : {}),
+  };
+}
+
 /** Lua's cjson writes an empty array as {}: put the arrays back. */
 function caseFromJson(raw: string): CaseRecord {
   const c = JSON.parse(raw) as CaseRecord;
@@ -228,11 +305,25 @@ function caseFromJson(raw: string): CaseRecord {
 
 
 export class Store {
+  readonly replication: Replication;
+
   constructor(
     readonly redis: RedisClient,
     readonly keys: Keys,
     private readonly opts: StoreOptions,
-  ) {}
+  ) {
+    this.replication = new Replication(redis, opts.replication ?? { replicas: 0, timeoutMs: 0 });
+  }
+
+  /**
+   * Runs `fn`, then confirms that what it wrote is on `redis.waitReplicas` replicas (WAIT on
+   * the master of each slot written, replication.ts); STORE_NOT_REPLICATED when it is not.
+   * The SMTP 250 and the 2xx of the routes that take reports, suppressions and send counts
+   * go through it (docs/operations.md, "Durable on failover").
+   */
+  durably<T>(fn: () => Promise<T>): Promise<T> {
+    return this.replication.durably(fn);
+  }
 
   private script(name: string): Script {
     return scriptOf(this.redis, name);
@@ -241,11 +332,7 @@ export class Store {
 
   /** Writes the received-report record; resolves only once Redis has it. */
   async recordReport(r: ReceivedReport): Promise<boolean> {
-    const fields: string[] = [];
-    for (const [k, v] of Object.entries(r)) {
-      if (v === undefined || v === null) continue;
-      fields.push(k, typeof v === 'string' ? v : JSON.stringify(v));
-    }
+    const fields = reportFields(r);
     const created = await storeCall('recordReport', () =>
       this.script('recordReport')(this.keys.report(r.id), this.opts.retentionMs, ...fields),
     );
@@ -396,6 +483,7 @@ export class Store {
   /** Per-recipient traffic: a delivery resets the soft-bounce count; engagement is remembered. */
   async markRecipients(account: string, items: Array<{ address: string; type: 'delivered' | 'engaged' }>, now: number): Promise<void> {
     const k = this.keys.account(account);
+    noteWrite(k.meta);
     const tx = this.redis.multi();
     for (const it of items) {
       if (it.type === 'delivered') tx.del(k.softBounces(it.address));
@@ -508,6 +596,7 @@ export class Store {
   }
 
   async audit(entry: Record<string, string>): Promise<void> {
+    noteWrite(this.keys.audit());
     await storeCall('audit', () => this.redis.xadd(this.keys.audit(), 'MAXLEN', '~', AUDIT_KEPT, '*', ...Object.entries(entry).flat()));
   }
 
@@ -551,6 +640,30 @@ export class Store {
     for (const id of ids) pipe.hget(this.keys.cases.record(id), 'data');
     const rows = (await storeCall('listCases', () => pipe.exec())) ?? [];
     return rows.map(([, raw]) => (raw ? caseFromJson(raw as string) : null)).filter((c): c is CaseRecord => c !== null);
+  }
+
+  /**
+   * Archives the resolved and dismissed cases last changed before `now - afterMs`: out of
+   * the list of cases and the desk's assignments, their records expiring `afterMs` later
+   * (archiveCase.lua). Only cases created before the cutoff can qualify: case ids are
+   * time-ordered, so the scan stops there. Returns how many were archived.
+   */
+  async archiveCases(now: number, afterMs: number): Promise<number> {
+    const ck = this.keys.cases;
+    const cutoff = now - afterMs;
+    const cutoffIso = new Date(cutoff).toISOString();
+    const end = `(case_${newId(cutoff).slice(0, 10)}`;
+    let from = '-';
+    let archived = 0;
+    for (;;) {
+      const ids = await storeCall('archiveCases', () => this.redis.zrangebylex(ck.all, from, end, 'LIMIT', 0, 500));
+      if (ids.length === 0) return archived;
+      const done = (await storeCall('archiveCases', () => Promise.all(ids.map((id) => this.script('archiveCase')(ck.all, ck.record(id), id, cutoffIso, afterMs))))) as number[];
+      const gone = ids.filter((_, i) => done[i] === 1);
+      if (gone.length) await storeCall('archiveCases', () => this.redis.hdel(this.keys.desk.assignees, ...gone));
+      archived += gone.length;
+      from = `(${ids[ids.length - 1]}`;
+    }
   }
 
   async updateCase(
@@ -614,9 +727,9 @@ export class Store {
     return entries.map(([, f]) => JSON.parse(f[f.indexOf('event') + 1]) as OutboxEvent);
   }
 
-  async getReport(id: string): Promise<Record<string, string> | null> {
+  async getReport(id: string): Promise<ReceivedReport | null> {
     const h = await storeCall('getReport', () => this.redis.hgetall(this.keys.report(id)));
-    return h && Object.keys(h).length > 0 ? h : null;
+    return h && Object.keys(h).length > 0 ? reportFromFields(h) : null;
   }
 
   async quarantine(e: QuarantineEntry): Promise<void> {
@@ -710,6 +823,7 @@ export class Store {
    */
   async noteReporter(account: string, s: ReporterSighting, now: number, windowMs: number): Promise<ReporterSighting[]> {
     const key = this.keys.account(account).reporters;
+    noteWrite(key);
     // '|' cannot occur in a report id or an IP group; an address keeps any '|' after the second.
     const member = `${s.reportId}|${s.ipGroup}|${s.address ?? ''}`;
     const res = await storeCall('noteReporter', () =>
@@ -760,6 +874,7 @@ export class Store {
    */
   async importSuppressions(account: string | null, channel: Channel, rows: Array<{ address: string; rec: SuppressionRecord }>, by: string, at: string): Promise<{ added: number; exists: number }> {
     const key = account ? this.keys.account(account).suppressions(channel) : this.keys.globalSuppressions(channel);
+    noteWrite(key);
     let added = 0;
     for (let i = 0; i < rows.length; i += 1000) {
       const pipe = this.redis.pipeline();
