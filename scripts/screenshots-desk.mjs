@@ -13,12 +13,15 @@ const { Gateway } = await import(new URL('gateway.js', dist).href);
 const { createLogger } = await import(new URL('log.js', dist).href);
 const { startLocalRedis } = await import(new URL('store/local.js', dist).href);
 const { Operators } = await import(new URL('store/operators.js', dist).href);
+const { Desk } = await import(new URL('desk.js', dist).href);
+const { Effects } = await import(new URL('effects.js', dist).href);
 
 const out = resolve(process.argv[2] ?? 'var/screenshots');
 mkdirSync(out, { recursive: true });
 const dir = mkdtempSync(join(tmpdir(), 'ag-shots-'));
 const redis = await startLocalRedis({ dir, appendfsync: 'no' });
-const ADMIN = 'screenshot-admin-token';
+// Secrets as long as the gateway requires (config/load.ts).
+const ADMIN = 'screenshot-admin-token-0123456789abcdef';
 const config = loadConfig({
   env: {},
   overrides: {
@@ -26,7 +29,7 @@ const config = loadConfig({
     http: { port: 0, host: '127.0.0.1' },
     policy: { port: 0, host: '127.0.0.1' },
     redis: { url: redis.url },
-    tokens: { secret: 'a:screenshot-secret-0123456789' },
+    tokens: { secret: 'a:screenshot-secret-0123456789abcdefghij' },
     admin: { token: ADMIN },
     form: { ratePerMinute: 1000 },
     rates: { minVolume: 100 },
@@ -41,9 +44,16 @@ try {
   await new Operators(gw.redis, gw.store.keys).set('alice', 'correct horse battery staple', Date.now());
   const old = new Date(Date.now() - 400 * 86_400_000).toISOString();
   for (const a of ['acme-mail', 'globex', 'initech']) await api('PATCH', `/v1/accounts/${a}`, { createdAt: old });
-  // A week of traffic for acme-mail, hour by hour: sends, a rising complaint rate, some hard bounces.
+  // 30 days of traffic for acme-mail, every 6 hours (the chart's daily counters), then the
+  // last week hour by hour: sends, a rising complaint rate, some hard bounces.
   const now = Date.now();
   const items = [];
+  for (let h = 7 * 24; h < 30 * 24; h += 6) {
+    const at = now - h * 3_600_000;
+    items.push({ channel: 'email', at, campaign: 'spring', counter: 's', n: 2000 + ((h * 53) % 1500) });
+    if (h % 18 === 0) items.push({ channel: 'email', at, campaign: 'spring', counter: 'c', n: 1 });
+    if (h % 4 === 0) items.push({ channel: 'email', at, campaign: 'spring', counter: 'h', n: 10 + (h % 30) });
+  }
   for (let h = 0; h < 7 * 24; h++) {
     const at = now - h * 3_600_000;
     const sent = 400 + ((h * 37) % 300);
@@ -54,7 +64,7 @@ try {
   }
   await gw.store.count('acme-mail', items, null, now);
   const report = async (account, campaign, description, subject = 'Amazing deals inside') => {
-    const token = gw.codec.mintShort({ account, campaign });
+    const token = gw.codec.mintLong({ account, campaign, recipient: 'person@recipient.example' });
     const headers = [
       'Received: from mta1.send.example (mta1.send.example [192.0.2.10]) by mx.recipient.example with ESMTPS id 4Bq; Tue, 30 Jun 2026 08:00:02 +0000',
       `From: Deals <deals@${account}.example>`,
@@ -69,6 +79,36 @@ try {
   };
   const main = await report('acme-mail', 'spring', 'I never signed up for this list. <script>alert(1)</script> They send three times a day and the unsubscribe link does nothing.');
   await report('acme-mail', 'spring', 'Second complaint about the same campaign.');
+  // A report from abuse@ mail with what the parser lists of it: the files attached and the
+  // domains of the links (through the desk, as the mail path hands it over).
+  const log = createLogger('silent');
+  await new Desk(gw.store, new Effects(gw.store, config, { now: () => Date.now() }, log), config, { now: () => Date.now() }, log).report({
+    reportId: 'screenshot-evidence',
+    fingerprint: 'screenshot-evidence',
+    channel: 'email',
+    reporter: 'postmaster@recipient.example',
+    account: 'acme-mail',
+    campaign: 'spring',
+    verified: true,
+    tokenState: 'valid',
+    feedbackType: null,
+    phishing: false,
+    originDomains: ['send.example'],
+    headers: { from: 'Deals <deals@acme-mail.example>', subject: 'Amazing deals inside', messageId: '<spring-evidence@send.example>' },
+    phones: [],
+    description: null,
+    recipient: 'postmaster@recipient.example',
+    clientIp: '198.51.100.20',
+    trustedReporter: false,
+    attachments: [
+      { name: 'screenshot.png', type: 'image/png', size: 184_322, sha256: 'c0ffee'.repeat(10) + 'c0ff' },
+      { name: 'original.eml', type: 'message/rfc822', size: 12_804, sha256: '5eed'.repeat(16) },
+    ],
+    linkDomains: ['acme-mail.example', 'click.send.example', 'bit.ly'],
+  });
+  for (const [campaign, recipients] of [['spring', ['a@example.com', 'b@example.com', 'gone@example.com']], ['summer', ['info@example.com', 'sales@example.com', 'x', 'y', 'gone@example.com']]]) {
+    await api('POST', '/v1/campaigns/preflight', { account: 'acme-mail', campaign, recipients });
+  }
   await report('globex', 'autumn', 'Unwanted mail again, please make it stop.');
   await report('initech', 'tps', 'Please verify your account and enter your password at our bank login page.', 'Your account is locked');
   await report('globex', 'winter', 'Spam.');

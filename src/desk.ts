@@ -19,7 +19,8 @@ import { type SmsTrace, traceSms } from './rules/smstrace.js';
 import type { SmsIndex } from './store/sms.js';
 import { investigationOutcomes } from './metrics.js';
 import { ipGroup } from './trust/ip.js';
-import type { CaseRecord, CaseReport, Store } from './store/store.js';
+import type { AttachmentEvidence } from './parse/report.js';
+import type { CaseOutcomeKind, CaseRecord, CaseReport, Store } from './store/store.js';
 import { smsTraces } from './metrics.js';
 
 export interface AbuseInput {
@@ -46,7 +47,15 @@ export interface AbuseInput {
   clientIp: string | null;
   /** A trusted feedback-loop reporter (trusted list, authenticated); never the web form. */
   trustedReporter: boolean;
+  /** Files the reporter attached (abuse@ mail), listed as evidence; never opened. */
+  attachments?: AttachmentEvidence[];
+  /** Domains of the links in the reported message. */
+  linkDomains?: string[];
 }
+
+/** Evidence kept per report: a case shows them, so they are bounded. */
+const ATTACHMENTS_KEPT = 50;
+const LINK_DOMAINS_KEPT = 100;
 
 export interface CaseOutcome {
   caseId: string;
@@ -60,6 +69,8 @@ export interface CaseOutcome {
 
 export type CaseStatus = CaseRecord['status'];
 export const CASE_STATUSES: readonly CaseStatus[] = ['open', 'investigating', 'resolved', 'dismissed'];
+/** A resolved case's outcome: confirmed abuse counts against the account (confirmed-cases). */
+export const CASE_OUTCOMES: readonly CaseOutcomeKind[] = ['confirmed', 'unfounded'];
 
 export class Desk {
   constructor(
@@ -81,7 +92,7 @@ export class Desk {
     const account = input.verified ? input.account : null;
     const standing = account ? await this.standing(account, now) : null;
     const suspicious = suspicions(
-      { feedbackType: input.feedbackType, phishing: input.phishing, tokenState: input.tokenState, originDomains: input.originDomains, account: standing, now },
+      { feedbackType: input.feedbackType, phishing: input.phishing, tokenState: input.tokenState, originDomains: input.originDomains, account: standing?.figures ?? null, now },
       this.config.investigation,
     );
     const report: CaseReport = strip({
@@ -95,6 +106,8 @@ export class Desk {
       description: input.description?.slice(0, 10_000) ?? undefined,
       recipient: input.recipient ?? undefined,
       sender: input.sender ?? undefined,
+      attachments: input.attachments?.length ? input.attachments.slice(0, ATTACHMENTS_KEPT) : undefined,
+      linkDomains: input.linkDomains?.length ? input.linkDomains.slice(0, LINK_DOMAINS_KEPT) : undefined,
     });
     // Who else reported this account lately: the independent-reporters rule counts them.
     const recent = account
@@ -102,7 +115,7 @@ export class Desk {
       : [];
     const finding = account
       ? investigationSuspension(
-          { reportId: input.reportId, verified: input.verified, trustedReporter: input.trustedReporter, feedbackType: input.feedbackType, standing: suspicious, recent },
+          { reportId: input.reportId, verified: input.verified, trustedReporter: input.trustedReporter, feedbackType: input.feedbackType, standing: suspicious, recent, confirmedCases: standing?.confirmedCases ?? [] },
           { independentReporters: this.config.investigation.independentReporters, trustedFeedbackTypes: this.config.investigation.feedbackTypes },
         )
       : null;
@@ -175,15 +188,20 @@ export class Desk {
     return { input: { ...input, account: c.account, campaign: c.campaign, verified: true, phones: [c.number], recipient: c.number }, trace };
   }
 
+  /** What our own data says of the account, and its earlier confirmed cases. */
   private async standing(account: string, now: number) {
-    const a = await this.store.readAccount(account, 'email', now);
+    const [a, confirmedCases] = await Promise.all([this.store.readAccount(account, 'email', now), this.store.confirmedCases(account)]);
     const pool = a.meta.pool === 'dedicated' ? 'dedicated' : 'shared';
     const judged = a.windows.filter((w) => w.sent >= this.config.rates.minVolume);
     return {
-      warned: a.warnings.length > 0,
-      complaintRate: judged.length ? Math.max(...judged.map((w) => w.complaints / w.sent)) : null,
-      warnThreshold: this.config.rates.complaint[pool].warn,
-      createdAt: a.meta.createdAt ? Number(a.meta.createdAt) : null,
+      figures: {
+        warned: a.warnings.length > 0,
+        complaintRate: judged.length ? Math.max(...judged.map((w) => w.complaints / w.sent)) : null,
+        warnThreshold: this.config.rates.complaint[pool].warn,
+        createdAt: a.meta.createdAt ? Number(a.meta.createdAt) : null,
+        confirmedCases: confirmedCases.length,
+      },
+      confirmedCases,
     };
   }
 
@@ -219,12 +237,19 @@ export class Desk {
     return { items, next: null };
   }
 
-  async update(caseId: string, change: { status?: CaseStatus; note?: string }, by: string): Promise<CaseRecord> {
+  /**
+   * A reviewer's change. Resolving takes an outcome (confirmed abuse, or unfounded), and an
+   * outcome is given only with the status resolved: a confirmed case counts against its
+   * account in later investigations (confirmed-cases), once however often it is resolved.
+   */
+  async update(caseId: string, change: { status?: CaseStatus; note?: string; outcome?: CaseOutcomeKind }, by: string): Promise<CaseRecord> {
+    if (change.status === 'resolved' && !change.outcome) throw new GatewayError('VALIDATION', 'resolving a case needs an outcome: confirmed or unfounded');
+    if (change.outcome && change.status !== 'resolved') throw new GatewayError('VALIDATION', 'an outcome is given with the status resolved');
     const c = await this.store.getCase(caseId);
     if (!c) throw new GatewayError('NOT_FOUND', `No case ${caseId}`);
     const now = this.clock.now();
     const note = change.note ? { at: new Date(now).toISOString(), by, text: change.note } : null;
-    const updated = await this.store.updateCase(caseId, c.account, c.campaign, change.status ?? null, note, by, 'evt_' + newId(now), now);
+    const updated = await this.store.updateCase(caseId, c.account, c.campaign, change.status ?? null, note, by, 'evt_' + newId(now), now, change.outcome ?? null);
     if (!updated) throw new GatewayError('NOT_FOUND', `No case ${caseId}`);
     return updated;
   }

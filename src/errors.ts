@@ -41,6 +41,16 @@ export const ERRORS = {
     smtp: { code: 452, status: '4.3.1' },
     http: 503,
   },
+  /**
+   * Written, but fewer replicas than redis.waitReplicas confirmed it within
+   * redis.waitTimeoutMs: a failover now could lose it, so it is not acknowledged; the
+   * sender retries and the retry counts nothing twice (store/replication.ts).
+   */
+  STORE_NOT_REPLICATED: {
+    message: 'Report could not be confirmed on a replica, try again later',
+    smtp: { code: 451, status: '4.3.0' },
+    http: 503,
+  },
   BAD_REQUEST: { message: 'The request is malformed', http: 400 },
   BAD_JSON: { message: 'The body is not valid JSON', http: 400 },
   VALIDATION: { message: 'The request does not match the schema', http: 400 },

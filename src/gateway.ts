@@ -49,6 +49,9 @@ import { loadKeywords } from './rules/smskeywords.js';
 import { ReportPages } from './web/report.js';
 import { createTokenCodec, parseTokenSecrets, type TokenCodec } from './token/token.js';
 
+/** How often closed cases are archived (cases.archiveAfterDays is in days: an hour is plenty). */
+const ARCHIVE_EVERY_MS = 3_600_000;
+
 /** 24 → "24h", 168 → "7d". */
 export function windowName(hours: number): string {
   return hours % 24 === 0 && hours >= 48 ? `${hours / 24}d` : `${hours}h`;
@@ -83,6 +86,7 @@ export class Gateway {
     private readonly localRedis: LocalRedis | null,
     private readonly health: RedisHealth,
     private readonly internal: FastifyInstance | null,
+    private readonly archiver: NodeJS.Timeout,
   ) {}
 
   static async start(opts: GatewayOptions): Promise<Gateway> {
@@ -125,7 +129,13 @@ export class Gateway {
       dedupMs: config.rates.dedupDays * 86_400_000,
       warningWindowMs: config.rates.warningWindowDays * 86_400_000,
       engagedMs: config.bounces.engagedDays * 86_400_000,
+      replication: { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs },
     });
+    // Found out now when not configured (Redis away: on the first write instead).
+    await store.replication
+      .replicas()
+      .then((n) => log.info({ code: 'REDIS_WAIT_REPLICAS', replicas: n, timeoutMs: config.redis.waitTimeoutMs }, n ? `writes are acknowledged once ${n} replica(s) hold them` : 'writes are acknowledged without waiting for a replica'))
+      .catch(() => {});
     const effects = new Effects(store, config, clock, log.child({ part: 'effects' }));
     const unknownRegions = config.phone.regions.filter((r) => knownRegions([r]).length === 0);
     if (unknownRegions.length) throw new Error(`phone.regions: unknown region(s) ${unknownRegions.join(', ')} (ISO 3166 codes such as GB)`);
@@ -166,7 +176,7 @@ export class Gateway {
     };
     // Two doors (docs/security.md): the platform's routes need its token (or an admin's).
     const platform = platformAuth(config.platform.token, config.admin.token);
-    const internal = config.http.internalPort === null ? null : await createInternalServer(config.http, { log, ready, warnings: () => health.warnings() });
+    const internal = config.http.internalPort === null ? null : await createInternalServer(config.http, { log, ready, warnings: () => health.warnings(), pages: config.desk.listener === 'internal' });
     const http = await createHttpServer(config.http, {
       log,
       ready,
@@ -175,7 +185,7 @@ export class Gateway {
       routes: (app) => {
         const auth = adminAuth(config.admin.token);
         assetRoutes(app);
-        eventRoutes(app, new Traffic(store, clock, sms), platform);
+        eventRoutes(app, new Traffic(store, clock, sms), store, platform);
         const vetting = new Vetting(store, config, clock);
         const accounts = new Accounts(store, config.rates, clock, vetting);
         accountRoutes(app, accounts, auth);
@@ -191,6 +201,7 @@ export class Gateway {
         unsubscribeRoutes(app, {
           codec,
           effects,
+          store,
           limit: async (ip) => config.form.unsubscribePerMinute === 0 || (await store.hit('unsubscribe', ip, clock.now()).catch(() => 0)) <= config.form.unsubscribePerMinute,
         });
         preflightRoutes(app, { preflight: new Preflight(store, config, clock, log.child({ part: 'preflight' })), bodyLimit: config.http.bodyLimit, platform });
@@ -206,7 +217,10 @@ export class Gateway {
         pages.register(app);
         caseRoutes(app, { desk, ingest, store, clock, admin: auth, platform, phoneRegions: config.phone.regions, ratePerMinute: config.form.ratePerMinute, pages });
         smsRoutes(app, { store, effects, sms, keywords: loadKeywords(), clock, regions: config.phone.regions, platform });
-        deskRoutes(app, { store, desk, accounts, operators: new Operators(redis, store.keys), clock, config, log: log.child({ part: 'desk' }), vetting });
+        // The console beside the report page, or only where the internet cannot reach it (desk.listener).
+        const deskApp = config.desk.listener === 'internal' && internal ? internal : app;
+        if (deskApp !== app) assetRoutes(deskApp);
+        deskRoutes(deskApp, { store, desk, accounts, operators: new Operators(redis, store.keys), clock, config, log: log.child({ part: 'desk' }), vetting });
       },
     });
     const policy = createPolicyServer(
@@ -223,7 +237,18 @@ export class Gateway {
     );
     // Delivery runs on real time (retry schedules, webhook-timestamp), never a test clock.
     const webhooks = startWebhookWorker({ redis, keys: store.keys, config: config.webhooks, log: log.child({ part: 'webhooks' }) });
-    const gw = new Gateway(config, log, redis, store, ingest, codec, smtp, http, policy, webhooks, localRedis, health, internal);
+    // Closed cases leave the list after cases.archiveAfterDays (every instance may sweep: archiving is idempotent).
+    const archiveMs = config.cases.archiveAfterDays * 86_400_000;
+    const archiver = setInterval(
+      () =>
+        void store
+          .archiveCases(clock.now(), archiveMs)
+          .then((n) => n > 0 && log.info({ code: 'CASES_ARCHIVED', archived: n }, `archived ${n} closed case(s)`))
+          .catch((err: Error) => log.warn({ code: 'CASES_ARCHIVE_FAILED', err: err.message }, 'archiving closed cases failed; trying again in an hour')),
+      ARCHIVE_EVERY_MS,
+    );
+    archiver.unref();
+    const gw = new Gateway(config, log, redis, store, ingest, codec, smtp, http, policy, webhooks, localRedis, health, internal, archiver);
     try {
       gw.smtpPort = await smtp.listen();
       gw.policyPort = await policy.listen();
@@ -245,6 +270,7 @@ export class Gateway {
   async stop(graceMs = this.config.shutdown.graceMs): Promise<void> {
     await Promise.all([this.smtp.stop(graceMs), this.http.close(), this.internal?.close(), this.policy.stop(graceMs)]);
     await this.webhooks.stop();
+    clearInterval(this.archiver);
     this.health.stop();
     this.redis.disconnect();
     await this.localRedis?.stop();

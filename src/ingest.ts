@@ -127,6 +127,11 @@ export class Ingest {
    * part of a larger message (`size` bytes in all): reports put what we read first.
    */
   async accept(raw: Buffer, env: Envelope, size = raw.length): Promise<Accepted> {
+    // No 250 before what the message wrote is on the replicas (redis.waitReplicas).
+    return this.deps.store.durably(() => this.acceptOnce(raw, env, size));
+  }
+
+  private async acceptOnce(raw: Buffer, env: Envelope, size: number): Promise<Accepted> {
     const arrivedAt = this.deps.clock.now();
     // The id names the partition of the report's account once it is parsed (Keys.reportId).
     const ref = { id: newId(arrivedAt) };
@@ -228,5 +233,7 @@ export function abuseInput(report: Report, reportId: string, fingerprint: string
     description: null,
     recipient: report.recipients.find((r) => r.address)?.address ?? null,
     sender: a?.sender ?? null,
+    attachments: a?.attachments ?? [],
+    linkDomains: a?.linkDomains ?? [],
   };
 }

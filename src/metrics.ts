@@ -105,6 +105,12 @@ export const redisRefusals = new client.Counter({
   registers: [registry],
 });
 
+export const notReplicated = new client.Counter({
+  name: 'abusegate_writes_not_replicated_total',
+  help: 'Writes not acknowledged (451 / 503 STORE_NOT_REPLICATED) because fewer than redis.waitReplicas replicas confirmed them within redis.waitTimeoutMs',
+  registers: [registry],
+});
+
 export const redisUsedMemory = new client.Gauge({
   name: 'abusegate_redis_used_memory_bytes',
   help: 'Redis used_memory (in a cluster: of the fullest master)',

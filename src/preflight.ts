@@ -217,20 +217,22 @@ export class Preflight {
       out = { count: suppressed.length, items: null, cursor: '0', next: suppressedPath(id, '0'), expiresAt: new Date(now + SUPPRESSED_TTL_MS).toISOString() };
     }
 
-    if (verdict.decision !== 'send') {
-      await this.store.writeCampaignEvent(
-        account,
-        event(verdict.decision === 'block' ? 'campaign.blocked' : 'campaign.review', now, {
-          account,
-          campaign,
-          preflightId: id,
-          decision: verdict.decision,
-          score: verdict.score,
-          reasons: verdict.reasons.map(({ code, severity, message, guidance }) => ({ code, severity, message, guidance })),
-          stats: { size, unique, duplicates, invalid, role, suppressed: suppressed.length, global },
-        }),
-      );
-    }
+    // Every decision is kept for the desk's account page; block and review are announced.
+    await this.store.recordPreflight(
+      account,
+      { preflightId: id, campaign, decision: verdict.decision, score: verdict.score, reasons: verdict.reasons.map(({ code, severity, message }) => ({ code, severity, message })), size, at: new Date(now).toISOString() },
+      verdict.decision === 'send'
+        ? null
+        : event(verdict.decision === 'block' ? 'campaign.blocked' : 'campaign.review', now, {
+            account,
+            campaign,
+            preflightId: id,
+            decision: verdict.decision,
+            score: verdict.score,
+            reasons: verdict.reasons.map(({ code, severity, message, guidance }) => ({ code, severity, message, guidance })),
+            stats: { size, unique, duplicates, invalid, role, suppressed: suppressed.length, global },
+          }),
+    );
     this.log.info(
       { code: 'PREFLIGHT', account, campaign, preflightId: id, decision: verdict.decision, score: verdict.score, size, suppressed: suppressed.length, ms: Math.round(performance.now() - started) },
       `preflight ${verdict.decision}`,

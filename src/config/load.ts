@@ -174,6 +174,7 @@ export const MIN_BEARER_CHARS = 32;
 function crossCheck(c: Config): Config {
   // Anyone could then claim a trusted reporter's address through the PROXY header.
   if (c.smtp.proxyFrom.includes('*')) throw new ConfigError('config key smtp.proxyFrom: "*" would let any client claim any address; list the proxies\' addresses or CIDR ranges');
+  if (c.desk.listener === 'internal' && c.http.internalPort === null) throw new ConfigError('config key desk.listener: internal needs http.internalPort (the internal listener to serve the console on)');
   if (c.tokens.secret) {
     let keys: Record<string, string>;
     try {

@@ -71,12 +71,44 @@ function baseOptions(cfg: Config['http'], log: Logger) {
 }
 
 /**
- * The internal listener (http.internalPort): /metrics without a token, /healthz and /readyz,
- * for a network only the platform and monitoring reach (docs/security.md, "Two doors").
+ * What a listener serving forms and pages needs: url-encoded and multipart bodies, and the
+ * pages' security headers on every HTML response.
  */
-export async function createInternalServer(cfg: Config['http'], deps: Pick<HttpDeps, 'log' | 'ready' | 'warnings'>): Promise<FastifyInstance> {
-  const app = Fastify(baseOptions(cfg, deps.log.child({ edge: 'http-internal' })));
+async function formsAndPages(app: FastifyInstance, cfg: Config['http']): Promise<void> {
+  // RFC 8058 one-click POSTs and the abuse form are application/x-www-form-urlencoded.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+  // multipart/form-data: one-click POSTs (some providers send those) carry one small field;
+  // the desk's CSV upload one file part, read as UTF-8 text. The framework's own streaming
+  // parser (busboy), with a few small fields and at most one file within the body limit.
+  await app.register(multipart, {
+    attachFieldsToBody: 'keyValues',
+    onFile: async (part: { toBuffer(): Promise<Buffer>; value?: unknown }) => {
+      part.value = (await part.toBuffer()).toString('utf8');
+    },
+    limits: { fields: 10, fieldSize: 4096, files: 1, fileSize: cfg.bodyLimit, parts: 11, headerPairs: 20 },
+  });
+  // Every HTML response carries the pages' security headers (src/web/html.ts), also one a
+  // route sent without sendHtml: CSP without inline script, no framing, no sniffing.
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    const type = reply.getHeader('content-type');
+    if (typeof type === 'string' && type.startsWith('text/html') && !reply.hasHeader('content-security-policy')) {
+      for (const [k, v] of Object.entries(HTML_HEADERS)) if (k !== 'content-type' && k !== 'cache-control') reply.header(k, v);
+    }
+    done(null, payload);
+  });
+}
+
+/**
+ * The internal listener (http.internalPort): /metrics without a token, /healthz and /readyz,
+ * for a network only the platform and monitoring reach (docs/security.md, "Two doors"); with
+ * `pages`, ready for the desk console too (desk.listener: internal).
+ */
+export async function createInternalServer(cfg: Config['http'], deps: Pick<HttpDeps, 'log' | 'ready' | 'warnings'> & { pages?: boolean }): Promise<FastifyInstance> {
+  const app = Fastify({ ...baseOptions(cfg, deps.log.child({ edge: 'http-internal' })), bodyLimit: cfg.bodyLimit });
   app.server.headersTimeout = cfg.headersTimeoutMs;
+  if (deps.pages) await formsAndPages(app, cfg);
   app.setNotFoundHandler((req, reply) => {
     reply.status(404).send(errorBody('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}`));
   });
@@ -128,30 +160,8 @@ export async function createHttpServer(cfg: Config['http'], deps: HttpDeps): Pro
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
 
-  // RFC 8058 one-click POSTs and the abuse form are application/x-www-form-urlencoded.
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
-    done(null, Object.fromEntries(new URLSearchParams(body as string)));
-  });
   app.server.headersTimeout = cfg.headersTimeoutMs;
-  // multipart/form-data: one-click POSTs (some providers send those) carry one small field;
-  // the desk's CSV upload one file part, read as UTF-8 text. The framework's own streaming
-  // parser (busboy), with a few small fields and at most one file within the body limit.
-  await app.register(multipart, {
-    attachFieldsToBody: 'keyValues',
-    onFile: async (part: { toBuffer(): Promise<Buffer>; value?: unknown }) => {
-      part.value = (await part.toBuffer()).toString('utf8');
-    },
-    limits: { fields: 10, fieldSize: 4096, files: 1, fileSize: cfg.bodyLimit, parts: 11, headerPairs: 20 },
-  });
-  // Every HTML response carries the pages' security headers (src/web/html.ts), also one a
-  // route sent without sendHtml: CSP without inline script, no framing, no sniffing.
-  app.addHook('onSend', (_req, reply, payload, done) => {
-    const type = reply.getHeader('content-type');
-    if (typeof type === 'string' && type.startsWith('text/html') && !reply.hasHeader('content-security-policy')) {
-      for (const [k, v] of Object.entries(HTML_HEADERS)) if (k !== 'content-type' && k !== 'cache-control') reply.header(k, v);
-    }
-    done(null, payload);
-  });
+  await formsAndPages(app, cfg);
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const e = fromFastify(err);

@@ -105,7 +105,12 @@ export interface InvestigationEvidence {
   standing: readonly SuspicionReason[];
   /** Reports about this account in the last 24 h, this one included. */
   recent: readonly ReporterSighting[];
+  /** The account's earlier cases resolved as confirmed abuse (ids): evidence of confirmed-cases. */
+  confirmedCases?: readonly string[];
 }
+
+/** Earlier confirmed cases named in a suspension's evidence (the newest). */
+const CASES_IN_EVIDENCE = 10;
 
 export interface InvestigationRules {
   /** Independent reporters that suspend while investigating (distinct IP groups and addresses). */
@@ -144,8 +149,9 @@ export function independence(recent: readonly ReporterSighting[]): { groups: num
  * 2. independent-reporters: N reporters from N distinct networks (/24, /64) with N distinct
  *    addresses report the account within 24 h;
  * 3. own-data-and-token: our own data already doubts the account (warned, complaint rate
- *    above its share of warn, or young *and* reported N times) and the report is about a
- *    real message of the account (verified token).
+ *    above its share of warn, earlier confirmed cases, or young *and* reported N times)
+ *    and the report is about a real message of the account (verified token). The evidence
+ *    is the report, and the confirmed cases when they are among the doubts.
  */
 export function investigationSuspension(e: InvestigationEvidence, rules: InvestigationRules): SuspensionFinding | null {
   if (e.trustedReporter && e.verified && e.feedbackType && rules.trustedFeedbackTypes.includes(e.feedbackType)) {
@@ -154,7 +160,10 @@ export function investigationSuspension(e: InvestigationEvidence, rules: Investi
   const n = rules.independentReporters;
   const ind = independence(e.recent);
   if (n > 0 && ind.groups >= n && ind.addresses >= n) return { rule: 'independent-reporters', evidence: ind.reportIds };
-  const doubts = e.standing.filter((s) => s === 'account-warned' || s === 'complaint-rate' || (s === 'new-account' && n > 0 && ind.groups >= n));
-  if (e.verified && doubts.length > 0) return { rule: 'own-data-and-token', evidence: [e.reportId] };
+  const doubts = e.standing.filter((s) => s === 'account-warned' || s === 'complaint-rate' || s === 'confirmed-cases' || (s === 'new-account' && n > 0 && ind.groups >= n));
+  if (e.verified && doubts.length > 0) {
+    const cases = doubts.includes('confirmed-cases') ? (e.confirmedCases ?? []).slice(-CASES_IN_EVIDENCE) : [];
+    return { rule: 'own-data-and-token', evidence: [e.reportId, ...cases] };
+  }
   return null;
 }

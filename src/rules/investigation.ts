@@ -12,6 +12,8 @@ export interface InvestigationConfig {
   complaintRateShareOfWarn: number;
   /** Suspicious when the account is younger than this (0: off). */
   accountYoungerThanDays: number;
+  /** Suspicious when the account has at least this many earlier confirmed cases (0: off). */
+  confirmedCases: number;
   /** Our sending domains: a report naming one with a missing or forged token is suspicious. */
   sendingDomains: readonly string[];
 }
@@ -27,11 +29,13 @@ export interface InvestigationInput {
     complaintRate: number | null;
     warnThreshold: number;
     createdAt: number | null;
+    /** Earlier cases of the account that the desk resolved as confirmed abuse. */
+    confirmedCases: number;
   };
   now: number;
 }
 
-export type SuspicionReason = 'feedback-type' | 'phishing-language' | 'account-warned' | 'complaint-rate' | 'new-account' | 'token-missing-or-forged';
+export type SuspicionReason = 'feedback-type' | 'phishing-language' | 'account-warned' | 'complaint-rate' | 'new-account' | 'confirmed-cases' | 'token-missing-or-forged';
 
 export function suspicions(i: InvestigationInput, cfg: InvestigationConfig): SuspicionReason[] {
   const out: SuspicionReason[] = [];
@@ -42,6 +46,7 @@ export function suspicions(i: InvestigationInput, cfg: InvestigationConfig): Sus
     if (cfg.whenWarned && a.warned) out.push('account-warned');
     if (cfg.complaintRateShareOfWarn > 0 && a.complaintRate !== null && a.complaintRate > a.warnThreshold * cfg.complaintRateShareOfWarn) out.push('complaint-rate');
     if (cfg.accountYoungerThanDays > 0 && a.createdAt !== null && i.now - a.createdAt < cfg.accountYoungerThanDays * 86_400_000) out.push('new-account');
+    if (cfg.confirmedCases > 0 && a.confirmedCases >= cfg.confirmedCases) out.push('confirmed-cases');
   }
   if (i.tokenState !== 'valid' && cfg.sendingDomains.length > 0) {
     const ours = (d: string) => cfg.sendingDomains.some((s) => d === s || d.endsWith('.' + s));

@@ -19,6 +19,30 @@ export function fnv1a(s: string): number {
   return h >>> 0;
 }
 
+/** CRC16-XMODEM (polynomial 0x1021), the checksum Redis Cluster hashes keys with. */
+function crc16(s: Buffer): number {
+  let crc = 0;
+  for (const byte of s) {
+    crc ^= byte << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc;
+}
+
+/**
+ * The Redis Cluster hash slot of a key: of the part inside its first non-empty `{…}`, else
+ * of the whole key (Cluster specification, "Hash tags"). The store waits for the replicas of
+ * the master serving the slots it wrote (replication.ts).
+ */
+export function slotOf(key: string): number {
+  const open = key.indexOf('{');
+  if (open >= 0) {
+    const close = key.indexOf('}', open + 1);
+    if (close > open + 1) key = key.slice(open + 1, close);
+  }
+  return crc16(Buffer.from(key)) % 16384;
+}
+
 export interface AccountKeys {
   /** Hash: pool, createdAt, suspended, suspendedAt, suspendReason, lastWarnAt. */
   meta: string;
@@ -46,6 +70,16 @@ export interface AccountKeys {
   reporters: string;
   /** List of vetting results, newest first (JSON each). */
   vetting: string;
+  /** Set of the account's cases resolved as confirmed abuse (rules/investigation.ts, confirmed-cases). */
+  confirmedCases: string;
+  /** List of the account's latest preflight decisions, newest first (JSON each; capped). */
+  preflights: string;
+  /**
+   * Hash of counters per UTC day, `<channel>|<day>|<letter>` (sent, complaints, hard
+   * bounces) and `<channel>|dr` (the day old fields were dropped up to), kept 31 days:
+   * the desk's 30-day chart (lua/lib/daily.lua). The hour buckets live one week only.
+   */
+  daily: string;
   outbox: string;
   /** The partition's audit stream: admin changes to its accounts, written with them. */
   audit: string;
@@ -112,6 +146,9 @@ export class Keys {
       dedup: (fingerprint: string) => `${t}:seen:${fingerprint}`,
       reporters: `${t}:reporters`,
       vetting: `${t}:vetting`,
+      confirmedCases: `${t}:confirmed`,
+      preflights: `${t}:preflights`,
+      daily: `${t}:daily`,
       outbox: this.outbox(this.partitionOf(account)),
       audit: this.partitionAudit(this.partitionOf(account)),
     };

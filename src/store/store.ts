@@ -5,14 +5,16 @@
  * memory (452 / 503); any other failure is a bug and becomes INTERNAL_FAULT, which the
  * edges log with its stack.
  */
+import type { AttachmentEvidence } from '../parse/report.js';
 import type { ReporterSighting } from '../rules/evidence.js';
 import { GatewayError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Channel } from '../address.js';
 import type { Evidence, PolicyConfig, RateKind } from '../rules/policy.js';
-import { type Script, scriptOf, storeCall } from './call.js';
+import { noteWrite, type Script, scriptOf, storeCall } from './call.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
+import { Replication, type ReplicationOptions } from './replication.js';
 
 /** What we know about a message we accepted (issue: "received-report record"). */
 export interface ReceivedReport {
@@ -56,6 +58,8 @@ export interface StoreOptions {
   warningWindowMs: number;
   /** How long an account's engaged recipients are remembered after its last engagement. */
   engagedMs: number;
+  /** Replicas that must confirm a write before it is acknowledged (durably); absent: none. */
+  replication?: ReplicationOptions;
 }
 
 /**
@@ -178,8 +182,26 @@ export interface CountItem {
 }
 
 const HOUR = 3_600_000;
+const DAY = 86_400_000;
+/** Days the daily counters are kept (lua/lib/daily.lua): the desk's 30-day chart and today. */
+export const DAILY_KEEP_DAYS = 31;
 /** Entries kept (about) per audit stream: months of admin changes, never unbounded. */
 const AUDIT_KEPT = 1_000_000;
+
+/** Preflight decisions kept per account (the newest). */
+const PREFLIGHTS_KEPT = 50;
+
+/** A preflight decision as the account keeps it (src/preflight.ts). */
+export interface PreflightRecord {
+  preflightId: string;
+  campaign: string;
+  decision: string;
+  score: number;
+  reasons: Array<{ code: string; severity: string; message: string }>;
+  /** Recipients in the list as sent. */
+  size: number;
+  at: string;
+}
 
 /** One report inside a case's evidence. */
 export interface CaseReport {
@@ -194,11 +216,20 @@ export interface CaseReport {
   recipient?: string;
   /** SMS: the sender id or number the reporter named. */
   sender?: string;
+  /** Files the reporter attached: name, type, size, SHA-256 (never opened). */
+  attachments?: AttachmentEvidence[];
+  /** Domains of the links in the reported message. */
+  linkDomains?: string[];
 }
+
+/** What a resolved case found: abuse confirmed, or the reports were unfounded. */
+export type CaseOutcomeKind = 'confirmed' | 'unfounded';
 
 export interface CaseRecord {
   id: string;
   status: 'open' | 'investigating' | 'resolved' | 'dismissed';
+  /** Set on a resolved case (and only there). */
+  outcome?: CaseOutcomeKind;
   channel: 'email' | 'form' | 'sms';
   reporter: string | null;
   account: string | null;
@@ -217,33 +248,111 @@ export interface CaseRecord {
   attribution?: { via: 'token' | 'number' | 'none'; candidates?: object[] };
 }
 
+/**
+ * The longest value a report record keeps in a field, in bytes. Redis keeps a hash whose
+ * values all fit `hash-max-listpack-value` (64 by default) as one listpack, a few hundred
+ * bytes for a record; a single longer value turns the whole hash into a hashtable, more
+ * than twice as large (docs/operations.md, memory budget). Longer values (a HELO name, a
+ * VERP recipient, a parse error) are cut: the record is a receipt, not the evidence.
+ */
+export const REPORT_VALUE_BYTES = 64;
+
+function clip(v: string): string {
+  if (Buffer.byteLength(v) <= REPORT_VALUE_BYTES) return v;
+  // Cut at a character boundary: never half a UTF-8 sequence.
+  return Buffer.from(v).subarray(0, REPORT_VALUE_BYTES).toString().replace(/\uFFFD$/, '');
+}
+
+/**
+ * A report record as hash fields: flat, short values (no JSON), so the hash stays a listpack.
+ * The reporter's authentication is six fields of its own (`auth*`), DKIM domains and
+ * recipients space-separated.
+ */
+export function reportFields(r: ReceivedReport): string[] {
+  const out: string[] = [];
+  const put = (k: string, v: string | number | null | undefined) => {
+    if (v !== undefined && v !== null && v !== '') out.push(k, clip(String(v)));
+  };
+  put('id', r.id);
+  put('mailbox', r.mailbox);
+  put('kind', r.kind);
+  put('size', r.size);
+  put('clientIp', r.clientIp);
+  put('helo', r.helo);
+  put('mailFrom', r.mailFrom);
+  put('rcptTo', r.rcptTo.join(' '));
+  put('arrivedAt', r.arrivedAt);
+  put('fingerprint', r.fingerprint);
+  put('outcome', r.outcome);
+  put('error', r.error);
+  put('account', r.account);
+  put('campaign', r.campaign);
+  const a = r.reporterAuth;
+  if (a) {
+    put('authVerdict', a.verdict);
+    put('authBasis', a.basis);
+    put('authDkim', a.dkimPass.join(' '));
+    put('authSpf', a.spf);
+    put('authDmarc', a.dmarc);
+    put('authFrom', a.fromDomain);
+  }
+  return out;
+}
+
+/** reportFields read back. */
+export function reportFromFields(h: Record<string, string>): ReceivedReport {
+  return {
+    id: h.id,
+    mailbox: h.mailbox,
+    kind: h.kind,
+    size: Number(h.size ?? 0),
+    clientIp: h.clientIp ?? '',
+    helo: h.helo ?? '',
+    mailFrom: h.mailFrom ?? '',
+    rcptTo: h.rcptTo ? h.rcptTo.split(' ') : [],
+    arrivedAt: Number(h.arrivedAt ?? 0),
+    fingerprint: h.fingerprint,
+    outcome: h.outcome === 'quarantined' ? 'quarantined' : 'parsed',
+    ...(h.error ? { error: h.error } : {}),
+    account: h.account ?? null,
+    campaign: h.campaign ?? null,
+    ...(h.authVerdict
+      ? { reporterAuth: { verdict: h.authVerdict, basis: h.authBasis ?? '', dkimPass: h.authDkim ? h.authDkim.split(' ') : [], spf: h.authSpf ?? '', dmarc: h.authDmarc ?? '', fromDomain: h.authFrom ?? null } }
+      : {}),
+  };
+}
+
 /** Lua's cjson writes an empty array as {}: put the arrays back. */
 function caseFromJson(raw: string): CaseRecord {
   const c = JSON.parse(raw) as CaseRecord;
   const arr = <T>(v: T[] | Record<string, never> | undefined): T[] => (Array.isArray(v) ? v : []);
   c.suspicious = arr(c.suspicious);
-  c.reports = arr(c.reports).map((r) => ({ ...r, phones: arr(r.phones) }));
+  c.reports = arr(c.reports).map((r) => ({ ...r, phones: arr(r.phones), attachments: arr(r.attachments), linkDomains: arr(r.linkDomains) }));
   c.notes = arr(c.notes);
   c.history = arr(c.history);
   return c;
 }
 
-/** A report record's fields as HSET takes them (absent fields left out, others as text or JSON). */
-function reportFields(r: ReceivedReport): string[] {
-  const fields: string[] = [];
-  for (const [k, v] of Object.entries(r)) {
-    if (v === undefined || v === null) continue;
-    fields.push(k, typeof v === 'string' ? v : JSON.stringify(v));
-  }
-  return fields;
-}
-
 export class Store {
+  readonly replication: Replication;
+
   constructor(
     readonly redis: RedisClient,
     readonly keys: Keys,
     private readonly opts: StoreOptions,
-  ) {}
+  ) {
+    this.replication = new Replication(redis, opts.replication ?? { replicas: 0, timeoutMs: 0 });
+  }
+
+  /**
+   * Runs `fn`, then confirms that what it wrote is on `redis.waitReplicas` replicas (WAIT on
+   * the master of each slot written, replication.ts); STORE_NOT_REPLICATED when it is not.
+   * The SMTP 250 and the 2xx of the routes that take reports, suppressions and send counts
+   * go through it (docs/operations.md, "Durable on failover").
+   */
+  durably<T>(fn: () => Promise<T>): Promise<T> {
+    return this.replication.durably(fn);
+  }
 
   private script(name: string): Script {
     return scriptOf(this.redis, name);
@@ -252,7 +361,10 @@ export class Store {
 
   /** Writes the record of a report about no account; resolves only once Redis has it. */
   async recordReport(r: ReceivedReport): Promise<boolean> {
-    const created = await storeCall('recordReport', () => this.script('recordReport')(this.keys.report(r.id), this.opts.retentionMs, ...reportFields(r)));
+    const fields = reportFields(r);
+    const created = await storeCall('recordReport', () =>
+      this.script('recordReport')(this.keys.report(r.id), this.opts.retentionMs, ...fields),
+    );
     return created === 1;
   }
 
@@ -288,6 +400,7 @@ export class Store {
       bucketTtlMs: this.bucketTtlMs,
       dedupMs: this.opts.dedupMs,
       warningsSince: m.now - this.opts.warningWindowMs,
+      dailyKeepDays: DAILY_KEEP_DAYS,
       record: m.record ? { ttlMs: this.opts.retentionMs, fields: reportFields(m.record) } : undefined,
       sample: m.sample ?? '',
       recipients: m.recipients.map((r) => ({
@@ -316,7 +429,7 @@ export class Store {
           }
         : undefined,
     };
-    const keys = [m.record ? this.keys.report(m.record.id) : k.meta, k.meta, k.suppressions(m.channel), k.windows, k.campaigns, k.samples, k.outbox, k.warnings, k.engaged];
+    const keys = [m.record ? this.keys.report(m.record.id) : k.meta, k.meta, k.suppressions(m.channel), k.windows, k.campaigns, k.samples, k.outbox, k.warnings, k.engaged, k.daily];
     for (const r of m.recipients) keys.push(k.dedup(r.fingerprint ?? '-'), k.softBounces(r.address ?? '-'));
     const raw = (await storeCall('recordMessage', () => this.script('recordMessage')(keys.length, ...keys, JSON.stringify(input)))) as string;
     const r = JSON.parse(raw) as { suspended: boolean; recipients: MessageOutcome['recipients'] | Record<string, never>; decision?: { outcome: DecisionOutcome; warnings: number; evidence?: Evidence } };
@@ -387,10 +500,12 @@ export class Store {
         k.campaigns,
         k.meta,
         k.dedup('batch:' + (idempotencyKey ?? '-')),
+        k.daily,
         now,
         this.bucketTtlMs,
         idempotencyKey ? this.opts.dedupMs : 0,
         this.windowSpec,
+        DAILY_KEEP_DAYS,
         ...args,
       ),
     );
@@ -404,6 +519,7 @@ export class Store {
    */
   async markRecipients(account: string, items: Array<{ address: string; type: 'delivered' | 'engaged' }>, now: number): Promise<void> {
     const k = this.keys.account(account);
+    noteWrite(k.meta);
     const tx = this.redis.multi();
     for (const it of items) {
       if (it.type === 'delivered') tx.del(k.softBounces(it.address));
@@ -517,6 +633,7 @@ export class Store {
   }
 
   async audit(entry: Record<string, string>): Promise<void> {
+    noteWrite(this.keys.audit());
     await storeCall('audit', () => this.redis.xadd(this.keys.audit(), 'MAXLEN', '~', AUDIT_KEPT, '*', ...Object.entries(entry).flat()));
   }
 
@@ -562,14 +679,63 @@ export class Store {
     return rows.map(([, raw]) => (raw ? caseFromJson(raw as string) : null)).filter((c): c is CaseRecord => c !== null);
   }
 
-  async updateCase(caseId: string, account: string | null, campaign: string | null, status: string | null, note: Record<string, string> | null, by: string, eventId: string, now: number): Promise<CaseRecord | null> {
+  /**
+   * Archives the resolved and dismissed cases last changed before `now - afterMs`: out of
+   * the list of cases and the desk's assignments, their records expiring `afterMs` later
+   * (archiveCase.lua). Only cases created before the cutoff can qualify: case ids are
+   * time-ordered, so the scan stops there. Returns how many were archived.
+   */
+  async archiveCases(now: number, afterMs: number): Promise<number> {
+    const ck = this.keys.cases;
+    const cutoff = now - afterMs;
+    const cutoffIso = new Date(cutoff).toISOString();
+    const end = `(case_${newId(cutoff).slice(0, 10)}`;
+    let from = '-';
+    let archived = 0;
+    for (;;) {
+      const ids = await storeCall('archiveCases', () => this.redis.zrangebylex(ck.all, from, end, 'LIMIT', 0, 500));
+      if (ids.length === 0) return archived;
+      const done = (await storeCall('archiveCases', () => Promise.all(ids.map((id) => this.script('archiveCase')(ck.all, ck.record(id), id, cutoffIso, afterMs))))) as number[];
+      const gone = ids.filter((_, i) => done[i] === 1);
+      if (gone.length) await storeCall('archiveCases', () => this.redis.hdel(this.keys.desk.assignees, ...gone));
+      archived += gone.length;
+      from = `(${ids[ids.length - 1]}`;
+    }
+  }
+
+  async updateCase(
+    caseId: string,
+    account: string | null,
+    campaign: string | null,
+    status: string | null,
+    note: Record<string, string> | null,
+    by: string,
+    eventId: string,
+    now: number,
+    outcome: CaseOutcomeKind | null = null,
+  ): Promise<CaseRecord | null> {
     const ck = this.keys.cases;
     const pointer = account && campaign ? ck.open(account, campaign) : ck.open('-', caseId);
     const raw = await storeCall('updateCase', () =>
-      this.script('updateCase')(ck.record(caseId), pointer, ck.outbox, status ?? '', note ? JSON.stringify(note) : '', eventId, new Date(now).toISOString(), by, this.keys.outboxWake()),
+      this.script('updateCase')(ck.record(caseId), pointer, ck.outbox, status ?? '', note ? JSON.stringify(note) : '', eventId, new Date(now).toISOString(), by, this.keys.outboxWake(), outcome ?? ''),
     );
-    await this.audit({ action: 'case.update', caseId, by, status: status ?? '', note: note?.text ?? '', at: new Date(now).toISOString() });
-    return raw ? caseFromJson(raw as string) : null;
+    await this.audit({ action: 'case.update', caseId, by, status: status ?? '', ...(outcome ? { outcome } : {}), note: note?.text ?? '', at: new Date(now).toISOString() });
+    const c = raw ? caseFromJson(raw as string) : null;
+    // The account's confirmed cases follow the case (another slot, so a second step): a
+    // set, so resolving again counts once, and a step lost to a crash is made good by
+    // resolving again.
+    if (c?.account && (status || outcome)) {
+      const key = this.keys.account(c.account).confirmedCases;
+      const confirmed = c.status === 'resolved' && c.outcome === 'confirmed';
+      await storeCall('updateCase', () => (confirmed ? this.redis.sadd(key, c.id) : this.redis.srem(key, c.id)));
+    }
+    return c;
+  }
+
+  /** The account's cases resolved as confirmed abuse (ids, oldest first). */
+  async confirmedCases(account: string): Promise<string[]> {
+    const ids = await storeCall('confirmedCases', () => this.redis.smembers(this.keys.account(account).confirmedCases));
+    return ids.sort();
   }
 
   async saveConsent(account: string, channel: Channel, address: string, proof: Record<string, unknown>): Promise<void> {
@@ -598,9 +764,9 @@ export class Store {
     return entries.map(([, f]) => JSON.parse(f[f.indexOf('event') + 1]) as OutboxEvent);
   }
 
-  async getReport(id: string): Promise<Record<string, string> | null> {
+  async getReport(id: string): Promise<ReceivedReport | null> {
     const h = await storeCall('getReport', () => this.redis.hgetall(this.keys.report(id)));
-    return h && Object.keys(h).length > 0 ? h : null;
+    return h && Object.keys(h).length > 0 ? reportFromFields(h) : null;
   }
 
   async quarantine(e: QuarantineEntry): Promise<void> {
@@ -667,10 +833,23 @@ export class Store {
     return total > 0 ? { total, items } : null;
   }
 
-  /** Appends a campaign event (campaign.blocked, campaign.review) to the account's outbox. */
-  async writeCampaignEvent(account: string, e: OutboxEvent): Promise<void> {
+  /**
+   * Keeps a preflight decision among the account's latest (the desk lists them) and, for a
+   * block or review, appends the event announcing it (campaign.blocked, campaign.review).
+   */
+  async recordPreflight(account: string, decision: PreflightRecord, e: OutboxEvent | null): Promise<void> {
     const k = this.keys.account(account);
-    await storeCall('writeCampaignEvent', () => this.script('appendEvent')(k.meta, k.outbox, JSON.stringify(e), account, this.keys.outboxWake()));
+    await storeCall('recordPreflight', () => this.script('recordPreflight')(k.preflights, k.meta, k.outbox, JSON.stringify(decision), PREFLIGHTS_KEPT, e ? JSON.stringify(e) : '', account, this.keys.outboxWake()));
+  }
+
+  /** The account's latest preflight decisions, newest first. */
+  async recentPreflights(account: string, limit = PREFLIGHTS_KEPT): Promise<PreflightRecord[]> {
+    const rows = await storeCall('recentPreflights', () => this.redis.lrange(this.keys.account(account).preflights, 0, limit - 1));
+    return rows.map((r) => {
+      const p = JSON.parse(r) as PreflightRecord;
+      // Lua never touches the JSON, but keep the reader as forgiving as caseFromJson.
+      return { ...p, reasons: Array.isArray(p.reasons) ? p.reasons : [] };
+    });
   }
 
   // --- evidence (issue 14): who reported an account, for the independent-reporters rule ---
@@ -681,6 +860,7 @@ export class Store {
    */
   async noteReporter(account: string, s: ReporterSighting, now: number, windowMs: number): Promise<ReporterSighting[]> {
     const key = this.keys.account(account).reporters;
+    noteWrite(key);
     // '|' cannot occur in a report id or an IP group; an address keeps any '|' after the second.
     const member = `${s.reportId}|${s.ipGroup}|${s.address ?? ''}`;
     const res = await storeCall('noteReporter', () =>
@@ -698,20 +878,21 @@ export class Store {
   // --- desk console ---
 
   /**
-   * Sent, complaints and hard bounces per hour for the last `hours` hours up to `now`, from
-   * the hour buckets (one HMGET). Buckets older than the longest window are dropped (see
-   * lua/lib/windows.lua): those hours read as null, "no longer kept".
+   * Sent, complaints and hard bounces per UTC day for the last `days` days up to `now`
+   * (oldest first), from the daily counters (one HMGET; kept DAILY_KEEP_DAYS days).
    */
-  async hourlyFigures(account: string, channel: Channel, now: number, hours: number): Promise<Array<{ hour: number; sent: number; complaints: number; hardBounces: number } | null>> {
-    const last = Math.floor(now / HOUR);
-    const first = last - hours + 1;
+  async dailyFigures(account: string, channel: Channel, now: number, days: number): Promise<Array<{ day: string; sent: number; complaints: number; hardBounces: number }>> {
+    const last = Math.floor(now / DAY);
+    const first = last - Math.min(days, DAILY_KEEP_DAYS) + 1;
     const fields: string[] = [];
-    for (let h = first; h <= last; h++) fields.push(`${channel}|${h}|s`, `${channel}|${h}|c`, `${channel}|${h}|h`);
-    const v = await storeCall('hourlyFigures', () => this.redis.hmget(this.keys.account(account).windows, ...fields));
-    const kept = last - this.maxHours - 1;
-    return Array.from({ length: hours }, (_, i) =>
-      first + i <= kept ? null : { hour: first + i, sent: Number(v[i * 3] ?? 0), complaints: Number(v[i * 3 + 1] ?? 0), hardBounces: Number(v[i * 3 + 2] ?? 0) },
-    );
+    for (let d = first; d <= last; d++) fields.push(`${channel}|${d}|s`, `${channel}|${d}|c`, `${channel}|${d}|h`);
+    const v = await storeCall('dailyFigures', () => this.redis.hmget(this.keys.account(account).daily, ...fields));
+    return Array.from({ length: last - first + 1 }, (_, i) => ({
+      day: new Date((first + i) * DAY).toISOString().slice(0, 10),
+      sent: Number(v[i * 3] ?? 0),
+      complaints: Number(v[i * 3 + 1] ?? 0),
+      hardBounces: Number(v[i * 3 + 2] ?? 0),
+    }));
   }
 
   /** Which of `accounts` are suspended (one pipelined HGET each): the desk queue's priority. */
@@ -730,6 +911,7 @@ export class Store {
    */
   async importSuppressions(account: string | null, channel: Channel, rows: Array<{ address: string; rec: SuppressionRecord }>, by: string, at: string): Promise<{ added: number; exists: number }> {
     const key = account ? this.keys.account(account).suppressions(channel) : this.keys.globalSuppressions(channel);
+    noteWrite(key);
     let added = 0;
     for (let i = 0; i < rows.length; i += 1000) {
       const pipe = this.redis.pipeline();

@@ -3,6 +3,8 @@
  * Cluster: reports for many accounts land in many slots on every master, and a master
  * killed in the middle of a burst costs retries (451), never a report.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Cluster } from 'ioredis';
 import t from 'tap';
 import { Keys } from '../../src/store/keys.js';
@@ -10,6 +12,7 @@ import { createTokenCodec, parseTokenSecrets } from '../../src/token/token.js';
 import { startChild } from '../helpers/child.js';
 import { TEST_TOKEN_SECRET } from '../helpers/gateway.js';
 import { dsn, tokenComplaint } from '../helpers/mail.js';
+import { SmtpClient } from '../helpers/smtp.js';
 import { deliverAll, type Outgoing, startCluster } from './helpers.js';
 
 const ADMIN = 'cluster-admin-token-padded-to-32-chars-xxxxxxx';
@@ -36,7 +39,11 @@ function hardBounce(account: string, campaign: string, recipient: string): Outgo
 
 t.test('gateway on a 6-node Redis Cluster', async (t) => {
   const cluster = await startCluster(t, { nodeTimeoutMs: 2000 });
+  // Stated, though a cluster with replicas gets it by default: no 250 before a replica has the write.
+  const overlay = join(cluster.dir, 'gateway.yaml');
+  writeFileSync(overlay, 'redis:\n  waitReplicas: 1\n  waitTimeoutMs: 500\n');
   const gw = await startChild({
+    ABUSEGATE_CONFIG: overlay,
     ABUSEGATE_REDIS_CLUSTER: cluster.seeds,
     ABUSEGATE_TOKEN_SECRET: TEST_TOKEN_SECRET,
     ABUSEGATE_ADMIN_TOKEN: ADMIN,
@@ -96,6 +103,47 @@ t.test('gateway on a 6-node Redis Cluster', async (t) => {
     t.same(missing, [], 'every 250 has its record, in the slot of its id');
   });
 
+  t.test('an acknowledged suppression survives the failover of its master (waitReplicas: 1)', async (t) => {
+    const account = 'durable-acct';
+    const slot = cluster.keyslot(keys.tag(keys.partitionOf(account)));
+    const port = cluster.masterOf(slot);
+    const victim = cluster.nodes.find((n) => n.port === port)!;
+    const replica = cluster.nodes.find((n) => n.port === cluster.replicaOf(port))!;
+    const c = await SmtpClient.connect(gw.smtpPort);
+    t.teardown(() => c.quit().catch(() => {}));
+
+    // While the replica acknowledges nothing, the write is not acknowledged either.
+    replica.proc.kill('SIGSTOP');
+    let held;
+    try {
+      held = await c.send('', [hardBounce(account, 'c1', 'held@example.org').to], hardBounce(account, 'c1', 'held@example.org').message);
+    } finally {
+      replica.proc.kill('SIGCONT');
+    }
+    t.equal(held.code, 451, `no 250 while the replica is stopped: ${held.text}`);
+    t.match(held.text, /4\.3\.0 Report could not be confirmed on a replica/);
+
+    // A hard bounce suppresses its recipient: 250, and the master dies at once.
+    const b = hardBounce(account, 'c1', 'kept@example.org');
+    const r = await c.send(b.from, [b.to], b.message);
+    victim.proc.kill('SIGKILL');
+    t.equal(r.code, 250, r.text);
+    await cluster.failedOver(slot, port);
+    t.equal(cluster.masterOf(slot), replica.port, 'the replica took over the slot');
+
+    const s = await api(`/v1/suppressions/${account}/kept@example.org`);
+    t.equal(s.status, 200, 'the acknowledged suppression is on the promoted replica');
+    t.equal(s.body.reason, 'hard-bounce');
+    const events = (await redis.xrange(keys.account(account).outbox, '-', '+')).map(([, f]) => JSON.parse(f[1]));
+    t.ok(events.some((e) => e.type === 'recipient.suppressed' && e.data.address === 'kept@example.org'), 'and so is its event');
+    t.equal((await redis.hget(keys.report(/<([^>]+)>/.exec(r.text)![1]), 'outcome')), 'parsed', 'and the report record');
+
+    // The old master comes back as the new one's replica: writes there are confirmed again.
+    await cluster.restart(victim);
+    const again = hardBounce(account, 'c1', 'after@example.org');
+    t.equal((await c.send(again.from, [again.to], again.message)).code, 250, 'with a replica again: accepted');
+  });
+
   t.test('failover: SIGKILL the master of an account during a burst', async (t) => {
     const account = 'failover-acct';
     const slot = cluster.keyslot(keys.tag(keys.partitionOf(account)));
@@ -108,6 +156,7 @@ t.test('gateway on a 6-node Redis Cluster', async (t) => {
     // Other accounts (other masters) in the same burst.
     for (let r = 0; r < 40; r++) items.push(complaint(`bystander-${r % 8}`, 'c1', `y${r}@example.org`));
     let killedAt = 0;
+    let rejoined: Promise<void> = Promise.resolve();
     const res = await deliverAll(gw.smtpPort, items, {
       concurrency: 6,
       retryMs: 250,
@@ -116,9 +165,13 @@ t.test('gateway on a 6-node Redis Cluster', async (t) => {
         if (n === 40 && !killedAt) {
           killedAt = Date.now();
           victim.proc.kill('SIGKILL');
+          // Its replica takes over, with no replica of its own: until the old master is back
+          // as one, writes there are answered 451 (STORE_NOT_REPLICATED) and retried.
+          rejoined = cluster.failedOver(slot, port).then(() => cluster.restart(victim));
         }
       },
     });
+    await rejoined;
     t.ok(killedAt, 'the master was killed mid-burst');
     const temp = res.flatMap((d) => d.replies.filter((r) => r.code !== 250));
     t.ok(temp.length > 0, `the switch cost temporary failures (${temp.length})`);

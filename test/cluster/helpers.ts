@@ -28,6 +28,12 @@ export interface TestCluster {
   keyslot(key: string): number;
   /** Port of the master that serves a slot now, as the live nodes see it. */
   masterOf(slot: number): number;
+  /** Waits until a master other than `from` serves the slot, and the cluster is ok. */
+  failedOver(slot: number, from: number, timeoutMs?: number): Promise<void>;
+  /** Port of a live replica of the master on `port`. */
+  replicaOf(port: number): number;
+  /** Starts a killed node again on its port and folder: it rejoins as a replica, in sync. */
+  restart(node: ClusterNode): Promise<void>;
   /** Waits until every live node reports cluster_state:ok and agrees on the slot's master. */
   waitOk(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -62,9 +68,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function startCluster(t: { teardown(fn: () => unknown): void }, opts: { nodeTimeoutMs?: number } = {}): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'ag-cluster-'));
   const ports = await freePorts(6);
-  const nodes: ClusterNode[] = ports.map((port) => {
+  const launch = (port: number): ClusterNode => {
     const ndir = join(dir, String(port));
-    mkdirSync(ndir);
+    mkdirSync(ndir, { recursive: true });
     const proc = spawn(
       'redis-server',
       [
@@ -85,7 +91,8 @@ export async function startCluster(t: { teardown(fn: () => unknown): void }, opt
     );
     const exited = new Promise<void>((r) => proc.once('exit', () => r()));
     return { port, proc, dir: ndir, exited };
-  });
+  };
+  const nodes: ClusterNode[] = ports.map(launch);
 
   const cli = (port: number, ...args: string[]): string => {
     const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 30_000 });
@@ -121,7 +128,7 @@ export async function startCluster(t: { teardown(fn: () => unknown): void }, opt
   );
   if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}\n${create.stderr}`);
 
-  const keyslot = (key: string) => Number(cli(ports[0], 'CLUSTER', 'KEYSLOT', key).trim());
+  const keyslot = (key: string) => Number(cli(live()[0].port, 'CLUSTER', 'KEYSLOT', key).trim());
 
   const masterOf = (slot: number): number => {
     const n = live()[0];
@@ -162,8 +169,52 @@ export async function startCluster(t: { teardown(fn: () => unknown): void }, opt
       await sleep(100);
     }
   };
+  const failedOver = async (slot: number, from: number, timeoutMs = 30_000) => {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      let now: number | null = null;
+      try {
+        now = masterOf(slot);
+      } catch {
+        // no live master for it yet
+      }
+      if (now !== null && now !== from) return waitOk(Math.max(1000, until - Date.now()));
+      if (Date.now() > until) throw new Error(`slot ${slot} still on ${from} after ${timeoutMs} ms`);
+      await sleep(100);
+    }
+  };
+
+  const nodeId = (port: number) => cli(port, 'CLUSTER', 'MYID').trim();
+
+  const replicaOf = (port: number): number => {
+    const id = nodeId(port);
+    for (const line of cli(live()[0].port, 'CLUSTER', 'NODES').split('\n')) {
+      const f = line.trim().split(' ');
+      if (f.length >= 8 && f[2].includes('slave') && !f[2].includes('fail') && f[3] === id) return Number(f[1].split(':')[1].split('@')[0]);
+    }
+    throw new Error(`no live replica of ${port}`);
+  };
+
+  const restart = async (node: ClusterNode) => {
+    await node.exited;
+    Object.assign(node, launch(node.port));
+    const until = Date.now() + 30_000;
+    // Back in the cluster as a replica of whoever took its slots, and in sync with it.
+    for (;;) {
+      let info = '';
+      try {
+        info = cli(node.port, 'INFO', 'replication');
+      } catch {
+        // not up yet
+      }
+      if (/role:slave/.test(info) && /master_link_status:up/.test(info)) return;
+      if (Date.now() > until) throw new Error(`node ${node.port} did not rejoin as an in-sync replica: ${info}`);
+      await sleep(100);
+    }
+  };
+
   await waitOk();
-  return { nodes, seeds: ports.map((p) => `127.0.0.1:${p}`).join(','), dir, cli, keyslot, masterOf, waitOk, stop };
+  return { nodes, seeds: ports.map((p) => `127.0.0.1:${p}`).join(','), dir, cli, keyslot, masterOf, replicaOf, restart, waitOk, failedOver, stop };
 }
 
 function readLog(n: ClusterNode): string {

@@ -89,15 +89,19 @@ t.test('abuse desk end to end', async (t) => {
   t.test('a resolved case stops collecting; the next report opens a new one', async (t) => {
     const token = gw.codec!.mintLong({ account: 'acme', campaign: 'deals-8', recipient: 'person@recipient.example' });
     const first = await mail(attachedReport(token));
-    const p = await call('PATCH', `/v1/cases/${first}`, { status: 'resolved', note: 'customer removed the list' });
+    t.equal((await call('PATCH', `/v1/cases/${first}`, { status: 'resolved', note: 'customer removed the list' })).status, 400, 'resolving needs an outcome');
+    t.equal((await call('PATCH', `/v1/cases/${first}`, { status: 'investigating', outcome: 'confirmed' })).status, 400, 'an outcome only with resolved');
+    t.equal((await call('PATCH', `/v1/cases/${first}`, { status: 'resolved', outcome: 'maybe' })).status, 400);
+    const p = await call('PATCH', `/v1/cases/${first}`, { status: 'resolved', outcome: 'unfounded', note: 'customer removed the list' });
     t.equal(p.status, 200);
     t.equal(p.body.status, 'resolved');
+    t.equal(p.body.outcome, 'unfounded');
     t.equal(p.body.notes[0].text, 'customer removed the list');
     t.equal(p.body.history[0].to, 'resolved');
     const second = await mail(attachedReport(token, { body: 'It started again after you said it was fixed.' }));
     t.not(second, first);
     const audit = await gw.store.readAudit(5);
-    t.ok(audit.some((a) => a.action === 'case.update' && a.caseId === first && a.status === 'resolved' && a.by === 'admin'), 'audited');
+    t.ok(audit.some((a) => a.action === 'case.update' && a.caseId === first && a.status === 'resolved' && a.outcome === 'unfounded' && a.by === 'admin'), 'audited');
     t.equal((await call('PATCH', `/v1/cases/${first}`, { status: 'closed' })).status, 400);
     t.equal((await call('PATCH', `/v1/cases/${first}`, { status: 'open' }, false)).status, 401);
   });
@@ -139,6 +143,44 @@ t.test('abuse desk end to end', async (t) => {
     t.equal(await status('risky'), 'active');
     await mail(attachedReport(gw.codec!.mintLong({ account: 'risky', campaign: 'c1', recipient: 'person@recipient.example' })));
     t.equal(await status('risky'), 'suspended');
+  });
+
+  t.test('confirmed-cases: an earlier confirmed case plus a verified token suspends; unfounded does not; resolving twice counts once', async (t) => {
+    const caseEvents = async (id: string) => (await gw.store.redis.xrange(gw.store.keys.cases.outbox, '-', '+')).map(([, f]) => JSON.parse(f[1])).filter((e) => e.data.caseId === id);
+    const resolveEarlier = async (account: string, outcome: 'confirmed' | 'unfounded') => {
+      await seasoned(account);
+      const id = await mail(attachedReport(gw.codec!.mintLong({ account, campaign: 'old', recipient: 'person@recipient.example' }), { body: `Spam from ${account}, campaign old.` }));
+      t.equal(await status(account), 'active', 'the first report suspends no one');
+      for (let i = 0; i < 2; i++) {
+        const r = await call('PATCH', `/v1/cases/${id}`, { status: 'resolved', outcome, note: `${outcome} after review` });
+        t.equal(r.status, 200);
+        t.equal(r.body.outcome, outcome);
+      }
+      return id;
+    };
+    const earlier = await resolveEarlier('repeat', 'confirmed');
+    t.same(await gw.store.confirmedCases('repeat'), [earlier], 'resolved twice, counted once');
+    const updated = (await caseEvents(earlier)).filter((e) => e.type === 'case.updated');
+    t.match(updated[0].data, { status: 'resolved', outcome: 'confirmed', change: 'status,outcome,note', by: 'admin' }, 'case.updated carries the outcome');
+    t.match(updated[1].data, { outcome: 'confirmed', change: 'note' }, 'the second resolve changes only the note');
+
+    const id = await mail(attachedReport(gw.codec!.mintLong({ account: 'repeat', campaign: 'new', recipient: 'person@recipient.example' }), { body: 'Same customer, new campaign.' }));
+    t.equal(await status('repeat'), 'suspended', 'confirmed abuse before, a verified report now: suspended while investigating');
+    const acct = (await call('GET', '/v1/accounts/repeat')).body;
+    t.match(acct, { suspendReason: 'investigation', suspendRule: 'own-data-and-token' });
+    const c = (await call('GET', `/v1/cases/${id}`)).body;
+    t.same(c.suspicious, ['confirmed-cases']);
+    t.same(acct.suspendEvidence, [c.reports[0].reportId, earlier], 'the evidence: this report and the confirmed case');
+
+    await resolveEarlier('cleared', 'unfounded');
+    t.same(await gw.store.confirmedCases('cleared'), []);
+    await mail(attachedReport(gw.codec!.mintLong({ account: 'cleared', campaign: 'new', recipient: 'person@recipient.example' }), { body: 'Same customer, new campaign.' }));
+    t.equal(await status('cleared'), 'active', 'an unfounded case is no doubt: the same report suspends no one');
+
+    // Reopening a confirmed case takes its confirmation back.
+    const reopened = await resolveEarlier('reopened', 'confirmed');
+    t.equal((await call('PATCH', `/v1/cases/${reopened}`, { status: 'investigating' })).body.outcome, undefined);
+    t.same(await gw.store.confirmedCases('reopened'), []);
   });
 
   t.test('a forged token naming our sending domain: investigating, but nobody is suspended', async (t) => {

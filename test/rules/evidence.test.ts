@@ -50,6 +50,8 @@ t.test('investigationSuspension: words alone never suspend', async (t) => {
     ['a warned account, verified token', { ...base, standing: ['account-warned'] }, 'own-data-and-token'],
     ['a warned account, forged token', { ...base, verified: false, standing: ['account-warned'] }, null],
     ['complaint rate, verified token', { ...base, standing: ['complaint-rate'] }, 'own-data-and-token'],
+    ['an earlier confirmed case, verified token', { ...base, standing: ['confirmed-cases'], confirmedCases: ['case_a'] }, 'own-data-and-token'],
+    ['an earlier confirmed case, forged token', { ...base, verified: false, standing: ['confirmed-cases'], confirmedCases: ['case_a'] }, null],
     ['untrusted fraud', { ...base, feedbackType: 'fraud' }, null],
     ['trusted fraud, verified', { ...base, trustedReporter: true, feedbackType: 'fraud' }, 'trusted-fraud'],
     ['trusted fraud, not verified', { ...base, verified: false, trustedReporter: true, feedbackType: 'virus' }, null],
@@ -76,6 +78,8 @@ t.test('investigationSuspension: words alone never suspend', async (t) => {
     ],
   ];
   for (const [name, input, rule] of cases) t.equal(investigationSuspension(input, rules)?.rule ?? null, rule, name);
+  t.same(investigationSuspension({ ...base, standing: ['confirmed-cases'], confirmedCases: ['case_a', 'case_b'] }, rules)?.evidence, ['r1', 'case_a', 'case_b'], 'the confirmed cases are evidence');
+  t.same(investigationSuspension({ ...base, standing: ['account-warned'], confirmedCases: ['case_a'] }, rules)?.evidence, ['r1'], 'only when they are among the doubts');
   t.same(independence([me, { ...me, reportId: 'r9' }]), { groups: 1, addresses: 1, reportIds: ['r1'] });
   t.equal(investigationSuspension({ ...base, recent: [me, { reportId: 'r2', ipGroup: 'b', address: 'b' }, { reportId: 'r3', ipGroup: 'c', address: 'c' }] }, { ...rules, independentReporters: 0 }), null, '0 switches the rule off');
 });

@@ -7,6 +7,7 @@ const cfg: InvestigationConfig = {
   whenWarned: true,
   complaintRateShareOfWarn: 0.5,
   accountYoungerThanDays: 14,
+  confirmedCases: 1,
   sendingDomains: ['send.example'],
 };
 const NOW = Date.parse('2026-06-01T00:00:00Z');
@@ -16,7 +17,7 @@ const base: InvestigationInput = {
   phishing: false,
   tokenState: 'valid',
   originDomains: ['send.example'],
-  account: { warned: false, complaintRate: 0.0001, warnThreshold: 0.0008, createdAt: NOW - 100 * DAY },
+  account: { warned: false, complaintRate: 0.0001, warnThreshold: 0.0008, createdAt: NOW - 100 * DAY, confirmedCases: 0 },
   now: NOW,
 };
 
@@ -32,6 +33,9 @@ const cases: Array<[string, Partial<InvestigationInput>, string[], Partial<Inves
   ['complaint rate at exactly half', { account: { ...base.account!, complaintRate: 0.0004 } }, []],
   ['complaint rate unknown (small volume)', { account: { ...base.account!, complaintRate: null } }, []],
   ['young account', { account: { ...base.account!, createdAt: NOW - 3 * DAY } }, ['new-account']],
+  ['an earlier confirmed case', { account: { ...base.account!, confirmedCases: 1 } }, ['confirmed-cases']],
+  ['one confirmed case, two needed', { account: { ...base.account!, confirmedCases: 1 } }, [], { confirmedCases: 2 }],
+  ['confirmed cases, rule off', { account: { ...base.account!, confirmedCases: 5 } }, [], { confirmedCases: 0 }],
   ['young account, rule off', { account: { ...base.account!, createdAt: NOW - 3 * DAY } }, [], { accountYoungerThanDays: 0 }],
   ['forged token naming our domain', { tokenState: 'forged', account: null }, ['token-missing-or-forged']],
   ['missing token naming our subdomain', { tokenState: 'missing', originDomains: ['mta1.send.example'], account: null }, ['token-missing-or-forged']],

@@ -7,6 +7,9 @@ import { randomBytes } from 'node:crypto';
 import t, { type Test } from 'tap';
 import type { Browser, Page } from 'playwright-core';
 import { ManualClock } from '../../src/clock.js';
+import { Desk } from '../../src/desk.js';
+import { Effects } from '../../src/effects.js';
+import { createLogger } from '../../src/log.js';
 import { axe, context, describeViolations, launch } from '../helpers/browser.js';
 import { addOperator, fileReport, OPERATOR, XSS } from '../helpers/desk.js';
 import { startGateway } from '../helpers/gateway.js';
@@ -127,6 +130,8 @@ t.test('desk console', async (t) => {
     t.match(evidence, XSS.script, 'the <script> payload is visible as text');
     t.match(evidence, XSS.onerror, 'the onerror payload is visible as text');
     t.equal(await page.locator('.report img, .report script').count(), 0, 'no element was made from the report');
+    t.match(evidence, /Links found \(domains\)\s+none/, 'link domains are listed (none in a pasted-headers report)');
+    t.match(evidence, /Attachments\s+none/, 'attachments are listed');
     t.equal(await page.evaluate(() => (window as unknown as { __xss?: string }).__xss), undefined, 'no payload ran');
     t.same(dialogs, [], 'no dialog opened');
     t.notMatch(consoleLines.join('\n'), /xss/i);
@@ -158,10 +163,12 @@ t.test('desk console', async (t) => {
     const suspendedEvent = receiver.received.map((x) => JSON.parse(x.body)).find((e) => e.type === 'account.suspended');
     t.match(suspendedEvent.data, { account: 'acme', kind: 'desk', by: 'alice', reason: 'investigation' }, 'the webhook receiver got account.suspended');
 
-    // The account page, then reinstate from the case.
+    // The account page (with a preflight decision to list), then reinstate from the case.
+    t.equal((await api('POST', '/v1/campaigns/preflight', { account: 'acme', campaign: 'summer', recipients: ['a@example.com', 'b@example.com'] })).status, 200);
     await page.getByRole('link', { name: 'acme', exact: true }).first().click();
     await page.waitForURL(`${base}/desk/accounts/acme`);
     t.ok(await page.locator('svg.chart title').count(), 'the chart has a title');
+    t.match(await page.locator('table.preflights tbody').innerText(), /summer\s+block/, 'the suspended account\'s preflight decision is listed');
     await axeClean(t, page, 'account: axe clean');
     await page.goBack();
     await page.getByRole('button', { name: 'Reinstate account' }).click();
@@ -171,13 +178,46 @@ t.test('desk console', async (t) => {
     t.ok((await gw.store.readAudit(50)).some((a) => a.action === 'account.reinstate' && a.by === 'alice'), 'reinstatement audited with the name');
     await receiver.until((r) => r.received.some((x) => JSON.parse(x.body).type === 'account.reinstated'));
 
-    // Resolve the case.
+    // Resolve the case: an outcome is required.
     await page.getByLabel('New status').selectOption('resolved');
-    await page.getByLabel('Outcome (for resolved)').fill('customer removed the list');
+    await page.getByLabel('Note on the change').fill('customer removed the list');
+    await page.getByRole('button', { name: 'Set status' }).click();
+    await page.locator('.error-summary').waitFor();
+    t.match(await page.locator('.error-summary').innerText(), 'Choose an outcome', 'resolving without an outcome is refused');
+    await axeClean(t, page, 'case with an error: axe clean');
+    await page.getByLabel('New status').selectOption('resolved');
+    await page.getByLabel('abuse confirmed').check();
+    await page.getByLabel('Note on the change').fill('customer removed the list');
     await page.getByRole('button', { name: 'Set status' }).click();
     await page.getByRole('button', { name: 'Yes, do it' }).click();
     await page.getByText('Status changed.').waitFor();
-    t.equal((await api('GET', `/v1/cases/${evil}`)).body.status, 'resolved');
+    t.match((await api('GET', `/v1/cases/${evil}`)).body, { status: 'resolved', outcome: 'confirmed' });
+    t.match(await page.locator('h1').innerText(), 'abuse confirmed', 'the outcome shows on the case');
+  });
+
+  t.test('a report\'s attachments and link domains show as text', async (t) => {
+    // As the mail path hands a parsed abuse@ report to the desk (src/ingest.ts abuseInput).
+    const log = createLogger('silent');
+    const out = await new Desk(gw.store, new Effects(gw.store, gw.config, clock, log), gw.config, clock, log).report({
+      reportId: 'browser-evidence', fingerprint: 'browser-evidence', channel: 'email', reporter: 'postmaster@recipient.example', account: 'initech', campaign: 'tps',
+      verified: true, tokenState: 'valid', feedbackType: null, phishing: false, originDomains: [], headers: { subject: 'TPS reports' }, phones: [], description: null,
+      recipient: null, clientIp: '198.51.100.9', trustedReporter: false,
+      attachments: [{ name: XSS.onerror, type: 'image/png', size: 2048, sha256: 'f'.repeat(64) }],
+      linkDomains: ['login-bank.example'],
+    });
+    const ctx = await context(browser);
+    t.teardown(() => ctx.close());
+    const page = await ctx.newPage();
+    await signIn(page);
+    await page.goto(`${base}/desk/cases/${out.caseId}`);
+    const rows = await page.locator('table.attachments tbody tr').allInnerTexts();
+    t.equal(rows.length, 1);
+    t.match(rows[0], XSS.onerror, 'the file name, as text');
+    t.match(rows[0], /image\/png\s+2\.0 KiB\s+f{64}/);
+    t.match(await page.locator('.report').innerText(), 'login-bank.example');
+    t.equal(await page.locator('.report img').count(), 0, 'no element was made from the name');
+    t.equal(await page.evaluate(() => (window as unknown as { __xss?: string }).__xss), undefined, 'nothing ran');
+    await axeClean(t, page, 'case with attachments: axe clean');
   });
 
   t.test('a POST without the CSRF token is refused', async (t) => {

@@ -5,10 +5,16 @@
 import { PassThrough, Readable } from 'node:stream';
 import t from 'tap';
 import { ManualClock } from '../../src/clock.js';
+import { Desk } from '../../src/desk.js';
+import { Effects } from '../../src/effects.js';
+import { abuseInput } from '../../src/ingest.js';
+import { createLogger } from '../../src/log.js';
+import { unreadableReport } from '../../src/parse/report.js';
 import { runOperators } from '../../src/cli/operators.js';
+import { loadConfig } from '../../src/config/load.js';
 import { csvRecords, parseImportCsv } from '../../src/parse/import.js';
 import { Operators, PasswordError } from '../../src/store/operators.js';
-import { dailyFigures, priority } from '../../src/web/desk/routes.js';
+import { priority } from '../../src/web/desk/routes.js';
 import { safeNext } from '../../src/web/desk/session.js';
 import { rateChart } from '../../src/web/desk/chart.js';
 import { addOperator, fileReport, OPERATOR } from '../helpers/desk.js';
@@ -189,7 +195,58 @@ t.test('desk console (HTTP)', async (t) => {
     t.notMatch(none, id);
   });
 
+  t.test('the case page lists each report\'s attachments and link domains, as text', async (t) => {
+    clock.advance(60_000);
+    const log = createLogger('silent');
+    const desk = new Desk(gw.store, new Effects(gw.store, gw.config, clock, log), gw.config, clock, log);
+    const sha = 'ab'.repeat(32);
+    // What the parser hands over for abuse@ mail (report.abuse), through the same input the mail path builds.
+    const parsed = { ...unreadableReport(''), error: undefined, kind: 'abuse' as const, abuse: { channel: 'email' as const, reporter: 'person@recipient.example', originalFound: 'attached' as const, phishing: false, phishingTerms: [], originDomains: [], tokenState: 'missing' as const,
+      attachments: [{ name: 'screenshot <img src=x onerror=alert(1)>.png', type: 'image/png', size: 204_800, sha256: sha }, ...Array.from({ length: 60 }, (_, i) => ({ name: `f${i}.txt`, type: 'text/plain', size: i, sha256: sha }))],
+      linkDomains: ['login-bank.example', 'xn--bcher-kva.example', ...Array.from({ length: 150 }, (_, i) => `d${i}.example`)] } };
+    const input = abuseInput(parsed, 'rep-evidence', 'fp-evidence', { mailFrom: '' });
+    t.equal(input.attachments?.length, 61, 'abuseInput copies the parser\'s attachments');
+    const out = await desk.report({ ...input, clientIp: '192.0.2.1', trustedReporter: false });
+    const kept = (await gw.store.getCase(out.caseId))!.reports[0];
+    t.equal(kept.attachments?.length, 50, 'bounded: 50 attachments');
+    t.equal(kept.linkDomains?.length, 100, 'bounded: 100 link domains');
+    const cookie = cookieOf(await signIn(OPERATOR.name, OPERATOR.password));
+    const page = await (await fetch(`${base}/desk/cases/${out.caseId}`, { headers: { cookie } })).text();
+    t.match(page, 'screenshot &lt;img src=x onerror=alert(1)&gt;.png', 'the file name is text');
+    t.notMatch(page, '<img src=x');
+    t.match(page, /<td class="mono">image\/png<\/td><td class="num">200\.0 KiB<\/td><td class="mono hash">(ab){32}<\/td>/, 'type, size and SHA-256');
+    t.match(page, '<li>login-bank.example</li>');
+    t.match(page, '<li>xn--bcher-kva.example</li>');
+    const none = await (await fetch(`${base}/desk/cases/${await fileReport(gw, { account: 'plain', campaign: 'c1', description: 'spam' })}`, { headers: { cookie } })).text();
+    t.notMatch(none, 'SHA-256', 'a report without attachments shows none');
+  });
+
+  t.test('the account page lists the preflight decisions of recent campaigns, the newest 50', async (t) => {
+    clock.advance(60_000);
+    const preflight = (campaign: string, recipients: string[]) =>
+      fetch(`${base}/v1/campaigns/preflight`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ account: 'checked', campaign, recipients }) });
+    for (let i = 0; i < 50; i++) t.equal((await preflight(`filler-${i}`, ['a@example.com'])).status, 200);
+    // A list of nothing but invalid addresses is not sent as it is (and announced as before).
+    const blocked = (await (await preflight('spring', ['not-an-address', 'neither', 'nor-this'])).json()) as { decision: string; reasons: Array<{ code: string }> };
+    t.not(blocked.decision, 'send');
+    const kept = await gw.store.recentPreflights('checked');
+    t.equal(kept.length, 50, 'capped');
+    t.match(kept[0], { campaign: 'spring', decision: blocked.decision, size: 3, reasons: [{ code: blocked.reasons[0].code }] }, 'newest first, with its reasons');
+    t.notOk(kept.some((p) => p.campaign === 'filler-0'), 'the oldest dropped off');
+    const events = (await gw.store.outboxEvents(gw.store.keys.partitionOf('checked'))).filter((e) => e.data.account === 'checked');
+    t.same(events.map((e) => e.type), [`campaign.${blocked.decision === 'block' ? 'blocked' : 'review'}`], 'a send is recorded, not announced');
+    const cookie = cookieOf(await signIn(OPERATOR.name, OPERATOR.password));
+    const page = await (await fetch(`${base}/desk/accounts/checked`, { headers: { cookie } })).text();
+    const section = page.slice(page.indexOf('id="preflights"'), page.indexOf('id="suppressions"'));
+    t.match(section, '<td class="mono">spring</td>');
+    t.match(section, `">${blocked.decision}</span>`);
+    t.match(section, blocked.reasons[0].code);
+    t.match(section, 'filler-49');
+    t.equal(section.match(/<tr>/g)?.length, 51, 'a header row and 50 decisions');
+  });
+
   t.test('the account page shows the vetting signals and history, and vets again', async (t) => {
+    clock.advance(60_000);
     const cookie = cookieOf(await signIn(OPERATOR.name, OPERATOR.password));
     const before = await (await fetch(`${base}/desk/accounts/vetted`, { headers: { cookie } })).text();
     t.match(before, 'This account has not been vetted.');
@@ -208,6 +265,21 @@ t.test('desk console (HTTP)', async (t) => {
     t.equal(hist.history[0].by, OPERATOR.name, 'the re-run names the operator');
     const forged = await fetch(`${base}/desk/accounts/vetted/vetting`, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=nope' });
     t.equal(forged.status, 403, 'no CSRF token, no re-run');
+  });
+
+  // Last: it moves the clock three weeks on.
+  t.test('the account chart shows 30 days, beyond the hour buckets, the table the same numbers', async (t) => {
+    const sent = await fetch(`${base}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ events: [{ type: 'sent', account: 'charted', count: 4000 }] }) });
+    t.equal(sent.status, 202);
+    for (let i = 0; i < 3; i++) await gw.store.recordMessage({ record: null, account: 'charted', channel: 'email', campaign: null, sample: null, recipients: [{ address: null, counter: 'c', suppression: null, event: null, fingerprint: null }], decision: null, now: clock.now() });
+    const day = new Date(clock.now()).toISOString().slice(0, 10);
+    clock.advance(21 * 86_400_000);
+    t.equal((await gw.store.readAccount('charted', 'email', clock.now())).windows[1].sent, 0, 'the 7-day window has forgotten it');
+    const cookie = cookieOf(await signIn(OPERATOR.name, OPERATOR.password));
+    const page = await (await fetch(`${base}/desk/accounts/charted`, { headers: { cookie } })).text();
+    t.match(page, `<tr><th scope="row">${day}</th><td class="num">4000</td><td class="num">3</td><td class="num">0.075 %</td><td class="num">0</td><td class="num">0.000 %</td></tr>`, 'the table has the day three weeks ago');
+    t.equal(page.match(/<rect class="bar"/g)?.length, 1, 'one bar: the one day that sent');
+    t.equal(page.match(/<circle class="dot complaint"/g)?.length, 1);
   });
 });
 
@@ -230,13 +302,43 @@ t.test('pure parts', async (t) => {
   const base = { id: 'case_x', status: 'open', channel: 'email', reporter: null, account: 'a', campaign: 'c', createdAt: '', updatedAt: '', reportCount: 1, suspicious: [] as string[], reports: [], notes: [], history: [] } as const;
   t.ok(priority({ ...base, suspicious: ['phishing-language'] }, false) > priority({ ...base, reportCount: 30 }, true), 'a suspicious signal outranks many reports');
   t.ok(priority({ ...base }, true) > priority({ ...base }, false), 'a suspended account ranks higher');
-  const now = Date.parse('2026-07-31T12:00:00Z');
-  const hour = Math.floor(now / 3_600_000);
-  const days = dailyFigures([null, { hour: hour - 1, sent: 100, complaints: 1, hardBounces: 2 }, { hour, sent: 100, complaints: 0, hardBounces: 0 }], now);
-  t.equal(days.length, 30);
-  t.match(days[29], { day: '2026-07-31', sent: 200, complaints: 1, hardBounces: 2, known: true });
-  t.equal(days[0].known, false);
-  const svg = rateChart(days, { complaintWarn: 0.001, complaintSuspend: 0.003 }, { title: '<T>', desc: 'd', complaintRate: 'c', bounceRate: 'b', sent: 's', warn: 'w', suspend: 'x' }).text;
+  const days = Array.from({ length: 30 }, (_, i) => ({ day: `2026-07-${String(i + 1).padStart(2, '0')}`, sent: i === 3 ? 0 : 1000, complaints: i === 29 ? 2 : 0, hardBounces: i === 29 ? 30 : 1 }));
+  const svg = rateChart(days, { complaintWarn: 0.001, complaintSuspend: 0.003, bounceWarn: 0.02, bounceSuspend: 0.05 }, { title: '<T>', desc: 'd', complaintRate: 'c', bounceRate: 'b', sent: 's', warn: 'w', suspend: 'x' }).text;
   t.match(svg, '<title id="chart-title">&lt;T&gt;</title>');
   t.notMatch(svg, /style=|<script/);
+  for (const line of ['w 0.10 %', 'x 0.30 %', 'w 2.00 %', 'x 5.00 %']) t.match(svg, `>${line}</text>`, `the line ${line}, each rate against its own`);
+  t.equal(svg.match(/<rect class="bar"/g)?.length, 29, 'a bar for each day that sent');
+  t.equal(svg.match(/<circle class="dot complaint"/g)?.length, 29, 'no rate for a day without sends');
+});
+
+t.test('desk.listener internal: the console only on the internal port', async (t) => {
+  t.throws(() => loadConfig({ env: {}, overrides: { desk: { listener: 'internal' } } }), { message: /desk\.listener: internal needs http\.internalPort/ }, 'refused without an internal listener');
+  const redis = await testRedis(t);
+  const gw = await startGateway(t, { redisUrl: redis.url, clock: new ManualClock(Date.parse('2026-07-01T09:00:00Z')), overrides: { http: { internalPort: 0, internalHost: '127.0.0.1' }, desk: { listener: 'internal' } } });
+  await addOperator(gw);
+  const pub = `http://127.0.0.1:${gw.httpPort}`;
+  const internal = `http://127.0.0.1:${gw.internalPort}`;
+  for (const path of ['/desk', '/desk/sign-in', '/desk/cases/case_00000000000000000000000000', '/desk/no-such-page']) {
+    const res = await fetch(pub + path, { redirect: 'manual' });
+    t.equal(res.status, 404, `public ${path}: 404`);
+    t.notMatch(await res.text(), /sign in/i);
+  }
+  t.equal((await fetch(`${pub}/desk/sign-in`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'name=alice&password=x' })).status, 404, 'no sign-in on the public port');
+  t.equal((await fetch(`${pub}/report`)).status, 200, 'the report page stays public');
+
+  const stranger = await fetch(`${internal}/desk`, { redirect: 'manual' });
+  t.equal(stranger.status, 302, 'the internal port serves the console (sign-in first)');
+  const form = await fetch(`${internal}/desk/sign-in`);
+  t.equal(form.status, 200);
+  t.match(form.headers.get('content-security-policy') ?? '', "script-src 'self'", 'with the pages\' headers');
+  const csrf = /name="csrf" value="([^"]+)"/.exec(await form.text())?.[1] ?? '';
+  const signed = await fetch(`${internal}/desk/sign-in`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, name: OPERATOR.name, password: OPERATOR.password, next: '/desk' }).toString() });
+  t.equal(signed.status, 303, 'signed in over the internal port');
+  const cookie = /^(ag_desk=[^;]+)/.exec(signed.headers.get('set-cookie') ?? '')?.[1] ?? '';
+  const queue = await fetch(`${internal}/desk`, { headers: { cookie } });
+  t.equal(queue.status, 200);
+  const css = /href="(\/assets\/[^"]+\.css)"/.exec(await queue.text())?.[1];
+  t.ok(css, 'the page links its stylesheet');
+  t.equal((await fetch(internal + css)).status, 200, 'served on the internal port too');
+  t.equal((await fetch(`${pub}/desk`, { headers: { cookie } })).status, 404, 'a session does not open the public port');
 });

@@ -2,7 +2,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { normaliseAddress } from '../../address.js';
 import type { Clock } from '../../clock.js';
-import { CASE_STATUSES, type CaseStatus, type Desk } from '../../desk.js';
+import { CASE_OUTCOMES, CASE_STATUSES, type CaseStatus, type Desk } from '../../desk.js';
+import type { CaseOutcomeKind } from '../../store/store.js';
 import { fingerprint } from '../../effects.js';
 import { GatewayError } from '../../errors.js';
 import { newId } from '../../ids.js';
@@ -96,7 +97,7 @@ export function caseRoutes(app: FastifyInstance, deps: FormDeps): void {
     async (req) => desk.get(req.params.id),
   );
 
-  app.patch<{ Params: { id: string }; Body: { status?: CaseStatus; note?: string } }>(
+  app.patch<{ Params: { id: string }; Body: { status?: CaseStatus; note?: string; outcome?: CaseOutcomeKind } }>(
     '/v1/cases/:id',
     {
       preHandler: admin,
@@ -106,7 +107,12 @@ export function caseRoutes(app: FastifyInstance, deps: FormDeps): void {
           type: 'object',
           additionalProperties: false,
           minProperties: 1,
-          properties: { status: { type: 'string', enum: CASE_STATUSES }, note: { type: 'string', minLength: 1, maxLength: 10000 } },
+          properties: {
+            status: { type: 'string', enum: CASE_STATUSES },
+            note: { type: 'string', minLength: 1, maxLength: 10000 },
+            // Required with status resolved, refused without it (Desk.update).
+            outcome: { type: 'string', enum: CASE_OUTCOMES },
+          },
         },
       },
     },
@@ -238,25 +244,27 @@ export function caseRoutes(app: FastifyInstance, deps: FormDeps): void {
       // The form posted twice with the same content (a double click, a resubmitted page)
       // is one report: same case, counted once, within the dedup window.
       const input = abuseInput(report, reportId, 'f' + fingerprint(['form-email', headers, b.description, reporter]), { mailFrom: reporter ?? '' });
-      const out = await desk.report({ ...input, ...who, channel: 'form', reporter, description: b.description ?? null });
+      const out = await deps.store.durably(() => desk.report({ ...input, ...who, channel: 'form', reporter, description: b.description ?? null }));
       return { body: { caseId: out.caseId, status: out.status, message: 'Thank you. Your report was received and will be reviewed by our abuse desk.' } };
     }
     const text = [b.message, b.description].filter(Boolean).join('\n');
     const report = deps.ingest.parse(Buffer.from(`Subject: SMS complaint\n\n${text}\n`), { mailbox: 'abuse' });
     const sender = b.sender?.trim() || null;
-    const out = await desk.report({
-      ...who,
-      ...abuseInput(report, reportId, 'f' + fingerprint(['form-sms', phones.join(','), sender, b.message, b.description, reporter]), { mailFrom: reporter ?? '' }),
-      channel: 'sms',
-      reporter,
-      // Every reading of a national number that is a mobile in one of the regions: the
-      // trace by number finds which of them was texted.
-      phones,
-      sender,
-      description:
-        [sender ? `Sender: ${sender}` : null, b.received ? `Received: ${b.received}` : null, b.message ? `Message: ${b.message}` : null, b.description ?? null].filter(Boolean).join('\n') || null,
-      recipient: phones.length === 1 ? phones[0] : null,
-    });
+    const out = await deps.store.durably(() =>
+      desk.report({
+        ...who,
+        ...abuseInput(report, reportId, 'f' + fingerprint(['form-sms', phones.join(','), sender, b.message, b.description, reporter]), { mailFrom: reporter ?? '' }),
+        channel: 'sms',
+        reporter,
+        // Every reading of a national number that is a mobile in one of the regions: the
+        // trace by number finds which of them was texted.
+        phones,
+        sender,
+        description:
+          [sender ? `Sender: ${sender}` : null, b.received ? `Received: ${b.received}` : null, b.message ? `Message: ${b.message}` : null, b.description ?? null].filter(Boolean).join('\n') || null,
+        recipient: phones.length === 1 ? phones[0] : null,
+      }),
+    );
     return { body: { caseId: out.caseId, status: out.status, message: 'Thank you. Your report was received; this number will not receive messages from this sender again once we have traced it.' } };
   }
 

@@ -1,5 +1,6 @@
 /** POST /v1/events: the sending MTA's counts (sent, delivered, engaged). */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Store } from '../../store/store.js';
 import type { Traffic, TrafficEvent } from '../../traffic.js';
 import { ACCOUNT_ID, CAMPAIGN_ID, CHANNEL, ERROR_BODY } from '../schemas.js';
 
@@ -36,7 +37,7 @@ const body = {
   },
 } as const;
 
-export function eventRoutes(app: FastifyInstance, traffic: Traffic, platform: (req: FastifyRequest) => Promise<void>): void {
+export function eventRoutes(app: FastifyInstance, traffic: Traffic, store: Store, platform: (req: FastifyRequest) => Promise<void>): void {
   app.post<{ Body: { events: TrafficEvent[] }; Headers: { 'idempotency-key'?: string } }>(
     '/v1/events',
     {
@@ -49,7 +50,7 @@ export function eventRoutes(app: FastifyInstance, traffic: Traffic, platform: (r
       },
     },
     async (req, reply) => {
-      const r = await traffic.record(req.body.events, req.headers['idempotency-key'] ?? null);
+      const r = await store.durably(() => traffic.record(req.body.events, req.headers['idempotency-key'] ?? null));
       reply.status(202).send(r);
     },
   );

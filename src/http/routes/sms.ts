@@ -66,22 +66,25 @@ export function smsRoutes(app: FastifyInstance, deps: SmsInboundDeps): void {
       // The accounts that texted this number from the sender it replied to.
       const accounts = [...new Set((await deps.sms.lookup(from, now)).filter((s) => s.sender !== null && sameSender(s.sender, b.to)).map((s) => s.account))];
       const changed: string[] = [];
-      for (const account of accounts) {
-        if (keyword === 'stop') {
-          const r = await deps.effects.suppress(account, 'sms', from, { reason: 'sms-stop', source: 'sms-inbound', note: `${b.to}: ${b.text.slice(0, 40)}` });
-          if (r.suppressed.length) changed.push(account);
-        } else {
-          // START/UNSTOP: only a STOP's suppression is lifted; a complaint or an admin's stays.
-          const old = await deps.store.getSuppression(account, 'sms', from);
-          if (old?.reason === 'sms-stop') {
-            const at = new Date(now).toISOString();
-            const note = `${keyword.toUpperCase()} to ${b.to}`;
-            const removed = unsuppressedEvent(account, 'sms', from, 'sms-inbound', note, now);
-            await deps.store.removeSuppression(account, 'sms', from, removed, 'sms-inbound', note, at);
-            changed.push(account);
+      // A STOP is a suppression like any other: answered once the replicas hold it.
+      await deps.store.durably(async () => {
+        for (const account of accounts) {
+          if (keyword === 'stop') {
+            const r = await deps.effects.suppress(account, 'sms', from, { reason: 'sms-stop', source: 'sms-inbound', note: `${b.to}: ${b.text.slice(0, 40)}` });
+            if (r.suppressed.length) changed.push(account);
+          } else {
+            // START/UNSTOP: only a STOP's suppression is lifted; a complaint or an admin's stays.
+            const old = await deps.store.getSuppression(account, 'sms', from);
+            if (old?.reason === 'sms-stop') {
+              const at = new Date(now).toISOString();
+              const note = `${keyword.toUpperCase()} to ${b.to}`;
+              const removed = unsuppressedEvent(account, 'sms', from, 'sms-inbound', note, now);
+              await deps.store.removeSuppression(account, 'sms', from, removed, 'sms-inbound', note, at);
+              changed.push(account);
+            }
           }
         }
-      }
+      });
       return { keyword, from, accounts, changed };
     },
   );

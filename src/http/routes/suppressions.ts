@@ -6,7 +6,7 @@ import type { Clock } from '../../clock.js';
 import { manualSuppressedEvent, unsuppressedEvent } from '../../effects.js';
 import { GatewayError } from '../../errors.js';
 import { importRow, IMPORT_REASONS } from '../../parse/import.js';
-import type { Store } from '../../store/store.js';
+import type { Store, SuppressionRecord } from '../../store/store.js';
 import type { adminAuth } from '../auth.js';
 import { ACCOUNT_ID, CHANNEL } from '../schemas.js';
 
@@ -98,13 +98,15 @@ export function suppressionRoutes(app: FastifyInstance, deps: { store: Store; cl
       const account = scope(req.body.account);
       const now = clock.now();
       const rec = { reason: req.body.reason, source: 'admin', at: new Date(now).toISOString(), by: req.admin, note: req.body.note };
-      const created = await store.addSuppressionManual(
-        account,
-        channel,
-        addr,
-        rec,
-        // The global list's event names no account: data.scope says it applies to all.
-        manualSuppressedEvent(account, channel, addr, rec, now),
+      const created = await store.durably(() =>
+        store.addSuppressionManual(
+          account,
+          channel,
+          addr,
+          rec,
+          // The global list's event names no account: data.scope says it applies to all.
+          manualSuppressedEvent(account, channel, addr, rec, now),
+        ),
       );
       reply.status(created ? 201 : 200).send({ account: req.body.account, address: addr, channel, created, ...rec });
     },
@@ -142,14 +144,14 @@ export function suppressionRoutes(app: FastifyInstance, deps: { store: Store; cl
       const channel = req.body.channel ?? 'email';
       const now = clock.now();
       const at = new Date(now).toISOString();
-      const rows = [];
+      const rows: Array<{ address: string; rec: SuppressionRecord }> = [];
       const invalid = [];
       for (const [index, raw] of req.body.rows.entries()) {
         const r = importRow(raw, channel, now);
         if (typeof r === 'string') invalid.push({ index, error: r });
         else rows.push({ address: r.address, rec: { reason: r.reason, source: 'import', at: r.at, by: req.admin, note: `imported ${at}` } });
       }
-      const { added, exists } = await store.importSuppressions(scope(req.body.account), channel, rows, req.admin ?? 'admin', at);
+      const { added, exists } = await store.durably(() => store.importSuppressions(scope(req.body.account), channel, rows, req.admin ?? 'admin', at));
       return { account: req.body.account, channel, received: req.body.rows.length, added, exists, invalid };
     },
   );
@@ -172,7 +174,7 @@ export function suppressionRoutes(app: FastifyInstance, deps: { store: Store; cl
       const by = req.admin ?? '';
       const note = req.query.note ?? '';
       const removed = unsuppressedEvent(account, channel, addr, by, note, now);
-      const old = await store.removeSuppression(account, channel, addr, removed, by, note, at);
+      const old = await store.durably(() => store.removeSuppression(account, channel, addr, removed, by, note, at));
       if (!old) throw new GatewayError('NOT_FOUND', 'The address is not suppressed');
       return { removed: true, account: req.params.account, address: addr, channel, was: old };
     },

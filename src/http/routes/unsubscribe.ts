@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { normaliseEmail } from '../../address.js';
 import type { Effects } from '../../effects.js';
+import type { Store } from '../../store/store.js';
 import type { TokenCodec } from '../../token/token.js';
 import { ipGroup } from '../../trust/ip.js';
 import { html, layout, type SafeHtml } from '../../web/html.js';
@@ -15,7 +16,7 @@ function page(title: string, body: SafeHtml): string {
   return layout({ lang: 'en', title, body }).text;
 }
 
-export function unsubscribeRoutes(app: FastifyInstance, deps: { codec: TokenCodec | null; effects: Effects; limit: (ip: string) => Promise<boolean> }): void {
+export function unsubscribeRoutes(app: FastifyInstance, deps: { codec: TokenCodec | null; effects: Effects; store: Store; limit: (ip: string) => Promise<boolean> }): void {
   // A public route: a client that walks token space hits the per-IP limit, not Redis. The
   // hook is the route's own (not a URL prefix test, which `/%75/…` walked around), keyed on
   // the client's /24 or /64, and runs before the body is read.
@@ -48,7 +49,7 @@ export function unsubscribeRoutes(app: FastifyInstance, deps: { codec: TokenCode
     if (body['List-Unsubscribe'] !== 'One-Click') {
       return reply.status(400).send({ error: { code: 'BAD_REQUEST', message: 'Expected the body List-Unsubscribe=One-Click (RFC 8058)' } });
     }
-    await deps.effects.suppress(c.account, 'email', c.address, { reason: 'unsubscribe', source: 'one-click', campaign: c.campaign });
+    await deps.store.durably(() => deps.effects.suppress(c.account, 'email', c.address, { reason: 'unsubscribe', source: 'one-click', campaign: c.campaign }));
     if (!wantsHtml) return { unsubscribed: true };
     return reply.type('text/html; charset=utf-8').send(page('Unsubscribed', html`<h1>You are unsubscribed</h1><p>You will not receive these messages any more.</p>`));
   });

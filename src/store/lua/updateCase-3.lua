@@ -1,10 +1,14 @@
---! argv 6
+--! argv 7
 --[[
-  Changes a case's status and/or adds a note; writes case.updated in the same step. A
-  case that is resolved or dismissed no longer collects new reports for its campaign.
+  Changes a case's status, outcome and/or adds a note; writes case.updated in the same step.
+  A case that is resolved or dismissed no longer collects new reports for its campaign.
+  The outcome (confirmed, unfounded) belongs to a resolved case: it is set with the status
+  resolved and dropped when the case leaves resolved. The account's set of confirmed cases
+  lives in the account's slot, another slot: Store.updateCase writes it after this step.
   KEYS[1] the case record   KEYS[2] the campaign's open-case pointer   KEYS[3] cases outbox
   ARGV[1] new status ('' keep)   ARGV[2] note JSON ('' none)   ARGV[3] event id
   ARGV[4] timestamp ISO          ARGV[5] who    ARGV[6] outbox wake-up channel
+  ARGV[7] outcome ('' keep; only with the status resolved)
   Reply: the case JSON, or false when there is no such case
 ]]
 --- @include "events"
@@ -20,6 +24,14 @@ if ARGV[1] ~= '' and ARGV[1] ~= c.status then
   if (c.status == 'resolved' or c.status == 'dismissed') and redis.call('GET', KEYS[2]) == c.id then
     redis.call('DEL', KEYS[2])
   end
+  if c.status ~= 'resolved' and c.outcome then
+    c.outcome = nil
+    changes[#changes + 1] = 'outcome'
+  end
+end
+if ARGV[7] ~= '' and ARGV[7] ~= c.outcome then
+  c.outcome = ARGV[7]
+  changes[#changes + 1] = 'outcome'
 end
 if ARGV[2] ~= '' then
   changes[#changes + 1] = 'note'
@@ -30,5 +42,5 @@ c.updatedAt = ARGV[4]
 raw = cjson.encode(c)
 redis.call('HSET', KEYS[1], 'data', raw, 'status', c.status)
 E.append(KEYS[3], KEYS[1], 'seq', 'case:' .. c.id, cjson.encode({ id = ARGV[3], type = 'case.updated', timestamp = ARGV[4],
-  data = { caseId = c.id, account = c.account, campaign = c.campaign, status = c.status, change = table.concat(changes, ','), by = ARGV[5] } }), ARGV[6])
+  data = { caseId = c.id, account = c.account, campaign = c.campaign, status = c.status, outcome = c.outcome, change = table.concat(changes, ','), by = ARGV[5] } }), ARGV[6])
 return raw

@@ -71,6 +71,10 @@ ${csrfField(o.csrf)}<input type="hidden" name="next" value="${o.next}">
 }
 
 export const statusTag = (s: string) => html`<span class="tag ${s === 'investigating' ? 'red' : s === 'open' ? '' : 'grey'}">${t('status.' + s)}</span>`;
+/** A preflight decision: send, review, block. */
+export const decisionTag = (d: string) => html`<span class="tag ${d === 'block' ? 'red' : d === 'review' ? 'amber' : 'green'}">${d}</span>`;
+/** A resolved case's outcome; nothing for the other statuses. */
+export const outcomeTag = (o: string | undefined) => (o ? html`<span class="tag ${o === 'confirmed' ? 'red' : 'grey'}">${t('outcome.' + o)}</span>` : html``);
 export const accountTag = (s: string) => html`<span class="tag ${s === 'suspended' ? 'red' : s === 'warned' ? 'amber' : 'green'}">${t('account.status.' + s)}</span>`;
 
 /** Month, day and time (UTC), for dense tables. */
@@ -103,15 +107,36 @@ export function reportEvidence(r: CaseReport, n: number): SafeHtml {
     ...HEADER_LABELS.filter(([k]) => h[k]).map(([k, label]): [string, string] => [t(label), h[k]]),
     ...(r.recipient ? [[t('case.recipient'), r.recipient] as [string, string]] : []),
     ...(r.phones?.length ? [[t('case.phones'), r.phones.join(', ')] as [string, string]] : []),
-    [t('case.attachments'), html`<span class="muted">${t('case.notRecorded')}</span>`],
-    [t('case.links'), html`<span class="muted">${t('case.notRecorded')}</span>`],
+    [t('case.links'), r.linkDomains?.length ? html`<ul class="plain mono">${r.linkDomains.map((d) => html`<li>${d}</li>`)}</ul>` : html`<span class="muted">${t('case.none')}</span>`],
   ];
+  const files = r.attachments ?? [];
   return html`<section class="report" aria-labelledby="r${n}">
 <h3 id="r${n}">${t('case.report', { id: r.reportId })}</h3>
 <dl class="kv">${rows.map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}</dl>
+<h4>${t('case.attachments')}</h4>
+${
+  files.length
+    ? html`<div class="scroll"><table class="compact attachments"><caption class="visually-hidden">${t('case.attachments')}: ${t('case.report', { id: r.reportId })}</caption>
+<thead><tr><th scope="col">${t('case.att.name')}</th><th scope="col">${t('case.att.type')}</th><th scope="col" class="num">${t('case.att.size')}</th><th scope="col">SHA-256</th></tr></thead>
+<tbody>${files.map((f) => html`<tr><td>${f.name ?? '–'}</td><td class="mono">${f.type}</td><td class="num">${bytes(f.size)}</td><td class="mono hash">${f.sha256}</td></tr>`)}</tbody></table></div>`
+    : html`<p class="muted">${t('case.none')}</p>`
+}
 ${r.description ? html`<h4>${t('case.description')}</h4><pre class="evidence">${r.description}</pre>` : ''}
 ${Object.keys(h).length ? html`<details><summary>${t('case.headers')}</summary><pre class="evidence">${Object.entries(h).map(([k, v]) => `${k}: ${v}\n`)}</pre></details>` : ''}
 </section>`;
+}
+
+/** 1536 → "1.5 KiB"; exact octets for small files. */
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(1)} ${units[u]}`;
 }
 
 export function consentBlock(consent: Record<string, unknown> | null): SafeHtml {

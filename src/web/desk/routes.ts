@@ -10,7 +10,7 @@ import type { Accounts } from '../../accounts.js';
 import { type Channel, normaliseAddress } from '../../address.js';
 import type { Clock } from '../../clock.js';
 import type { Config } from '../../config/schema.js';
-import { CASE_STATUSES, type CaseStatus, type Desk } from '../../desk.js';
+import { CASE_OUTCOMES, CASE_STATUSES, type CaseStatus, type Desk } from '../../desk.js';
 import { event, unsuppressedEvent } from '../../effects.js';
 import { GatewayError } from '../../errors.js';
 import { csv } from '../../http/routes/suppressions.js';
@@ -19,17 +19,19 @@ import type { Operators } from '../../store/operators.js';
 import type { Vetting, VettingResult } from '../../vetting/index.js';
 import type { CaseRecord, Store, SuppressionRecord } from '../../store/store.js';
 import { html, sendHtml } from '../html.js';
-import { type DayFigures, pct, rateChart } from './chart.js';
+import { bounceRate, complaintRate, pct, rateChart } from './chart.js';
 import { opsRoutes } from './ops.js';
 import {
   accountTag,
   caseToken,
   confirmPage,
   consentBlock,
+  decisionTag,
   csrfField,
   doneBanner,
   errorSummary,
   messagePage,
+  outcomeTag,
   page,
   type PageContext,
   reportEvidence,
@@ -219,7 +221,7 @@ ${
 <tbody>${pageRows.map(
         (c) => html`<tr>
 <td><a href="/desk/cases/${c.id}" class="mono">${c.id}</a></td>
-<td>${statusTag(c.status)}</td>
+<td>${statusTag(c.status)} ${outcomeTag(c.outcome)}</td>
 <td>${c.channel}</td>
 <td>${c.account ? html`<a href="/desk/accounts/${c.account}">${c.account}</a>${c.account && suspended.has(c.account) ? html` <span class="tag red">${t('account.status.suspended')}</span>` : ''}` : '–'}</td>
 <td class="num">${c.reportCount}</td>
@@ -259,7 +261,14 @@ ${scanned.length >= cfg.queueScanLimit ? html`<p class="muted">${t('queue.scanne
       const acct = c.account ? await accounts.get(c.account) : null;
       const [assignee] = [(await operators.assignees([c.id])).get(c.id)];
       const err = req.query.err;
-      const errors = err === 'reason' ? [{ field: 'suspend-reason', text: t('action.reasonRequired') }] : err === 'note' ? [{ field: 'note', text: t('action.noteRequired') }] : [];
+      const errors =
+        err === 'reason'
+          ? [{ field: 'suspend-reason', text: t('action.reasonRequired') }]
+          : err === 'note'
+            ? [{ field: 'note', text: t('action.noteRequired') }]
+            : err === 'outcome'
+              ? [{ field: 'outcome-confirmed', text: t('action.outcomeRequired') }]
+              : [];
       const opt = (s: string) => html`<option value="${s}"${s === c.status ? html` selected` : ''}>${t('status.' + s)}</option>`;
 
       const actions = html`<section class="actions" aria-labelledby="actions-h"><h2 id="actions-h">${t('case.actions')}</h2>
@@ -270,7 +279,9 @@ ${scanned.length >= cfg.queueScanLimit ? html`<p class="muted">${t('queue.scanne
 <button class="secondary">${t('action.note.submit')}</button></form>
 <form method="post" action="/desk/cases/${c.id}/status">${csrfField(ctx.csrf)}
 <div class="field"><label for="status">${t('action.status.label')}</label><select id="status" name="status">${CASE_STATUSES.map(opt)}</select></div>
-<div class="field"><label for="outcome">${t('action.status.outcome')}</label><span class="hint" id="outcome-hint">${t('action.status.outcome.hint')}</span><input type="text" id="outcome" name="outcome" maxlength="2000" aria-describedby="outcome-hint"></div>
+<fieldset class="field${err === 'outcome' ? ' has-error' : ''}" aria-describedby="outcome-hint"><legend>${t('action.status.outcome')}</legend><span class="hint" id="outcome-hint">${t('action.status.outcome.hint')}</span>${err === 'outcome' ? html`<span class="error-message">${t('action.outcomeRequired')}</span>` : ''}
+${CASE_OUTCOMES.map((o) => html`<div class="field check"><input type="radio" id="outcome-${o}" name="outcome" value="${o}"${c.outcome === o ? html` checked` : ''}><label for="outcome-${o}">${t('outcome.' + o)}</label></div>`)}</fieldset>
+<div class="field"><label for="outcome-note">${t('action.status.note')}</label><span class="hint" id="outcome-note-hint">${t('action.status.note.hint')}</span><input type="text" id="outcome-note" name="note" maxlength="2000" aria-describedby="outcome-note-hint"></div>
 <button class="secondary">${t('action.status.submit')}</button></form>
 ${c.account ? html`<h3>${t('case.actions.account', { account: c.account })}</h3>` : ''}
 ${
@@ -298,7 +309,7 @@ ${acct.suspendedAt ? html`<dt>${t('acct.suspendedAt')}</dt><dd>${when(acct.suspe
         : html`<section class="panel"><h2>${t('case.account')}</h2><p>${t('case.noAccount')}</p></section>`;
 
       const body = html`<p class="crumbs"><a href="/desk">${t('nav.queue')}</a></p>
-<h1>${t('case.title', { id: c.id })} ${statusTag(c.status)}</h1>
+<h1>${t('case.title', { id: c.id })} ${statusTag(c.status)} ${outcomeTag(c.outcome)}</h1>
 ${doneBanner(req.query.done)}
 ${errorSummary(errors)}
 <div class="grid2">
@@ -362,11 +373,15 @@ ${
       if (!c) return reply;
       const status = CASE_STATUSES.includes(req.body.status as CaseStatus) ? (req.body.status as CaseStatus) : null;
       if (!status) return back(reply, `/desk/cases/${c.id}`);
-      const outcome = str(req.body.outcome, 2000).trim();
+      // Resolving says what was found; the other statuses have no outcome.
+      const outcome = status === 'resolved' ? CASE_OUTCOMES.find((o) => o === req.body.outcome) : undefined;
+      if (status === 'resolved' && !outcome) return back(reply, `/desk/cases/${c.id}?err=outcome#outcome-confirmed`);
+      const note = str(req.body.note, 2000).trim();
       if (req.body.confirm !== 'yes') {
-        return sendHtml(reply, 200, confirmPage(await ctxOf(req), { action: `/desk/cases/${c.id}/status`, message: t('confirm.status', { id: c.id, status: t('status.' + status) }), fields: { status, outcome }, cancel: `/desk/cases/${c.id}`, warning: false }));
+        const message = outcome ? t('confirm.resolve', { id: c.id, outcome: t('outcome.' + outcome) }) : t('confirm.status', { id: c.id, status: t('status.' + status) });
+        return sendHtml(reply, 200, confirmPage(await ctxOf(req), { action: `/desk/cases/${c.id}/status`, message, fields: { status, outcome: outcome ?? '', note }, cancel: `/desk/cases/${c.id}`, warning: false }));
       }
-      await desk.update(c.id, { status, ...(outcome ? { note: `${status}: ${outcome}` } : {}) }, req.operator!);
+      await desk.update(c.id, { status, ...(outcome ? { outcome } : {}), ...(note ? { note: `${outcome ?? status}: ${note}` } : {}) }, req.operator!);
       return back(reply, `/desk/cases/${c.id}?done=status`);
     });
 
@@ -467,13 +482,13 @@ ${
       const account = req.params.account;
       if (!ACCOUNT.test(account)) return sendHtml(reply, 404, messagePage(ctx, t('notfound.title'), t('notfound.title'), '/desk'));
       const now = clock.now();
-      const [a, hourly, cases, vetted] = await Promise.all([
+      const [a, days, cases, vetted, preflights] = await Promise.all([
         accounts.get(account),
-        store.hourlyFigures(account, 'email', now, DAYS * 24),
+        store.dailyFigures(account, 'email', now, DAYS),
         desk.list({ account, limit: 20 }),
         deps.vetting ? deps.vetting.history(account) : Promise.resolve([] as VettingResult[]),
+        store.recentPreflights(account),
       ]);
-      const days = dailyFigures(hourly, now);
       const th = a.thresholds;
       const channel = channelOf(req.query.channel);
       const search = str(req.query.q, 320).trim();
@@ -490,10 +505,9 @@ ${
         found = p.items;
         next = p.cursor === '0' ? null : p.cursor;
       }
-      const maxWindow = Math.max(...deps.config.rates.windowHours);
       const chart = rateChart(
         days,
-        { complaintWarn: th.complaint.warn, complaintSuspend: th.complaint.suspend },
+        { complaintWarn: th.complaint.warn, complaintSuspend: th.complaint.suspend, bounceWarn: th.bounce.warn, bounceSuspend: th.bounce.suspend },
         {
           title: t('acct.chart.title', { account, days: DAYS }),
           desc: t('acct.chart.desc'),
@@ -540,20 +554,29 @@ ${deps.vetting ? html`<form method="post" action="/desk/accounts/${account}/vett
     : html`<p class="muted">${t('acct.vetting.none')}</p>`
 }
 <h2>${t('acct.cases')}</h2>
-${cases.items.length ? html`<ul class="plain">${cases.items.map((c) => html`<li><a href="/desk/cases/${c.id}" class="mono">${c.id}</a> ${statusTag(c.status)} <span class="muted">${when(c.createdAt)}</span></li>`)}</ul>` : html`<p class="muted">${t('queue.none')}</p>`}
+${cases.items.length ? html`<ul class="plain">${cases.items.map((c) => html`<li><a href="/desk/cases/${c.id}" class="mono">${c.id}</a> ${statusTag(c.status)} ${outcomeTag(c.outcome)} <span class="muted">${when(c.createdAt)}</span></li>`)}</ul>` : html`<p class="muted">${t('queue.none')}</p>`}
 </div>
 </div>
 <h2>${t('acct.chart', { days: DAYS })}</h2>
 <div class="chart-wrap">${chart}</div>
-<p class="muted">${t('acct.chart.kept', { hours: maxWindow })}</p>
 <details><summary>${t('acct.chart.table')}</summary><div class="scroll"><table>
 <caption class="visually-hidden">${t('acct.chart.title', { account, days: DAYS })}</caption>
 <thead><tr><th scope="col">${t('acct.chart.day')}</th><th scope="col" class="num">${t('acct.sent')}</th><th scope="col" class="num">${t('acct.complaints')}</th><th scope="col" class="num">${t('acct.complaintRate')}</th><th scope="col" class="num">${t('acct.hardBounces')}</th><th scope="col" class="num">${t('acct.bounceRate')}</th></tr></thead>
-<tbody>${days.map((d) =>
-        d.known
-          ? html`<tr><th scope="row">${d.day}</th><td class="num">${d.sent}</td><td class="num">${d.complaints}</td><td class="num">${pct(d.sent ? d.complaints / d.sent : null)}</td><td class="num">${d.hardBounces}</td><td class="num">${pct(d.sent ? d.hardBounces / d.sent : null)}</td></tr>`
-          : html`<tr><th scope="row">${d.day}</th><td colspan="5" class="muted">${t('acct.chart.unknown')}</td></tr>`,
+<tbody>${days.map(
+        (d) =>
+          html`<tr><th scope="row">${d.day}</th><td class="num">${d.sent}</td><td class="num">${d.complaints}</td><td class="num">${pct(complaintRate(d))}</td><td class="num">${d.hardBounces}</td><td class="num">${pct(bounceRate(d))}</td></tr>`,
       )}</tbody></table></div></details>
+<h2 id="preflights">${t('acct.preflights')}</h2>
+${
+  preflights.length
+    ? html`<div class="scroll"><table class="preflights"><caption class="visually-hidden">${t('acct.preflights')}</caption>
+<thead><tr><th scope="col">${t('acct.pf.at')}</th><th scope="col">${t('acct.pf.campaign')}</th><th scope="col">${t('acct.pf.decision')}</th><th scope="col" class="num">${t('acct.pf.score')}</th><th scope="col" class="num">${t('acct.pf.size')}</th><th scope="col">${t('acct.pf.reasons')}</th></tr></thead>
+<tbody>${preflights.map(
+        (p) => html`<tr><td>${shortWhen(p.at)}</td><td class="mono">${p.campaign}</td><td>${decisionTag(p.decision)}</td><td class="num">${p.score}</td><td class="num">${p.size}</td>
+<td>${p.reasons.length ? html`<ul class="plain">${p.reasons.map((r) => html`<li><span class="mono">${r.code}</span> (${r.severity}): ${r.message}</li>`)}</ul>` : '–'}</td></tr>`,
+      )}</tbody></table></div>`
+    : html`<p class="muted">${t('acct.pf.none')}</p>`
+}
 <h2 id="suppressions">${t('acct.suppressions')}</h2>
 <form method="get" action="/desk/accounts/${account}#suppressions" class="filters" role="search" aria-label="${t('acct.suppressions')}">
 <div class="field"><label for="sup-q">${t('acct.sup.search')}</label><input type="search" id="sup-q" name="q" value="${search}"></div>
@@ -580,23 +603,3 @@ ${next ? html`<p><a href="/desk/accounts/${account}?channel=${channel}&cursor=${
     });
   }
 }
-
-/** Hour buckets → UTC days; a day is "not kept" when none of its hours is. */
-export function dailyFigures(hourly: ReadonlyArray<{ hour: number; sent: number; complaints: number; hardBounces: number } | null>, now: number): DayFigures[] {
-  const DAY_H = 24;
-  const lastDay = Math.floor(now / 86_400_000);
-  const days: DayFigures[] = [];
-  for (let d = lastDay - DAYS + 1; d <= lastDay; d++) days.push({ day: new Date(d * 86_400_000).toISOString().slice(0, 10), sent: 0, complaints: 0, hardBounces: 0, known: false });
-  const first = lastDay - DAYS + 1;
-  for (const h of hourly) {
-    if (!h) continue;
-    const i = Math.floor(h.hour / DAY_H) - first;
-    if (i < 0 || i >= days.length) continue;
-    days[i].known = true;
-    days[i].sent += h.sent;
-    days[i].complaints += h.complaints;
-    days[i].hardBounces += h.hardBounces;
-  }
-  return days;
-}
-

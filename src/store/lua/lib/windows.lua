@@ -1,6 +1,6 @@
 --[[
   Running window totals beside an account's hour buckets. Included (`--- @include "windows"`)
-  by recordEffect, count and figures; not a script of its own.
+  by recordMessage, count and figures; not a script of its own.
 
   Why: the figures for a decision are "sum of the buckets in (hour - H, hour]" for each
   window H. Summing them per report meant a 504-field HMGET (168 h x 3 letters) on every

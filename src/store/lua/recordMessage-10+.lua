@@ -11,11 +11,12 @@
   KEYS[3] suppressions (hash)      KEYS[7] outbox (stream)
   KEYS[4] hour buckets (hash)      KEYS[8] warnings (sorted set)
   KEYS[5] per-campaign counters    KEYS[9] engaged recipients (hash)
-  then per recipient i (1-based): KEYS[8 + 2i] its dedup marker, KEYS[9 + 2i] its soft-bounce count
+  KEYS[10] daily counters (hash, lib/daily.lua)
+  then per recipient i (1-based): KEYS[9 + 2i] its dedup marker, KEYS[10 + 2i] its soft-bounce count
   ARGV[1] the input, JSON:
     now (ms), hour (now / 1 h), channel, campaign ('' none), account, wake (the outbox
     wake-up channel), windows (lengths in hours, "24,168"), bucketTtlMs, dedupMs,
-    warningsSince (ms),
+    warningsSince (ms), dailyKeepDays (days the daily counters are kept),
     record: {ttlMs, fields: [field, value, …]} (absent: no record),
     sample: a report id kept among the recent ones ('' none),
     recipients: [{address ('' none), counter ('' none, or a letter of the Counter type),
@@ -27,8 +28,8 @@
       minVolume, thresholds: {shared: {warn, suspend}, dedicated: {…}}, names (of the
       windows), cooldownMs, suspendAfter, warningsKeptMs, warnEventId, suspendEventId,
       timestamp, data (the events' data, evidence added here)}
-  Only the letters anyone reads are counted: s c h u in the hour buckets (window totals,
-  the desk's chart), c and h per campaign (a decision's evidence). Soft bounces (f) count
+  Only the letters anyone reads are counted: s c h u in the hour buckets (window totals),
+  s c h per day (the desk's 30-day chart), c and h per campaign (a decision's evidence). Soft bounces (f) count
   per recipient, auth-failure reports (a) are deduplicated and recorded, not counted.
   Reply, JSON: {created (the record was new), suspended (before this message),
     recipients: [{duplicate, newlySuppressed, softCount}], decision: {outcome, warnings,
@@ -37,10 +38,11 @@
 --- @include "windows"
 --- @include "events"
 --- @include "decision"
+--- @include "daily"
 local a = cjson.decode(ARGV[1])
 local recipients = a.recipients
-if #KEYS ~= 9 + 2 * #recipients then
-  return redis.error_reply('ERR recordMessage: wants ' .. (9 + 2 * #recipients) .. ' keys for ' .. #recipients .. ' recipients, got ' .. #KEYS)
+if #KEYS ~= 10 + 2 * #recipients then
+  return redis.error_reply('ERR recordMessage: wants ' .. (10 + 2 * #recipients) .. ' keys for ' .. #recipients .. ' recipients, got ' .. #KEYS)
 end
 local now, ch, hour = a.now, a.channel, a.hour
 local wins = W.windows(a.windows)
@@ -59,7 +61,7 @@ local out = {}
 local counted = {}
 local wrote = false
 for i, r in ipairs(recipients) do
-  local dedupKey, softKey = KEYS[8 + 2 * i], KEYS[9 + 2 * i]
+  local dedupKey, softKey = KEYS[9 + 2 * i], KEYS[10 + 2 * i]
   local res = { duplicate = false, newlySuppressed = false, softCount = 0 }
   out[i] = res
   if r.dedup and not redis.call('SET', dedupKey, '1', 'NX', 'PX', a.dedupMs) then
@@ -84,6 +86,7 @@ for i, r in ipairs(recipients) do
     end
     local letter = r.counter
     if letter ~= '' then counted[letter] = true end
+    D.add(KEYS[10], ch, math.floor(hour / 24), math.floor(hour / 24), letter, 1, a.dailyKeepDays)
     if BUCKETED[letter] then
       -- Rolling the totals to this hour also drops the buckets that left every window.
       W.add(KEYS[4], ch, hour, letter, 1, wins)
