@@ -61,8 +61,8 @@ t.test('scripts check their argument count; a key beyond the file name fails at 
   const redis = await testRedis(t);
   const gw = await startGateway(t, { redisUrl: redis.url });
   const call = (gw.store.redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[SCRIPT_VERSION + 'hit'].bind(gw.store.redis);
-  t.equal(await call('t:{rl}:x', 60_000), 1);
+  t.equal(await call('t:{rl}:x', 60_000, 1), 1);
   // One argument too many (a key added on the caller's side, shifting ARGV).
-  await t.rejects(call('t:{rl}:x', 'extra', 60_000), /hit: wants 1 keys and 1 arguments, got 1 and 2/);
+  await t.rejects(call('t:{rl}:x', 'extra', 60_000, 1), /hit: wants 1 keys and 2 arguments, got 1 and 3/);
   t.throws(() => scriptText('x', 1, 'return KEYS[2]'), /uses KEYS\[2\] but its file name says 1 keys/);
 });
