@@ -134,11 +134,13 @@ function complaint(root: MimePart, arf: ArfResult, opts: ParseOptions): Report {
   // (parseArf has applied the last two).
   let named = arf.recipients;
   if (recipient && (named.length <= 1 || named.every((r) => r.address === null))) {
-    named = [{ address: normaliseDomain(recipient), redacted: named[0]?.redacted ?? false }];
+    // A hashed recipient the token recovers keeps its reported form beside the address.
+    named = [{ address: normaliseDomain(recipient), redacted: named[0]?.redacted ?? false, ...(named[0]?.reported ? { reported: named[0].reported } : {}) }];
   }
   const recipients: RecipientReport[] = named.map((r) => ({
     address: r.address,
     redacted: r.redacted,
+    ...(r.reported ? { reported: r.reported } : {}),
     reason: 'feedback',
     hard: false,
     action: null,
