@@ -19,6 +19,7 @@ import { type SmsTrace, traceSms } from './rules/smstrace.js';
 import type { SmsIndex } from './store/sms.js';
 import { investigationOutcomes } from './metrics.js';
 import { ipGroup } from './trust/ip.js';
+import type { AttachmentEvidence } from './parse/report.js';
 import type { CaseRecord, CaseReport, Store } from './store/store.js';
 import { smsTraces } from './metrics.js';
 
@@ -42,6 +43,9 @@ export interface AbuseInput {
   recipient: string | null;
   /** SMS: the sender id or number the reporter named (narrows the trace by number). */
   sender?: string | null;
+  /** Mail: the files attached to the report and the domains the reported message links to (parse/abuse). */
+  attachments?: AttachmentEvidence[];
+  linkDomains?: string[];
   /** The reporter's client IP (SMTP peer or HTTP client); null when unknown. */
   clientIp: string | null;
   /** A trusted feedback-loop reporter (trusted list, authenticated); never the web form. */
@@ -95,6 +99,8 @@ export class Desk {
       description: input.description?.slice(0, 10_000) ?? undefined,
       recipient: input.recipient ?? undefined,
       sender: input.sender ?? undefined,
+      attachments: input.attachments?.length ? input.attachments : undefined,
+      linkDomains: input.linkDomains?.length ? input.linkDomains : undefined,
     });
     // Who else reported this account lately: the independent-reporters rule counts them.
     const recent = account

@@ -223,5 +223,7 @@ export function abuseInput(report: Report, reportId: string, fingerprint: string
     description: null,
     recipient: report.recipients.find((r) => r.address)?.address ?? null,
     sender: a?.sender ?? null,
+    attachments: a?.attachments,
+    linkDomains: a?.linkDomains,
   };
 }

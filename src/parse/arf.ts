@@ -12,7 +12,8 @@
  *   is unambiguous (a `Feedback-Type` line with other report fields in the same block).
  */
 import { addressList, dsnAddress, firstAddress as libFirstAddress } from '../address.js';
-import { type Binary, HeaderList, bytesToText, type MimePart, parseHeaderBlock, parseMime, partBytes, partText, utf8Binary } from './mime.js';
+import { type Binary, ENCLOSED_TYPES, FIELD_LINE, HeaderList, bytesToText, type MimePart, parseHeaderBlock, parseMime, partBytes, partText, utf8Binary } from './mime.js';
+import { stripQuotePrefix } from './quote.js';
 import { tick } from './deadline.js';
 
 export type ArfDialect = 'arf' | 'jmrp' | 'unsubscribe-request' | 'inline';
@@ -55,7 +56,6 @@ export interface ArfResult {
   tokenAddresses: string[];
 }
 
-const ENCLOSED_TYPES = new Set(['message/rfc822', 'message/global', 'text/rfc822-headers', 'text/rfc822-header']);
 const HEADERS_ONLY_TYPES = new Set(['message/global-headers', 'message/rfc822-headers']);
 
 /** RFC 5965 §7.3 registry plus RFC 6591 and RFC 6650; older drafts' names mapped onto them. */
@@ -109,7 +109,6 @@ const MESSAGE_FIELD_NAMES = new Set([
   'dkim-signature',
   'x-hmxmroriginalrecipient',
 ]);
-const FIELD_LINE = /^([!-9;-~]+)[ \t]*:/;
 const IP_SOURCE = String.raw`[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f]*:[0-9A-Fa-f:.]+`;
 const IP_LIKE = new RegExp(String.raw`^\[?(${IP_SOURCE})\]?$`);
 const JMRP_SUBJECT = new RegExp(String.raw`complaint about message from\s+\[?(${IP_SOURCE})\]?`, 'i');
@@ -284,9 +283,7 @@ function takeBlock(text: string, from: number, prefix: string): { lines: string[
     tick();
     const nl = text.indexOf('\n', pos);
     const end = nl < 0 ? text.length : nl;
-    let line = text.slice(pos, end);
-    if (prefix && line.startsWith(prefix)) line = line.slice(prefix.length);
-    else if (prefix.trim() && line.startsWith(prefix.trimEnd())) line = line.slice(prefix.trimEnd().length);
+    const line = stripQuotePrefix(text.slice(pos, end), prefix);
     if (line.trim() === '') return { lines, end: pos };
     lines.push(line);
     pos = end + 1;
@@ -296,10 +293,9 @@ function takeBlock(text: string, from: number, prefix: string): { lines: string[
 
 function stripPrefix(text: string, prefix: string): string {
   if (!prefix) return text;
-  const p = prefix.trimEnd();
   return text
     .split('\n')
-    .map((l) => (l.startsWith(prefix) ? l.slice(prefix.length) : l.startsWith(p) ? l.slice(p.length) : l))
+    .map((l) => stripQuotePrefix(l, prefix))
     .join('\n');
 }
 
@@ -317,9 +313,7 @@ function messageStart(text: string, from: number, prefix = ''): number {
     lines++;
     const nl = text.indexOf('\n', pos);
     const end = nl < 0 ? text.length : nl;
-    let line = text.slice(pos, end);
-    if (prefix && line.startsWith(prefix)) line = line.slice(prefix.length);
-    else if (prefix.trim() && line.startsWith(prefix.trimEnd())) line = line.slice(prefix.trimEnd().length);
+    const line = stripQuotePrefix(text.slice(pos, end), prefix);
     const m = FIELD_LINE.exec(line);
     if (m) {
       if (blockStart < 0) {

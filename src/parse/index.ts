@@ -4,12 +4,12 @@
  * once when the caller passes none. Never throws: what cannot be read comes back as
  * `kind: 'unknown'` with `error` set, and the SMTP path quarantines it.
  */
-import { analyseAbuse, describeOriginal } from './abuse.js';
+import { analyseAbuse, describeOriginal, type Evidence } from './abuse/index.js';
 import { parseArf, pastedMessage, classify, firstAddress, addressesIn, type ArfResult } from './arf.js';
 import { attribute, DEFAULT_TOKEN_HEADER, tokenShaped, tokenState } from './attribution.js';
 import { loadBounceRules, parseBounce, type BounceRules } from './bounce/index.js';
-import { type HeaderList, type MimeLimits, type MimePart, parseMime, partText } from './mime.js';
-import { type Attribution, type OriginalMessage, type RecipientReport, type Report, type Reporter, unreadableReport } from './report.js';
+import { ENCLOSED_TYPES, type HeaderList, type MimeLimits, type MimePart, parseMime, partText } from './mime.js';
+import { type AbuseDetails, type Attribution, type OriginalMessage, type RecipientReport, type Report, type Reporter, unreadableReport } from './report.js';
 import type { TokenCodec } from '../token/token.js';
 import { withDeadline } from './deadline.js';
 
@@ -154,7 +154,7 @@ function complaint(root: MimePart, arf: ArfResult, opts: ParseOptions): Report {
   const out = report(kind, recipients, originalOf(arf.original, arf.originalMailFrom), reporter, attribution);
   if (opts.mailbox === 'abuse') {
     // A feedback report sent to abuse@ stays a complaint; the desk's case still wants these.
-    const described = describeOriginal(arf.original, orig, firstText(root) ?? '');
+    const { attachments, linkDomains, ...described } = describeOriginal(root, arf.original, orig, firstText(root) ?? '');
     const body = orig ? textOf(orig) : '';
     out.abuse = {
       channel: 'email',
@@ -162,6 +162,7 @@ function complaint(root: MimePart, arf: ArfResult, opts: ParseOptions): Report {
       originalFound: !orig ? 'none' : orig.children.length === 0 && orig.rawBody.trim() === '' ? 'headers-only' : arf.dialect === 'inline' ? 'inline' : 'attached',
       ...described,
       tokenState: tokenState(attribution, () => tokenShaped(arf.original, body, opts.tokenHeader ?? DEFAULT_TOKEN_HEADER)),
+      ...evidence({ attachments, linkDomains }),
     };
   }
   return out;
@@ -235,6 +236,7 @@ function abuse(root: MimePart, opts: ParseOptions): { report: Report; looksLikeR
     originDomains: a.originDomains,
     tokenState: tokenState(attribution, () => tokenShaped(a.original, bodyText(), tokenHeader)),
     ...(a.sender ? { sender: a.sender } : {}),
+    ...evidence(a),
   };
   return { report: out, looksLikeReport: a.looksLikeReport };
 }
@@ -288,6 +290,11 @@ function shape(r: RecipientReport): RecipientReport {
   return out;
 }
 
+/** The evidence lists of AbuseDetails, each only when it has entries (contracts.md: fields that do not apply are left out). */
+function evidence(e: Evidence): Pick<AbuseDetails, 'attachments' | 'linkDomains'> {
+  return { ...(e.attachments.length ? { attachments: e.attachments } : {}), ...(e.linkDomains.length ? { linkDomains: e.linkDomains } : {}) };
+}
+
 function nullReporter(): Reporter {
   return { userAgent: null, sourceIp: null, reportedDomain: null };
 }
@@ -315,13 +322,11 @@ function normaliseDomain(a: string): string {
 // ---------------------------------------------------------------------------------------
 // Walking
 
-const ENCLOSED = new Set(['message/rfc822', 'message/global', 'text/rfc822-headers', 'text/rfc822-header']);
-
 function firstEnclosed(root: MimePart): MimePart | null {
   const stack: MimePart[] = [root];
   while (stack.length > 0) {
     const p = stack.shift()!;
-    if (p !== root && ENCLOSED.has(p.type) && p.children[0]) return p.children[0];
+    if (p !== root && ENCLOSED_TYPES.has(p.type) && p.children[0]) return p.children[0];
     stack.push(...p.children);
   }
   return null;
@@ -336,7 +341,7 @@ function firstText(root: MimePart): string | null {
       if (p.type === 'text/plain') return partText(p).slice(0, MAX_BODY_TEXT);
       continue;
     }
-    if (ENCLOSED.has(p.type)) continue;
+    if (ENCLOSED_TYPES.has(p.type)) continue;
     stack.push(...p.children);
   }
   return null;

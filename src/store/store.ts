@@ -9,6 +9,7 @@ import type { ReporterSighting } from '../rules/evidence.js';
 import { GatewayError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Channel } from '../address.js';
+import type { AttachmentEvidence } from '../parse/report.js';
 import type { Pool, WindowFigures } from '../rules/policy.js';
 import { type Script, scriptOf, storeCall } from './call.js';
 import type { Keys } from './keys.js';
@@ -164,6 +165,10 @@ export interface CaseReport {
   recipient?: string;
   /** SMS: the sender id or number the reporter named. */
   sender?: string;
+  /** Files the reporter attached, as evidence (name, type, size, SHA-256); never the content. */
+  attachments?: AttachmentEvidence[];
+  /** Domains the reported message links to. */
+  linkDomains?: string[];
 }
 
 export interface CaseRecord {
