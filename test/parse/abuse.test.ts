@@ -412,7 +412,7 @@ t.test('ARF sent to abuse@ stays a complaint, with the abuse details', async (t)
       ...ORIGINAL_HEAD,
       `X-Abuse-Token: ${flip(LONG)}`,
       '',
-      'Your account has been suspended. Verify your account now.',
+      'Your account has been suspended. Verify your account now at https://Pay.Sender.Example/login',
       '--b--',
       '',
     ].join('\n'),
@@ -427,6 +427,8 @@ t.test('ARF sent to abuse@ stays a complaint, with the abuse details', async (t)
   t.equal(r.abuse?.reporter, 'fbl@isp.example');
   t.ok(r.abuse?.phishing);
   t.ok(r.abuse?.originDomains.includes('sender.example'));
+  t.same(r.abuse?.linkDomains, ['pay.sender.example'], "the original's link domains");
+  t.same(r.abuse?.attachments?.map((a) => a.type), ['message/rfc822'], 'the original is evidence');
   t.notOk('abuse' in parseMessage(arf, { codec, mailbox: 'fbl' }), 'at fbl@ the report is unchanged');
 });
 

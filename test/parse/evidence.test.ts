@@ -173,46 +173,6 @@ t.test('plain complaint without an original: neither list; a text part shown inl
   t.same(r.abuse?.attachments, [{ name: 'headers.txt', type: 'text/plain', size: file.length, sha256: sha(file) }], 'a text file attached as a file is listed');
 });
 
-t.test('an ARF report sent to abuse@ carries the evidence too', async (t) => {
-  const raw = Buffer.from(
-    [
-      'From: fbl@isp.example',
-      'To: abuse@gate.example',
-      'Subject: Abuse report',
-      'MIME-Version: 1.0',
-      'Content-Type: multipart/report; report-type=feedback-report; boundary="b"',
-      '',
-      '--b',
-      'Content-Type: text/plain',
-      '',
-      'This is an email abuse report.',
-      '--b',
-      'Content-Type: message/feedback-report',
-      '',
-      'Feedback-Type: fraud',
-      'User-Agent: ISP-FBL/1.0',
-      'Version: 1',
-      'Original-Rcpt-To: alice@isp.example',
-      '--b',
-      'Content-Type: message/rfc822',
-      '',
-      'From: Shop <news@sender.example>',
-      'Subject: offers',
-      'Message-ID: <o1@sender.example>',
-      'Content-Type: text/html',
-      '',
-      '<a href="https://Pay.Sender.Example/">pay</a>',
-      '--b--',
-      '',
-    ].join('\n'),
-  );
-  const r = parseMessage(raw, { mailbox: 'abuse' });
-  t.equal(r.kind, 'complaint');
-  t.same(r.abuse?.linkDomains, ['pay.sender.example']);
-  t.same(r.abuse?.attachments?.map((a) => a.type), ['message/rfc822']);
-  t.notOk('abuse' in parseMessage(raw, { mailbox: 'fbl' }), 'at fbl@ nothing of the kind');
-});
-
 t.test('bounded: 50 attachments, 100 link domains', async (t) => {
   const parts: string[] = [];
   for (let i = 0; i < 60; i++) parts.push('--m', 'Content-Type: image/gif', `Content-Disposition: attachment; filename="s${i}.gif"`, '', `GIF89a ${i}`);
