@@ -198,7 +198,7 @@ function unsubscribe(root: MimePart, opts: ParseOptions): Report {
 }
 
 /**
- * Mail to abuse@ (see abuse.ts): the offending message attached, forwarded inline or
+ * Mail to abuse@ (see abuse/): the offending message attached, forwarded inline or
  * pasted; an SMS complaint's mobile numbers; what investigation needs (phishing language,
  * the domains the original names, whether its token is valid, forged or missing).
  */
