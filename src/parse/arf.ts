@@ -425,12 +425,11 @@ function resolveRecipients(named: ArfRecipient[], original: HeaderList | null): 
       hashed ??= r.reported ? r : null;
     }
     const to = original.get('to');
-    const first = to !== undefined ? firstAddress(to) : null;
-    const r = first ? classify(first, true) : null;
-    if (r?.address) return { r, domainOf: domain(first!) };
-    if (hashed || r?.reported) return { r: (hashed ?? r)!, domainOf: null };
-    if (to !== undefined) return { r: r ?? { address: null, redacted: true }, domainOf: null };
-    return null;
+    if (to === undefined) return hashed ? { r: hashed, domainOf: null } : null;
+    const first = firstAddress(to);
+    const r: ArfRecipient = first ? classify(first, true) : { address: null, redacted: true };
+    if (first && r.address) return { r, domainOf: domain(first) };
+    return { r: hashed ?? r, domainOf: null };
   };
 
   if (named.length === 0) {
