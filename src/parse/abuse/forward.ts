@@ -12,6 +12,10 @@ import { domainOf } from './domains.js';
 import { fold, MAX_TEXT } from './text.js';
 import { abuseWords } from './words.js';
 
+/**
+ * A forward block's label line: "From: …", "**Von:** …" (an HTML forward's bold labels as
+ * text), "De : …" (French typography puts a space before the colon). The label is short.
+ */
 const LABEL_LINE = /^[ \t]*\*{0,2}([^\s:*<>][^:*<>\n]{0,24}?)[ \t]*\*{0,2}[ \t]*:(?:[ \t]|$)[ \t]*\*{0,2}[ \t]*(.*)$/;
 /** Fields only a real message header block has (as opposed to a client's forward block). */
 const TECHNICAL = /^(?:received|return-path|message-id|dkim-signature|authentication-results|arc-[a-z-]+|mime-version|content-type|delivered-to|list-unsubscribe|list-id|feedback-id|received-spf|x-[a-z0-9-]+)$/;
