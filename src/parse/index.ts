@@ -5,7 +5,7 @@
  * `kind: 'unknown'` with `error` set, and the SMTP path quarantines it.
  */
 import { analyseAbuse, describeOriginal, type Evidence } from './abuse/index.js';
-import { parseArf, pastedMessage, classify, firstAddress, addressesIn, type ArfResult } from './arf.js';
+import { parseArf, pastedMessage, classify, firstAddress, addressesIn, type ArfRecipient, type ArfResult } from './arf.js';
 import { attribute, DEFAULT_TOKEN_HEADER, tokenShaped, tokenState } from './attribution.js';
 import { loadBounceRules, parseBounce, type BounceRules } from './bounce/index.js';
 import { ENCLOSED_TYPES, type HeaderList, type MimeLimits, type MimePart, parseMime, partText } from './mime.js';
@@ -137,18 +137,7 @@ function complaint(root: MimePart, arf: ArfResult, opts: ParseOptions): Report {
     // A hashed recipient the token recovers keeps its reported form beside the address.
     named = [{ address: normaliseDomain(recipient), redacted: named[0]?.redacted ?? false, ...(named[0]?.reported ? { reported: named[0].reported } : {}) }];
   }
-  const recipients: RecipientReport[] = named.map((r) => ({
-    address: r.address,
-    redacted: r.redacted,
-    ...(r.reported ? { reported: r.reported } : {}),
-    reason: 'feedback',
-    hard: false,
-    action: null,
-    status: null,
-    replyCode: null,
-    diagnostic: null,
-    feedbackType: arf.feedbackType,
-  }));
+  const recipients = named.map((r) => feedbackRecipient(r, arf.feedbackType));
   const kind = arf.dialect === 'unsubscribe-request' && opts.mailbox === 'unsubscribe' ? 'unsubscribe' : 'complaint';
   const reporter: Reporter = { userAgent: arf.userAgent, sourceIp: arf.sourceIp, reportedDomain: arf.reportedDomain };
   const out = report(kind, recipients, originalOf(arf.original, arf.originalMailFrom), reporter, attribution);
@@ -179,21 +168,7 @@ function unsubscribe(root: MimePart, opts: ParseOptions): Report {
   });
   const from = firstAddress(root.headers.get('from'));
   const who = recipient ? { address: normaliseDomain(recipient), redacted: false } : from ? classify(from, true) : null;
-  const recipients: RecipientReport[] = who
-    ? [
-        {
-          address: who.address,
-          redacted: who.redacted,
-          reason: 'feedback',
-          hard: false,
-          action: null,
-          status: null,
-          replyCode: null,
-          diagnostic: null,
-          feedbackType: 'opt-out',
-        },
-      ]
-    : [];
+  const recipients = who ? [feedbackRecipient(who, 'opt-out')] : [];
   return report('unsubscribe', recipients, originalOf(null, null), nullReporter(), attribution);
 }
 
@@ -273,6 +248,22 @@ function report(
   attribution: Attribution,
 ): Report {
   return { kind, recipients, original, reporter, attribution, phones: [] };
+}
+
+/** A recipient a feedback report (or an opt-out) names; `reported` only for a hashed one. */
+function feedbackRecipient(r: ArfRecipient, feedbackType: string): RecipientReport {
+  return {
+    address: r.address,
+    redacted: r.redacted,
+    ...(r.reported ? { reported: r.reported } : {}),
+    reason: 'feedback',
+    hard: false,
+    action: null,
+    status: null,
+    replyCode: null,
+    diagnostic: null,
+    feedbackType,
+  };
 }
 
 function shape(r: RecipientReport): RecipientReport {

@@ -4,8 +4,8 @@
  * without one is refused, as the bounce rules are.
  */
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
-import { dataFile } from '../data.js';
 
 export interface PhishingTerm {
   /** The English name reported, whatever language matched. */
@@ -96,6 +96,6 @@ let loaded: AbuseWords | undefined;
 
 /** The lists of config/abuse-words.yaml, compiled on first use. */
 export function abuseWords(): AbuseWords {
-  loaded ??= compileAbuseWords(YAML.parse(readFileSync(dataFile('abuse-words.yaml'), 'utf8')));
+  loaded ??= compileAbuseWords(YAML.parse(readFileSync(fileURLToPath(new URL('../../../config/abuse-words.yaml', import.meta.url)), 'utf8')));
   return loaded;
 }

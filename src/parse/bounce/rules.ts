@@ -6,7 +6,7 @@
  * in code.
  */
 import { readFileSync } from 'node:fs';
-import { dataFile } from '../data.js';
+import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 
 /**
@@ -179,7 +179,7 @@ function alternation(what: string, match: unknown): RegExp {
 const cache = new Map<string, BounceRules>();
 
 export function loadBounceRules(path?: string): BounceRules {
-  const file = path ?? dataFile('bounce-rules.yaml');
+  const file = path ?? fileURLToPath(new URL('../../../config/bounce-rules.yaml', import.meta.url));
   const hit = cache.get(file);
   if (hit) return hit;
   const rules = compileBounceRules(YAML.parse(readFileSync(file, 'utf8')) as RawRules);
