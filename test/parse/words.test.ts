@@ -43,4 +43,7 @@ t.test('every list names its source, and a list without one is refused', async (
   const empty = raw();
   empty.phishing.terms[0].match = [];
   t.throws(() => compileAbuseWords(empty), /phishing\.terms\[0\]\.match must be a list/);
+  const lax = raw();
+  lax.phishing.weak_needed = 1;
+  t.throws(() => compileAbuseWords(lax), /weak_needed must be a whole number of at least 2/, 'one weak word is not enough to call a report phishing');
 });

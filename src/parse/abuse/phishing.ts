@@ -6,7 +6,7 @@ import { abuseWords } from './words.js';
 
 /**
  * Phishing language in the texts: any strong phrase ("verify your account", "suspended
- * account", "phishing"…), or three different weak ones ("password", "bank", "login"): two
+ * account", "phishing"…), or `weak_needed` (3) different weak ones ("password", "bank", "login"): two
  * weak words are in every bank's newsletter, and a phishing report suspends an account
  * while the desk looks. Terms are reported by their English name whatever language
  * matched, in table order.

@@ -80,7 +80,8 @@ export function compileAbuseWords(raw: unknown): AbuseWords {
     // One alternation per term: several languages' phrasings of the same sign.
     return { term: t.term, strong: t.strong, re: new RegExp(strings(`phishing.terms[${i}].match`, t.match).join('|')) };
   });
-  const weakNeeded = typeof ph.weak_needed === 'number' && ph.weak_needed >= 2 ? ph.weak_needed : 3;
+  const weakNeeded = ph.weak_needed;
+  if (typeof weakNeeded !== 'number' || !Number.isInteger(weakNeeded) || weakNeeded < 2) throw new Error('abuse words: phishing.weak_needed must be a whole number of at least 2');
 
   return {
     separator,
