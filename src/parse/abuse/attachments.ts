@@ -8,7 +8,7 @@ import { type Binary, bytesToText, decodeTransfer, ENCLOSED_TYPES, type MimePart
 import type { AttachmentEvidence } from '../report.js';
 
 /** Attachments listed per report, at most. */
-export const MAX_ATTACHMENTS = 50;
+const MAX_ATTACHMENTS = 50;
 /** A filename longer than this is cut (file systems stop at 255). */
 const MAX_NAME = 255;
 

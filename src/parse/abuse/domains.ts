@@ -10,7 +10,7 @@ import type { HeaderList } from '../mime.js';
 const HOSTNAME = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
 
 /** Link domains listed per report, at most: any real message has far fewer. */
-export const MAX_LINK_DOMAINS = 100;
+const MAX_LINK_DOMAINS = 100;
 /** An authority (userinfo, host, port) is read this far, at most: a host name is at most 253 octets (RFC 1035 §2.3.4). */
 const MAX_AUTHORITY = 320;
 
@@ -78,9 +78,9 @@ function linkHost(authority: string): string | null {
 }
 
 /** Adds the hosts of the http(s) links in `text` to `out`: every "://" looked at once, no regex over the text. */
-function scanLinks(text: string, out: Set<string>, max: number): void {
+function scanLinks(text: string, out: Set<string>): void {
   let i = text.indexOf('://');
-  while (i >= 0 && out.size < max) {
+  while (i >= 0 && out.size < MAX_LINK_DOMAINS) {
     tick();
     const scheme = text.slice(Math.max(0, i - 5), i).toLowerCase();
     if (scheme.endsWith('http') || scheme === 'https') {
@@ -98,15 +98,15 @@ function scanLinks(text: string, out: Set<string>, max: number): void {
 /**
  * Domains of the http(s) links in the texts (a message's text and HTML parts, the HTML as
  * html.ts renders it, its hrefs kept): lower case, A-label, unique, in order of appearance,
- * at most `max`. A link a rewriting gateway wrapped (Safe Links' `?url=https%3A%2F%2F…`) is
+ * at most 100. A link a rewriting gateway wrapped (Safe Links' `?url=https%3A%2F%2F…`) is
  * read unwrapped too, so the real destination is listed beside the gateway.
  */
-export function linkDomains(texts: readonly string[], max = MAX_LINK_DOMAINS): string[] {
+export function linkDomains(texts: readonly string[]): string[] {
   const out = new Set<string>();
   for (const text of texts) {
-    if (out.size >= max) break;
-    scanLinks(text, out, max);
-    if (/%3A%2F%2F/i.test(text)) scanLinks(text.replace(/%3A/gi, ':').replace(/%2F/gi, '/'), out, max);
+    if (out.size >= MAX_LINK_DOMAINS) break;
+    scanLinks(text, out);
+    if (/%3A%2F%2F/i.test(text)) scanLinks(text.replace(/%3A/gi, ':').replace(/%2F/gi, '/'), out);
   }
   return [...out];
 }
