@@ -60,6 +60,15 @@ await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
 const url = `http://127.0.0.1:${receiver.address().port}/hook`;
 const secret = 'whsec_' + randomBytes(32).toString('base64');
 
+/**
+ * CPU µs this process used since `from` (the receiver runs here in both phases): the cost
+ * per event, which other load on shared cores does not change the way it changes a rate.
+ */
+function cpuSince(from) {
+  const d = process.cpuUsage(from);
+  return d.user + d.system;
+}
+
 function until(n) {
   return new Promise((resolve, reject) => {
     if (received >= n) return resolve();
@@ -90,12 +99,14 @@ try {
   }
   const config = { url, secret, endpoints: [], timeoutMs: 10_000, retrySchedule: [5], claimIdleMs: 60_000, concurrency: C };
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const worker = new WebhookWorker({ redis, keys, config, log: createLogger('silent') }).start();
   await until(N);
   const workerMs = performance.now() - t0;
+  const workerCpu = cpuSince(c0);
   await worker.stop();
   redis.disconnect();
-  result.worker = { seconds: +(workerMs / 1000).toFixed(3), eventsPerSecond: Math.round(N / (workerMs / 1000)) };
+  result.worker = { seconds: +(workerMs / 1000).toFixed(3), eventsPerSecond: Math.round(N / (workerMs / 1000)), cpuMicrosPerEvent: Math.round(workerCpu / N) };
 
   // 2. A bare loop: sign and POST the same number of events, same client, same concurrency.
   received = 0;
@@ -105,6 +116,7 @@ try {
   const bodies = Array.from({ length: N }, (_, i) => event(i));
   let next = 0;
   const t1 = performance.now();
+  const c1 = process.cpuUsage();
   await Promise.all(
     Array.from({ length: C }, async () => {
       while (next < N) {
@@ -116,8 +128,9 @@ try {
     }),
   );
   const bareMs = performance.now() - t1;
+  const bareCpu = cpuSince(c1);
   poster.close();
-  result.bare = { seconds: +(bareMs / 1000).toFixed(3), eventsPerSecond: Math.round(N / (bareMs / 1000)) };
+  result.bare = { seconds: +(bareMs / 1000).toFixed(3), eventsPerSecond: Math.round(N / (bareMs / 1000)), cpuMicrosPerEvent: Math.round(bareCpu / N) };
   result.ratio = +(result.worker.eventsPerSecond / result.bare.eventsPerSecond).toFixed(3);
 } finally {
   receiver.closeAllConnections();
@@ -131,8 +144,8 @@ if (values.json) {
 } else {
   process.stdout.write(
     `webhook delivery, ${N} events, concurrency ${C}, ${P} partitions, receiver on 127.0.0.1\n` +
-      `  worker (outbox → signed POST → ack): ${result.worker.eventsPerSecond} events/s (${result.worker.seconds} s)\n` +
-      `  bare loop of signed POSTs:           ${result.bare.eventsPerSecond} events/s (${result.bare.seconds} s)\n` +
+      `  worker (outbox → signed POST → ack): ${result.worker.eventsPerSecond} events/s (${result.worker.seconds} s, ${result.worker.cpuMicrosPerEvent} µs CPU/event)\n` +
+      `  bare loop of signed POSTs:           ${result.bare.eventsPerSecond} events/s (${result.bare.seconds} s, ${result.bare.cpuMicrosPerEvent} µs CPU/event)\n` +
       `  ratio worker / bare: ${result.ratio}\n`,
   );
 }
