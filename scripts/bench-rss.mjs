@@ -55,7 +55,7 @@ function bigTail(totalBytes) {
 
 const dir = mkdtempSync(join(tmpdir(), 'ag-bench-rss-'));
 const cfg = join(dir, 'bench.yaml');
-writeFileSync(cfg, ['smtp:', '  host: 127.0.0.1', '  connectionsPerMinute: 1000000000', '  messagesPerMinute: 1000000000', 'http:', '  host: 127.0.0.1', 'policy:', '  port: 0', 'redis:', `  local: { dir: ${JSON.stringify(join(dir, 'redis'))}, appendfsync: everysec }`].join('\n'));
+writeFileSync(cfg, ['smtp:', '  host: 127.0.0.1', '  connectionsPerMinute: 1000000000', '  messagesPerMinute: 1000000000', '  connectionsPerIp: 0', 'http:', '  host: 127.0.0.1', 'policy:', '  port: 0', 'redis:', `  local: { dir: ${JSON.stringify(join(dir, 'redis'))}, appendfsync: everysec }`].join('\n'));
 const tail = bigTail(o.mb * 1_000_000);
 
 /** Starts a server, waits for its port, and returns its peak RSS while the load runs. */
@@ -121,6 +121,8 @@ function one(port, i) {
       }
     });
     sock.on('error', (e) => resolve(`error ${e.message}`));
+    // A server that hangs up (a 421) must not leave the bench waiting for ever.
+    sock.on('close', () => resolve(`closed after ${JSON.stringify(buf.slice(0, 40))}`));
   });
 }
 

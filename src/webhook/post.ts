@@ -6,9 +6,10 @@
  * node:http's: it builds no ClientRequest/IncomingMessage pair per POST, which is most of
  * what a delivery costs this process (issue 19). No pipelining: a POST queued behind
  * another on one socket would wait for a slow receiver's answer to the first, and the
- * connections already match the deliveries in flight.
+ * connections already match the deliveries in flight. Loaded with the first POST: a gateway
+ * with no endpoint does not carry it (~6 MB).
  */
-import { Agent } from 'undici';
+import type { Agent } from 'undici';
 
 export type PostOutcome =
   | { result: 'delivered'; status: number }
@@ -22,12 +23,13 @@ export interface Poster {
 
 /** Keep-alive connections shared by all deliveries of one worker (or one benchmark loop). */
 export function createPoster(maxSockets: number): Poster {
-  const agent = new Agent({ connections: maxSockets, pipelining: 1 });
+  let agent: Promise<Agent> | null = null;
+  const agentOf = () => (agent ??= import('undici').then((u) => new u.Agent({ connections: maxSockets, pipelining: 1 })));
   return {
     async post(url, headers, body, timeoutMs) {
       const signal = AbortSignal.timeout(timeoutMs);
       try {
-        const res = await agent.request({
+        const res = await (await agentOf()).request({
           origin: url.origin,
           path: url.pathname + url.search,
           method: 'POST',
@@ -46,7 +48,7 @@ export function createPoster(maxSockets: number): Poster {
       }
     },
     close() {
-      void agent.destroy();
+      void agent?.then((a) => a.destroy());
     },
   };
 }
