@@ -11,7 +11,7 @@ import { Keys } from '../../src/store/keys.js';
 import { createRedis } from '../../src/store/redis.js';
 import type { OutboxEvent } from '../../src/store/store.js';
 import { verify } from '../../src/webhook/sign.js';
-import { countDeadLetters } from '../../src/webhook/replay.js';
+import { countDeadLetters, latestDeadLetters, replayDeadLetters } from '../../src/webhook/replay.js';
 import { WebhookWorker, type WebhookConfig, groupName } from '../../src/webhook/worker.js';
 import { testRedis, type TestRedis } from '../helpers/redis.js';
 import { eventually, startReceiver, type Receiver } from './receiver.js';
@@ -146,6 +146,10 @@ t.test('after the last retry the event is a dead letter; replay sends it again',
   const [[, fields]] = (await s.redis.xrange(s.keys.outboxDead(3), '-', '+', 'COUNT', 1)) as Array<[string, string[]]>;
   const letter = Object.fromEntries(fields.reduce<string[][]>((acc, v, i) => (i % 2 ? acc[acc.length - 1].push(v) : acc.push([v]), acc), []));
   t.match(letter, { endpoint: 'default', group: groupName(rec.url), partition: '3', attempts: '2', error: 'HTTP 503' });
+  // The desk reads the newest over every stream and replays one by its id and partition.
+  const latest = await latestDeadLetters(s.redis, s.keys, 10);
+  t.same(latest.map((d) => d.fields.partition).sort(), ['3', 'cases'], 'both streams read');
+  t.same(await replayDeadLetters(s.redis, s.keys, { id: latest[0].id, partition: latest[0].fields.partition, dryRun: true }), { queued: 1, skipped: 0 }, 'one letter by its id and partition');
   // The counter moves just after the stream write this test saw: wait for it rather than race it.
   await eventually(async () => (await metric('abusegate_webhook_dead_letters_total', { endpoint: 'default' })) === deadBefore + 2, 5000, 'both dead letters counted');
 
