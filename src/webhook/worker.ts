@@ -31,7 +31,8 @@ import { OutboxReader } from './reader.js';
 import { Retries } from './retries.js';
 import { signedHeaders } from './sign.js';
 
-export { type DeadLetter, type Endpoint, type RetryMember, type Source, type WebhookConfig, endpointsOf, groupName, retryKeyOf, sourcesOf } from './endpoints.js';
+// What the worker's callers name with it (its configuration, the group of an endpoint URL).
+export { type WebhookConfig, groupName } from './endpoints.js';
 
 export interface WorkerDeps {
   redis: RedisClient;
