@@ -208,8 +208,21 @@ export function createSmtpServer(cfg: Config['smtp'], ingest: Ingest, log: Logge
           release = r;
           // A client that trickles its DATA gives its slot back: it holds little, and the
           // fast ones waiting behind it must not wait for its dataTimeout.
-          const trickling = setTimeout(release, TRICKLE_MS);
-          stream.on('data', () => trickling.refresh());
+          // Judged after the poll phase (setImmediate): a timer that fires late because the
+          // process was busy runs before the socket data that waited meanwhile is read.
+          let lastChunk = performance.now();
+          const trickling = setTimeout(
+            () =>
+              setImmediate(() => {
+                if (performance.now() - lastChunk >= TRICKLE_MS) release();
+                else trickling.refresh();
+              }),
+            TRICKLE_MS,
+          );
+          stream.on('data', () => {
+            lastChunk = performance.now();
+            trickling.refresh();
+          });
           finished(stream, () => clearTimeout(trickling));
           return collect(stream, Math.min(cfg.maxSize, cfg.keepBytes));
         })
