@@ -15,7 +15,7 @@ import { Preflight } from './preflight.js';
 import { adminAuth, platformAuth } from './http/auth.js';
 import { accountRoutes } from './http/routes/accounts.js';
 import { eventRoutes } from './http/routes/events.js';
-import { suppressionRoutes } from './http/routes/suppressions.js';
+import { lookupFastPath, suppressionRoutes } from './http/routes/suppressions.js';
 import { unsubscribeRoutes } from './http/routes/unsubscribe.js';
 import { vettingRoutes } from './http/routes/vetting.js';
 import { consentRoutes } from './http/routes/consents.js';
@@ -185,6 +185,7 @@ export class Gateway {
       ready,
       warnings: () => health.warnings(),
       metrics: internal ? null : platform,
+      fastPath: lookupFastPath({ store, platform }),
       routes: (app) => {
         const auth = adminAuth(config.admin.token);
         assetRoutes(app);
