@@ -358,7 +358,7 @@ const added = async () => {
   }
   return n;
 };
-const deadIds = async () => new Set((await redis.xrange(keys.deadLetters(), '-', '+')).map(([, f]) => JSON.parse(f[f.indexOf('event') + 1]).id));
+const deadIds = async () => new Set((await Promise.all(keys.deadLetterStreams().map((k) => redis.xrange(k, '-', '+')))).flat().map(([, f]) => JSON.parse(f[f.indexOf('event') + 1]).id));
 const settleUntil = Date.now() + 120_000;
 let written = await added();
 let dead = await deadIds();

@@ -43,14 +43,13 @@ export interface AbuseInput {
   recipient: string | null;
   /** SMS: the sender id or number the reporter named (narrows the trace by number). */
   sender?: string | null;
+  /** Mail: the files attached to the report and the domains the reported message links to (parse/abuse). */
+  attachments?: AttachmentEvidence[];
+  linkDomains?: string[];
   /** The reporter's client IP (SMTP peer or HTTP client); null when unknown. */
   clientIp: string | null;
   /** A trusted feedback-loop reporter (trusted list, authenticated); never the web form. */
   trustedReporter: boolean;
-  /** Files the reporter attached (abuse@ mail), listed as evidence; never opened. */
-  attachments?: AttachmentEvidence[];
-  /** Domains of the links in the reported message. */
-  linkDomains?: string[];
 }
 
 /** Evidence kept per report: a case shows them, so they are bounded. */

@@ -15,7 +15,7 @@ import { Preflight } from './preflight.js';
 import { adminAuth, platformAuth } from './http/auth.js';
 import { accountRoutes } from './http/routes/accounts.js';
 import { eventRoutes } from './http/routes/events.js';
-import { suppressionRoutes } from './http/routes/suppressions.js';
+import { lookupFastPath, suppressionRoutes } from './http/routes/suppressions.js';
 import { unsubscribeRoutes } from './http/routes/unsubscribe.js';
 import { vettingRoutes } from './http/routes/vetting.js';
 import { consentRoutes } from './http/routes/consents.js';
@@ -32,6 +32,7 @@ import { createReporterAuth } from './trust/reporters.js';
 import { createHttpServer, createInternalServer } from './http/server.js';
 import { Ingest } from './ingest.js';
 import { createLogger, type Logger } from './log.js';
+import { abuseWords } from './parse/abuse/words.js';
 import { loadBounceRules } from './parse/bounce/index.js';
 import { parseMessage } from './parse/index.js';
 import { createPolicyServer } from './policy/server.js';
@@ -98,6 +99,9 @@ export class Gateway {
       : null;
     if (!codec) log.warn({ code: 'TOKENS_UNCONFIGURED' }, 'no token secret: reports cannot be attributed to accounts');
     const bounceRules = loadBounceRules();
+    // Read now, like the bounce rules: a broken data file stops the start, rather than
+    // turning every abuse@ report into a parse error later.
+    abuseWords();
 
     const local = config.redis.local;
     const localRedis = config.redis.url || config.redis.cluster.length
@@ -182,6 +186,7 @@ export class Gateway {
       ready,
       warnings: () => health.warnings(),
       metrics: internal ? null : platform,
+      fastPath: lookupFastPath({ store, platform }),
       routes: (app) => {
         const auth = adminAuth(config.admin.token);
         assetRoutes(app);

@@ -59,6 +59,7 @@ export const schema = {
     dataTimeout: int(1000, 3600000),
     maxHeaderBytes: int(1024, 1024 ** 3),
     keepBytes: int(4096, 1024 ** 3),
+    dataConcurrency: int(1, 10000),
     maxMimeDepth: int(1, 1000),
     maxMimeParts: int(1, 1e6),
     blockedWarnMs: int(1, 600_000),

@@ -26,7 +26,7 @@ export function parseAdminTokens(spec: string | null): Array<{ name: string; tok
 }
 
 /** preHandler for admin routes: `Authorization: Bearer <token>`, compared in constant time. */
-export function adminAuth(spec: string | null) {
+export function adminAuth(spec: string | null): BearerAuth {
   return bearerAuth('admin', parseAdminTokens(spec));
 }
 
@@ -34,25 +34,36 @@ export function adminAuth(spec: string | null) {
  * preHandler for the routes the platform and its MTA call (events, consents, preflight,
  * suppression reads, /metrics on the public listener): the platform token, or an admin's.
  */
-export function platformAuth(platformSpec: string | null, adminSpec: string | null) {
+export function platformAuth(platformSpec: string | null, adminSpec: string | null): BearerAuth {
   const platform = parseAdminTokens(platformSpec).map((t) => ({ ...t, name: t.name === 'admin' ? 'platform' : t.name }));
   return bearerAuth('platform', [...platform, ...parseAdminTokens(adminSpec)]);
 }
 
-function bearerAuth(scope: 'admin' | 'platform', tokens: Array<{ name: string; token: Buffer }>) {
-  return async (req: FastifyRequest): Promise<void> => {
+/**
+ * A route guard (fastify onRequest/preHandler) that also answers, without a request object,
+ * who a raw Authorization header belongs to: the lookup fast path (routes/suppressions.ts)
+ * checks the same tokens in the same way before fastify sees the request.
+ */
+export type BearerAuth = ((req: FastifyRequest) => Promise<void>) & { holder(header: string | undefined): string | undefined };
+
+function bearerAuth(scope: 'admin' | 'platform', tokens: Array<{ name: string; token: Buffer }>): BearerAuth {
+  const holder = (h = ''): string | undefined => {
     // A bounded scan, not a regex over the header: the value is the client's.
-    const h = req.headers.authorization ?? '';
     const got = h.length <= 1024 && h.slice(0, 7).toLowerCase() === 'bearer ' ? Buffer.from(h.slice(7).trim()) : null;
     let who: string | undefined;
     for (const t of tokens) {
       // Compare with every token (no early exit) so timing says nothing about which matched.
       if (got && got.length === t.token.length && timingSafeEqual(got, t.token)) who = t.name;
     }
+    return who;
+  };
+  const guard = async (req: FastifyRequest): Promise<void> => {
+    const who = holder(req.headers.authorization);
     if (!who) {
       authRejected.inc({ scope });
       throw new GatewayError('UNAUTHORIZED');
     }
     req.admin = who;
   };
+  return Object.assign(guard, { holder });
 }

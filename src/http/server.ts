@@ -4,6 +4,7 @@
  */
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import type { Config } from '../config/schema.js';
 import { ERRORS, type ErrorCode, GatewayError } from '../errors.js';
@@ -24,7 +25,15 @@ export interface HttpDeps {
    * (an internal listener serves it).
    */
   metrics: ((req: FastifyRequest) => Promise<void>) | null;
+  /** Sees every request before fastify does (routes/suppressions.ts lookupFastPath). */
+  fastPath?: FastPath;
 }
+
+/**
+ * Answers a request itself, or calls `fastify()` (at once or later, having written nothing)
+ * to let fastify handle it as usual.
+ */
+export type FastPath = (req: IncomingMessage, res: ServerResponse, fastify: () => void) => void;
 
 export type ReadyCheck = boolean | { ok: boolean; reason?: string };
 
@@ -205,5 +214,22 @@ export async function createHttpServer(cfg: Config['http'], deps: HttpDeps): Pro
   if (deps.metrics) app.get('/metrics', { preHandler: deps.metrics, schema: { hide: true } }, metricsHandler);
 
   deps.routes?.(app);
+  if (deps.fastPath) inFrontOf(app, deps.fastPath);
   return app;
+}
+
+/**
+ * Puts `fast` in front of fastify's request handler on fastify's own server (so every
+ * server setting fastify made — timeouts, keep-alive — holds for both). From close on,
+ * fastify sees every request, to answer it 503 as it does while closing.
+ */
+function inFrontOf(app: FastifyInstance, fast: FastPath): void {
+  const [handler] = app.server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.server.removeListener('request', handler);
+  app.server.on('request', (req: IncomingMessage, res: ServerResponse) => (closing ? handler(req, res) : fast(req, res, () => handler(req, res))));
 }

@@ -12,7 +12,8 @@
  *   is unambiguous (a `Feedback-Type` line with other report fields in the same block).
  */
 import { addressList, dsnAddress, firstAddress as libFirstAddress } from '../address.js';
-import { type Binary, HeaderList, bytesToText, type MimePart, parseHeaderBlock, parseMime, partBytes, partText, utf8Binary } from './mime.js';
+import { type Binary, ENCLOSED_TYPES, FIELD_LINE, HeaderList, bytesToText, type MimePart, parseHeaderBlock, parseMime, partBytes, partText, utf8Binary } from './mime.js';
+import { stripQuotePrefix } from './quote.js';
 import { tick } from './deadline.js';
 
 export type ArfDialect = 'arf' | 'jmrp' | 'unsubscribe-request' | 'inline';
@@ -22,6 +23,8 @@ export interface ArfRecipient {
   address: string | null;
   /** The reporter withheld the address (redacted, hashed, removed, or not given at all). */
   redacted: boolean;
+  /** A hashed recipient as the report gives it (`<digest>@domain`, or a bare digest of the whole address). */
+  reported?: string;
 }
 
 export interface ArfResult {
@@ -53,7 +56,6 @@ export interface ArfResult {
   tokenAddresses: string[];
 }
 
-const ENCLOSED_TYPES = new Set(['message/rfc822', 'message/global', 'text/rfc822-headers', 'text/rfc822-header']);
 const HEADERS_ONLY_TYPES = new Set(['message/global-headers', 'message/rfc822-headers']);
 
 /** RFC 5965 §7.3 registry plus RFC 6591 and RFC 6650; older drafts' names mapped onto them. */
@@ -107,7 +109,6 @@ const MESSAGE_FIELD_NAMES = new Set([
   'dkim-signature',
   'x-hmxmroriginalrecipient',
 ]);
-const FIELD_LINE = /^([!-9;-~]+)[ \t]*:/;
 const IP_SOURCE = String.raw`[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f]*:[0-9A-Fa-f:.]+`;
 const IP_LIKE = new RegExp(String.raw`^\[?(${IP_SOURCE})\]?$`);
 const JMRP_SUBJECT = new RegExp(String.raw`complaint about message from\s+\[?(${IP_SOURCE})\]?`, 'i');
@@ -282,9 +283,7 @@ function takeBlock(text: string, from: number, prefix: string): { lines: string[
     tick();
     const nl = text.indexOf('\n', pos);
     const end = nl < 0 ? text.length : nl;
-    let line = text.slice(pos, end);
-    if (prefix && line.startsWith(prefix)) line = line.slice(prefix.length);
-    else if (prefix.trim() && line.startsWith(prefix.trimEnd())) line = line.slice(prefix.trimEnd().length);
+    const line = stripQuotePrefix(text.slice(pos, end), prefix);
     if (line.trim() === '') return { lines, end: pos };
     lines.push(line);
     pos = end + 1;
@@ -294,10 +293,9 @@ function takeBlock(text: string, from: number, prefix: string): { lines: string[
 
 function stripPrefix(text: string, prefix: string): string {
   if (!prefix) return text;
-  const p = prefix.trimEnd();
   return text
     .split('\n')
-    .map((l) => (l.startsWith(prefix) ? l.slice(prefix.length) : l.startsWith(p) ? l.slice(p.length) : l))
+    .map((l) => stripQuotePrefix(l, prefix))
     .join('\n');
 }
 
@@ -315,9 +313,7 @@ function messageStart(text: string, from: number, prefix = ''): number {
     lines++;
     const nl = text.indexOf('\n', pos);
     const end = nl < 0 ? text.length : nl;
-    let line = text.slice(pos, end);
-    if (prefix && line.startsWith(prefix)) line = line.slice(prefix.length);
-    else if (prefix.trim() && line.startsWith(prefix.trimEnd())) line = line.slice(prefix.trimEnd().length);
+    const line = stripQuotePrefix(text.slice(pos, end), prefix);
     const m = FIELD_LINE.exec(line);
     if (m) {
       if (blockStart < 0) {
@@ -403,9 +399,10 @@ function reportRecipients(f: HeaderList): ArfRecipient[] {
   // recipients is hostile, and only the first MAX_RECIPIENTS are read.
   for (const v of values.slice(0, MAX_RECIPIENTS * 4)) {
     const r = classify(v);
-    if (r.address) {
-      if (seen.has(r.address)) continue;
-      seen.add(r.address);
+    const key = r.address ?? r.reported;
+    if (key) {
+      if (seen.has(key)) continue;
+      seen.add(key);
     }
     out.push(r);
     if (out.length === MAX_RECIPIENTS) break;
@@ -420,17 +417,19 @@ function reportRecipients(f: HeaderList): ArfRecipient[] {
 function resolveRecipients(named: ArfRecipient[], original: HeaderList | null): ArfRecipient[] {
   const fallback = (): { r: ArfRecipient; domainOf: string | null } | null => {
     if (!original) return null;
+    // A hashed recipient is what the report says when nothing gives the address.
+    let hashed: ArfRecipient | null = null;
     for (const v of original.getAll('x-hmxmroriginalrecipient')) {
       const r = classify(v);
       if (r.address) return { r, domainOf: domain(r.address) };
+      hashed ??= r.reported ? r : null;
     }
     const to = original.get('to');
-    if (to !== undefined) {
-      const first = firstAddress(to);
-      if (first) return { r: classify(first, true), domainOf: domain(first) };
-      return { r: { address: null, redacted: true }, domainOf: null };
-    }
-    return null;
+    if (to === undefined) return hashed ? { r: hashed, domainOf: null } : null;
+    const first = firstAddress(to);
+    const r: ArfRecipient = first ? classify(first, true) : { address: null, redacted: true };
+    if (first && r.address) return { r, domainOf: domain(first) };
+    return { r: hashed ?? r, domainOf: null };
   };
 
   if (named.length === 0) {
@@ -444,7 +443,7 @@ function resolveRecipients(named: ArfRecipient[], original: HeaderList | null): 
     const fb = fallback();
     const hint = redactedDomain.get(named[0]) ?? null;
     if (fb && fb.r.address && (hint === null || hint === fb.domainOf)) {
-      return [{ address: fb.r.address, redacted: true }];
+      return [{ address: fb.r.address, redacted: true, ...(named[0].reported ? { reported: named[0].reported } : {}) }];
     }
   }
   return named;
@@ -454,8 +453,14 @@ function resolveRecipients(named: ArfRecipient[], original: HeaderList | null): 
 // Addresses and redaction (RFC 6590)
 
 const REDACTED_LOCAL = /redact|\*\*|^x{3,}$|^\[.*\]$|^(?:hidden|removed|anonymous|anonymi[sz]ed|masked|undisclosed)$/i;
-const HEX_HASH = /^[0-9a-f]{24,}$/i;
-const B64_HASH = /^[A-Za-z0-9+/=-]{22,}$/;
+/**
+ * A hex digest: MD5 is 32 characters, SHA-1 40, SHA-256 64; 24 allows for truncated ones.
+ * No person's mailbox is two dozen hex digits, and a feedback loop that hashes writes it so.
+ */
+const HEX_HASH = /^[0-9a-f]{24,128}$/i;
+const B64_HASH = /^[A-Za-z0-9+/=-]{22,128}$/;
+/** The quotes of a quoted local part (RFC 5322 §3.4.1), for a look at what they hold. */
+const DQUOTES = /^"|"$/g;
 const UPPER = /[A-Z]/g;
 const LOWER = /[a-z]/g;
 const DIGIT = /[0-9]/g;
@@ -465,7 +470,9 @@ const redactedDomain = new WeakMap<ArfRecipient, string>();
 
 /**
  * A recipient value as a report gives it (raw header octets, or an address already read):
- * address, redacted form, or nothing.
+ * address, redacted form, or nothing. A hashed one (RFC 6590 lets a report hash the
+ * local part or the whole address) is redacted and keeps its form in `reported`, so that
+ * the platform, which can hash its own recipients the same way, can match it.
  */
 export function classify(raw: Binary | string, alreadyText = false): ArfRecipient {
   let v = (alreadyText ? raw : bytesToText(raw as Binary)).trim();
@@ -474,14 +481,18 @@ export function classify(raw: Binary | string, alreadyText = false): ArfRecipien
   const addr = semi && /^utf-8\s*;/i.test(semi[0]) ? dsnAddress(semi[0] + v) : libFirstAddress(v);
   if (addr && addr.indexOf('@') > 0) {
     const at = addr.lastIndexOf('@');
-    const local = addr.slice(0, at).replace(/^"|"$/g, '');
-    if (isRedactedLocal(local)) {
-      const r: ArfRecipient = { address: null, redacted: true };
+    const local = addr.slice(0, at).replace(DQUOTES, '');
+    const hashed = isHashedLocal(local);
+    if (hashed || REDACTED_LOCAL.test(local)) {
+      const r: ArfRecipient = hashed ? { address: null, redacted: true, reported: addr } : { address: null, redacted: true };
       redactedDomain.set(r, addr.slice(at + 1).toLowerCase());
       return r;
     }
     return { address: addr, redacted: false };
   }
+  // The whole address hashed: a bare digest, perhaps in angle brackets.
+  const bare = (v.startsWith('<') && v.endsWith('>') ? v.slice(1, -1).trim() : v).replace(DQUOTES, '');
+  if (isHashedLocal(bare)) return { address: null, redacted: true, reported: bare };
   // No address at all: "[redacted]", "<redacted>", "localpart@", "@example.com", or empty.
   const r: ArfRecipient = { address: null, redacted: true };
   const dom = /@([A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63})\s*>?$/.exec(v);
@@ -489,10 +500,9 @@ export function classify(raw: Binary | string, alreadyText = false): ArfRecipien
   return r;
 }
 
-function isRedactedLocal(local: string): boolean {
-  if (REDACTED_LOCAL.test(local)) return true;
+/** A local part (or a whole value) that is a digest: hex, or base64 with the mix of cases and digits no person picks. */
+function isHashedLocal(local: string): boolean {
   if (HEX_HASH.test(local)) return true;
-  // Base64 digests: long, no separators, and a mix of cases and digits no person picks.
   return B64_HASH.test(local) && count(local, UPPER) >= 4 && count(local, LOWER) >= 4 && count(local, DIGIT) >= 2;
 }
 

@@ -4,12 +4,12 @@
  * once when the caller passes none. Never throws: what cannot be read comes back as
  * `kind: 'unknown'` with `error` set, and the SMTP path quarantines it.
  */
-import { analyseAbuse, describeOriginal } from './abuse.js';
-import { parseArf, pastedMessage, classify, firstAddress, addressesIn, type ArfResult } from './arf.js';
+import { analyseAbuse, describeOriginal, type Evidence } from './abuse/index.js';
+import { parseArf, pastedMessage, classify, firstAddress, addressesIn, type ArfRecipient, type ArfResult } from './arf.js';
 import { attribute, DEFAULT_TOKEN_HEADER, tokenShaped, tokenState } from './attribution.js';
 import { loadBounceRules, parseBounce, type BounceRules } from './bounce/index.js';
-import { type HeaderList, type MimeLimits, type MimePart, parseMime, partText } from './mime.js';
-import { type Attribution, type OriginalMessage, type RecipientReport, type Report, type Reporter, unreadableReport } from './report.js';
+import { ENCLOSED_TYPES, type HeaderList, type MimeLimits, type MimePart, parseMime, partText } from './mime.js';
+import { type AbuseDetails, type Attribution, type OriginalMessage, type RecipientReport, type Report, type Reporter, unreadableReport } from './report.js';
 import type { TokenCodec } from '../token/token.js';
 import { withDeadline } from './deadline.js';
 
@@ -134,25 +134,16 @@ function complaint(root: MimePart, arf: ArfResult, opts: ParseOptions): Report {
   // (parseArf has applied the last two).
   let named = arf.recipients;
   if (recipient && (named.length <= 1 || named.every((r) => r.address === null))) {
-    named = [{ address: normaliseDomain(recipient), redacted: named[0]?.redacted ?? false }];
+    // A hashed recipient the token recovers keeps its reported form beside the address.
+    named = [{ address: normaliseDomain(recipient), redacted: named[0]?.redacted ?? false, ...(named[0]?.reported ? { reported: named[0].reported } : {}) }];
   }
-  const recipients: RecipientReport[] = named.map((r) => ({
-    address: r.address,
-    redacted: r.redacted,
-    reason: 'feedback',
-    hard: false,
-    action: null,
-    status: null,
-    replyCode: null,
-    diagnostic: null,
-    feedbackType: arf.feedbackType,
-  }));
+  const recipients = named.map((r) => feedbackRecipient(r, arf.feedbackType));
   const kind = arf.dialect === 'unsubscribe-request' && opts.mailbox === 'unsubscribe' ? 'unsubscribe' : 'complaint';
   const reporter: Reporter = { userAgent: arf.userAgent, sourceIp: arf.sourceIp, reportedDomain: arf.reportedDomain };
   const out = report(kind, recipients, originalOf(arf.original, arf.originalMailFrom), reporter, attribution);
   if (opts.mailbox === 'abuse') {
     // A feedback report sent to abuse@ stays a complaint; the desk's case still wants these.
-    const described = describeOriginal(arf.original, orig, firstText(root) ?? '');
+    const { attachments, linkDomains, ...described } = describeOriginal(root, arf.original, orig, firstText(root) ?? '');
     const body = orig ? textOf(orig) : '';
     out.abuse = {
       channel: 'email',
@@ -160,6 +151,7 @@ function complaint(root: MimePart, arf: ArfResult, opts: ParseOptions): Report {
       originalFound: !orig ? 'none' : orig.children.length === 0 && orig.rawBody.trim() === '' ? 'headers-only' : arf.dialect === 'inline' ? 'inline' : 'attached',
       ...described,
       tokenState: tokenState(attribution, () => tokenShaped(arf.original, body, opts.tokenHeader ?? DEFAULT_TOKEN_HEADER)),
+      ...evidence({ attachments, linkDomains }),
     };
   }
   return out;
@@ -176,26 +168,12 @@ function unsubscribe(root: MimePart, opts: ParseOptions): Report {
   });
   const from = firstAddress(root.headers.get('from'));
   const who = recipient ? { address: normaliseDomain(recipient), redacted: false } : from ? classify(from, true) : null;
-  const recipients: RecipientReport[] = who
-    ? [
-        {
-          address: who.address,
-          redacted: who.redacted,
-          reason: 'feedback',
-          hard: false,
-          action: null,
-          status: null,
-          replyCode: null,
-          diagnostic: null,
-          feedbackType: 'opt-out',
-        },
-      ]
-    : [];
+  const recipients = who ? [feedbackRecipient(who, 'opt-out')] : [];
   return report('unsubscribe', recipients, originalOf(null, null), nullReporter(), attribution);
 }
 
 /**
- * Mail to abuse@ (see abuse.ts): the offending message attached, forwarded inline or
+ * Mail to abuse@ (see abuse/): the offending message attached, forwarded inline or
  * pasted; an SMS complaint's mobile numbers; what investigation needs (phishing language,
  * the domains the original names, whether its token is valid, forged or missing).
  */
@@ -233,6 +211,7 @@ function abuse(root: MimePart, opts: ParseOptions): { report: Report; looksLikeR
     originDomains: a.originDomains,
     tokenState: tokenState(attribution, () => tokenShaped(a.original, bodyText(), tokenHeader)),
     ...(a.sender ? { sender: a.sender } : {}),
+    ...evidence(a),
   };
   return { report: out, looksLikeReport: a.looksLikeReport };
 }
@@ -271,6 +250,22 @@ function report(
   return { kind, recipients, original, reporter, attribution, phones: [] };
 }
 
+/** A recipient a feedback report (or an opt-out) names; `reported` only for a hashed one. */
+function feedbackRecipient(r: ArfRecipient, feedbackType: string): RecipientReport {
+  return {
+    address: r.address,
+    redacted: r.redacted,
+    ...(r.reported ? { reported: r.reported } : {}),
+    reason: 'feedback',
+    hard: false,
+    action: null,
+    status: null,
+    replyCode: null,
+    diagnostic: null,
+    feedbackType,
+  };
+}
+
 function shape(r: RecipientReport): RecipientReport {
   const out: RecipientReport = {
     address: r.address ?? null,
@@ -284,6 +279,11 @@ function shape(r: RecipientReport): RecipientReport {
   };
   if (r.feedbackType !== undefined) out.feedbackType = r.feedbackType;
   return out;
+}
+
+/** The evidence lists of AbuseDetails, each only when it has entries (contracts.md: fields that do not apply are left out). */
+function evidence(e: Evidence): Pick<AbuseDetails, 'attachments' | 'linkDomains'> {
+  return { ...(e.attachments.length ? { attachments: e.attachments } : {}), ...(e.linkDomains.length ? { linkDomains: e.linkDomains } : {}) };
 }
 
 function nullReporter(): Reporter {
@@ -313,13 +313,11 @@ function normaliseDomain(a: string): string {
 // ---------------------------------------------------------------------------------------
 // Walking
 
-const ENCLOSED = new Set(['message/rfc822', 'message/global', 'text/rfc822-headers', 'text/rfc822-header']);
-
 function firstEnclosed(root: MimePart): MimePart | null {
   const stack: MimePart[] = [root];
   while (stack.length > 0) {
     const p = stack.shift()!;
-    if (p !== root && ENCLOSED.has(p.type) && p.children[0]) return p.children[0];
+    if (p !== root && ENCLOSED_TYPES.has(p.type) && p.children[0]) return p.children[0];
     stack.push(...p.children);
   }
   return null;
@@ -334,7 +332,7 @@ function firstText(root: MimePart): string | null {
       if (p.type === 'text/plain') return partText(p).slice(0, MAX_BODY_TEXT);
       continue;
     }
-    if (ENCLOSED.has(p.type)) continue;
+    if (ENCLOSED_TYPES.has(p.type)) continue;
     stack.push(...p.children);
   }
   return null;

@@ -132,8 +132,19 @@ function skipLeadingBlankLines(src: Binary): Binary {
   return (i === 0 ? src : src.slice(i)) as Binary;
 }
 
-/** Field name (RFC 5322 §3.6.8), bounded: a name of a thousand characters is no field. */
-const FIELD_NAME = /^([!-9;-~]{1,76})[ \t]*:/;
+/**
+ * The start of a header field line: its name (RFC 5322 §3.6.8, printable ASCII but the
+ * colon) and the colon. Bounded: a name of a thousand characters is no field. The one
+ * header-line pattern of the parsers (header blocks, pasted headers, flattened reports).
+ */
+export const FIELD_LINE = /^([!-9;-~]{1,76})[ \t]*:/;
+
+/** Media types holding a whole enclosed message (RFC 2046 §5.2.1; message/global, RFC 6532 §3.7). */
+const MESSAGE_TYPES = new Set(['message/rfc822', 'message/global']);
+/** Media types holding an enclosed message's header section (RFC 6522 §4; "header" is a common misspelling). */
+const HEADER_TYPES = new Set(['text/rfc822-headers', 'text/rfc822-header']);
+/** Every type parseMime reads into one child part, the enclosed message (or its headers). */
+export const ENCLOSED_TYPES: ReadonlySet<string> = new Set([...MESSAGE_TYPES, ...HEADER_TYPES]);
 
 /**
  * Parses a header block (LF line ends) into unfolded fields (RFC 5322 §2.2.3). Each line is
@@ -155,7 +166,7 @@ export function parseHeaderBlock(head: Binary): HeaderList {
       last[1] = (last[1] + ' ' + line.trim()) as Binary;
       continue;
     }
-    const m = FIELD_NAME.exec(line);
+    const m = FIELD_LINE.exec(line);
     if (m) {
       fields.push([m[1].toLowerCase(), line.slice(m[0].length).trim() as Binary]);
       continue;
@@ -221,10 +232,10 @@ function parseEntity(
     for (const chunk of splitMultipart(body, params.boundary)) {
       part.children.push(parseEntity(chunk, depth + 1, limits, counter, false));
     }
-  } else if (type === 'message/rfc822' || type === 'message/global') {
+  } else if (MESSAGE_TYPES.has(type)) {
     const inner = decodeTransferBinary(body, headers.get('content-transfer-encoding'));
     part.children.push(parseEntity(skipLeadingBlankLines(normaliseNewlines(inner)), depth + 1, limits, counter, false));
-  } else if (type === 'text/rfc822-headers' || type === 'text/rfc822-header') {
+  } else if (HEADER_TYPES.has(type)) {
     // RFC 6522 §4: the header fields only. Some MTAs put the body after them: the block ends
     // at the first blank line, or a body line "Return-Path: <…>" would be read as a header.
     const inner = decodeTransferBinary(body, headers.get('content-transfer-encoding'));

@@ -16,6 +16,12 @@ export interface RecipientReport {
   /** Normalised address, or null when the reporter redacted it and nothing recovers it. */
   address: string | null;
   redacted: boolean;
+  /**
+   * Complaints whose report hashed the recipient (RFC 6590): the form it gives, a hex or
+   * base64 digest in place of the local part (`<digest>@domain`) or of the whole address,
+   * as written, for the platform to match against its own recipients hashed the same way.
+   */
+  reported?: string;
   reason: string | null;
   hard: boolean;
   /** DSN Action (failed, delayed, delivered, relayed, expanded) or null. */

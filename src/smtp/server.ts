@@ -51,6 +51,36 @@ function collect(stream: SMTPServerDataStream, keep: number): Promise<{ raw: Buf
   });
 }
 
+/** A DATA stream that brings no bytes for this long (ms) gives back its slot (dataConcurrency). */
+const TRICKLE_MS = 1000;
+
+/**
+ * At most `n` holders at once, the others served in arrival order; each holder's release
+ * works once (a second call is a no-op).
+ */
+function slots(n: number): () => Promise<() => void> {
+  let free = n;
+  const waiting: Array<() => void> = [];
+  const release = () => {
+    const next = waiting.shift();
+    if (next) next();
+    else free++;
+  };
+  const once = () => {
+    let done = false;
+    return () => {
+      if (!done) (done = true), release();
+    };
+  };
+  return () => {
+    if (free > 0) {
+      free--;
+      return Promise.resolve(once());
+    }
+    return new Promise((resolve) => waiting.push(() => resolve(once())));
+  };
+}
+
 export interface SmtpEdge {
   listen(): Promise<number>;
   stop(graceMs: number): Promise<void>;
@@ -75,6 +105,11 @@ export function createSmtpServer(cfg: Config['smtp'], ingest: Ingest, log: Logge
     return st;
   };
   let inFlight = 0;
+  // Messages read and parsed at once (issue 19): each holds up to keepBytes until its reply,
+  // and its reading and parse make garbage the size of the message. The others wait, their
+  // bytes held back by TCP (smtp-server stops reading a socket whose DATA stream is not
+  // read), so a burst of large messages costs dataConcurrency × keepBytes, not all of them.
+  const dataSlot = slots(cfg.dataConcurrency);
   // Open connections per client /24 or /64 (released in onClose).
   const openByGroup = new Map<string, number>();
   // The message count per client IP in the current minute, as Redis last answered; the
@@ -185,13 +220,37 @@ export function createSmtpServer(cfg: Config['smtp'], ingest: Ingest, log: Logge
       // A client that trickles its DATA must not hold the connection for ever.
       const slow = setTimeout(() => stream.destroy(new Error(`DATA not finished within ${cfg.dataTimeout} ms`)), cfg.dataTimeout);
       const at = { session: session.id, mailbox: target.mailbox };
+      let release = () => {};
       const finish = (result: string, err: Error | null, message?: string) => {
+        release();
         clearTimeout(slow);
         inFlight--;
         smtpMessages.inc({ mailbox: target.mailbox, result });
         cb(err, message);
       };
-      collect(stream, Math.min(cfg.maxSize, cfg.keepBytes))
+      dataSlot()
+        .then((r) => {
+          release = r;
+          // A client that trickles its DATA gives its slot back: it holds little, and the
+          // fast ones waiting behind it must not wait for its dataTimeout.
+          // Judged after the poll phase (setImmediate): a timer that fires late because the
+          // process was busy runs before the socket data that waited meanwhile is read.
+          let lastChunk = performance.now();
+          const trickling = setTimeout(
+            () =>
+              setImmediate(() => {
+                if (performance.now() - lastChunk >= TRICKLE_MS) release();
+                else trickling.refresh();
+              }),
+            TRICKLE_MS,
+          );
+          stream.on('data', () => {
+            lastChunk = performance.now();
+            trickling.refresh();
+          });
+          finished(stream, () => clearTimeout(trickling));
+          return collect(stream, Math.min(cfg.maxSize, cfg.keepBytes));
+        })
         .then(async ({ raw, size }) => {
           messageSize.observe(size);
           if (stream.sizeExceeded) {

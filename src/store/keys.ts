@@ -180,9 +180,17 @@ export class Keys {
     return `${this.tag(partition)}:outbox:retry`;
   }
 
-  /** Events that exhausted their retries (one stream, its own slot). */
-  deadLetters(): string {
-    return `${this.prefix}:{dl}:dead`;
+  /**
+   * The partition's events that exhausted their retries: in the outbox's slot, so that the
+   * dead letter and the release of its entry are one script (deadLetter-4.lua).
+   */
+  outboxDead(partition: number): string {
+    return `${this.tag(partition)}:outbox:dead`;
+  }
+
+  /** Every dead-letter stream: the partitions', the cases' and the global list's. */
+  deadLetterStreams(): string[] {
+    return [...Array.from({ length: this.partitions }, (_, p) => this.outboxDead(p)), this.cases.outboxDead, this.global.outboxDead];
   }
 
   partitionAudit(partition: number): string {
@@ -195,7 +203,7 @@ export class Keys {
    */
   get global() {
     const t = `${this.prefix}:{g}`;
-    return { meta: `${t}:meta`, outbox: `${t}:outbox`, outboxRetry: `${t}:outbox:retry`, outboxOrder: `${t}:outbox:order`, audit: `${t}:audit` };
+    return { meta: `${t}:meta`, outbox: `${t}:outbox`, outboxRetry: `${t}:outbox:retry`, outboxOrder: `${t}:outbox:order`, outboxDead: `${t}:outbox:dead`, audit: `${t}:audit` };
   }
 
   /** Every audit stream: the general one, each partition's, the global list's. */
@@ -226,6 +234,8 @@ export class Keys {
       /** Cases' events waiting for a webhook retry (sorted set by due time). */
       outboxRetry: `${this.prefix}:{cases}:outbox:retry`,
       outboxOrder: `${this.prefix}:{cases}:outbox:order`,
+      /** Cases' events that exhausted their retries. */
+      outboxDead: `${this.prefix}:{cases}:outbox:dead`,
     };
   }
 

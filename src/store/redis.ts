@@ -33,6 +33,7 @@ function baseOptions(commandTimeout: number): RedisOptions {
     lazyConnect: true,
     retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2000),
     connectionName: 'abusegate',
+    enableAutoPipelining: true,
   };
 }
 

@@ -1,10 +1,15 @@
 /**
- * One signed POST over node's http/https with keep-alive, bounded by a timeout that
- * covers connecting, the answer and its body. Redirects are not followed: a receiver that
- * answers 3xx has not taken the event.
+ * One signed POST, bounded by a timeout that covers connecting, the answer and its body.
+ * Redirects are not followed: a receiver that answers 3xx has not taken the event.
+ *
+ * undici's Agent (a keep-alive Pool per origin, `maxSockets` connections each) rather than
+ * node:http's: it builds no ClientRequest/IncomingMessage pair per POST, which is most of
+ * what a delivery costs this process (issue 19). No pipelining: a POST queued behind
+ * another on one socket would wait for a slow receiver's answer to the first, and the
+ * connections already match the deliveries in flight. Loaded with the first POST: a gateway
+ * with no endpoint does not carry it (~6 MB).
  */
-import http from 'node:http';
-import https from 'node:https';
+import type { Agent } from 'undici';
 
 export type PostOutcome =
   | { result: 'delivered'; status: number }
@@ -16,54 +21,34 @@ export interface Poster {
   close(): void;
 }
 
-/** Keep-alive agents shared by all deliveries of one worker (or one benchmark loop). */
+/** Keep-alive connections shared by all deliveries of one worker (or one benchmark loop). */
 export function createPoster(maxSockets: number): Poster {
-  const agents = {
-    'http:': new http.Agent({ keepAlive: true, maxSockets }),
-    'https:': new https.Agent({ keepAlive: true, maxSockets }),
-  };
+  let agent: Promise<Agent> | null = null;
+  const agentOf = () => (agent ??= import('undici').then((u) => new u.Agent({ connections: maxSockets, pipelining: 1 })));
   return {
-    post(url, headers, body, timeoutMs) {
-      return new Promise<PostOutcome>((resolve) => {
-        const payload = Buffer.from(body);
-        const mod = url.protocol === 'https:' ? https : http;
-        let settled = false;
-        const done = (o: PostOutcome) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          resolve(o);
-        };
-        const req = mod.request(url, {
+    async post(url, headers, body, timeoutMs) {
+      const signal = AbortSignal.timeout(timeoutMs);
+      try {
+        const res = await (await agentOf()).request({
+          origin: url.origin,
+          path: url.pathname + url.search,
           method: 'POST',
-          agent: agents[url.protocol as 'http:' | 'https:'],
-          headers: {
-            ...headers,
-            'content-type': 'application/json',
-            'content-length': String(payload.length),
-            'user-agent': 'abusegate-webhooks/1',
-          },
+          headers: { ...headers, 'content-type': 'application/json', 'user-agent': 'abusegate-webhooks/1' },
+          body,
+          signal,
         });
-        const timer = setTimeout(() => {
-          done({ result: 'timeout', error: `no answer within ${timeoutMs} ms` });
-          req.destroy();
-        }, timeoutMs);
-        req.on('response', (res) => {
-          const status = res.statusCode ?? 0;
-          // Drain the body so the connection goes back to the pool.
-          res.resume();
-          res.on('end', () =>
-            done(status >= 200 && status < 300 ? { result: 'delivered', status } : { result: 'failed', status, error: `HTTP ${status}` }),
-          );
-          res.on('error', (err) => done({ result: 'failed', status, error: err.message }));
-        });
-        req.on('error', (err) => done({ result: 'failed', status: null, error: (err as NodeJS.ErrnoException).code ?? err.message }));
-        req.end(payload);
-      });
+        // Drain the body so the connection goes back to the pool.
+        await res.body.dump();
+        const status = res.statusCode;
+        return status >= 200 && status < 300 ? { result: 'delivered', status } : { result: 'failed', status, error: `HTTP ${status}` };
+      } catch (err) {
+        if (signal.aborted) return { result: 'timeout', error: `no answer within ${timeoutMs} ms` };
+        const e = err as NodeJS.ErrnoException;
+        return { result: 'failed', status: null, error: e.code && !e.code.startsWith('UND_ERR') ? e.code : e.message };
+      }
     },
     close() {
-      agents['http:'].destroy();
-      agents['https:'].destroy();
+      void agent?.then((a) => a.destroy());
     },
   };
 }

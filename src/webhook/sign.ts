@@ -4,7 +4,7 @@
  * base64-decoded part of a `whsec_` secret; `webhook-signature` carries space-separated
  * `v1,<base64>` entries, one per secret while a secret is being rotated. Pure: no I/O.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, type KeyObject, timingSafeEqual } from 'node:crypto';
 
 /** Receivers reject timestamps further than this from their clock (replay protection). */
 export const DEFAULT_TOLERANCE_SECONDS = 5 * 60;
@@ -30,7 +30,7 @@ export function decodeSecrets(secrets: string): Buffer[] {
 }
 
 /** `v1,<base64 HMAC-SHA256 of id.timestamp.body>`. */
-export function sign(key: Buffer, id: string, timestamp: number, body: string | Buffer): string {
+export function sign(key: Buffer | KeyObject, id: string, timestamp: number, body: string | Buffer): string {
   const mac = createHmac('sha256', key).update(`${id}.${timestamp}.`).update(body).digest('base64');
   return `v1,${mac}`;
 }
@@ -42,7 +42,7 @@ export interface WebhookHeaders {
 }
 
 /** The three headers of one delivery attempt; `timestamp` in seconds since the epoch. */
-export function signedHeaders(keys: readonly Buffer[], id: string, timestamp: number, body: string | Buffer): WebhookHeaders {
+export function signedHeaders(keys: readonly (Buffer | KeyObject)[], id: string, timestamp: number, body: string | Buffer): WebhookHeaders {
   return {
     'webhook-id': id,
     'webhook-timestamp': String(timestamp),

@@ -1,9 +1,13 @@
 // abuse@ mail: where the offending message is (attached, forwarded inline by the common
 // clients, pasted headers), its token, the mobile numbers of SMS complaints, and what
 // investigation needs (phishing language, origin domains, token state).
+import { createHash } from 'node:crypto';
 import t from 'tap';
 import { htmlToText } from '../../src/parse/html.js';
-import { aboutSms, inlineOriginal, mobileNumbers, originDomains, phishingLanguage } from '../../src/parse/abuse.js';
+import { originDomains } from '../../src/parse/abuse/domains.js';
+import { inlineOriginal } from '../../src/parse/abuse/forward.js';
+import { phishingLanguage } from '../../src/parse/abuse/phishing.js';
+import { aboutSms, mobileNumbers } from '../../src/parse/abuse/phones.js';
 import { parseMessage, type ParseOptions } from '../../src/parse/index.js';
 import { parseHeaderBlock } from '../../src/parse/mime.js';
 import { createTokenCodec } from '../../src/token/token.js';
@@ -295,7 +299,10 @@ const ORIGINAL_HEAD = [
 ];
 
 t.test('message/rfc822 attached: token valid, forged or missing; origin domains', async (t) => {
-  const valid = parse(withAttachment('message/rfc822', [...ORIGINAL_HEAD, `X-Abuse-Token: ${LONG}`, '', 'Big savings!'].join('\n')));
+  const attached = [...ORIGINAL_HEAD, `X-Abuse-Token: ${LONG}`, '', 'Big savings!'].join('\n');
+  const valid = parse(withAttachment('message/rfc822', attached));
+  // The forwarded message is evidence: hashed as a saved .eml holds it, CRLF line ends.
+  const eml = Buffer.from(attached.replace(/\n/g, '\r\n'));
   t.equal(valid.kind, 'abuse');
   t.same(valid.attribution, ACME);
   t.same(valid.recipients.map((r) => [r.address, r.reason]), [['victim@mail.example', 'feedback']], 'the recipient the token names');
@@ -311,6 +318,7 @@ t.test('message/rfc822 attached: token valid, forged or missing; origin domains'
     phishingTerms: [],
     originDomains: ['sender.example', 'mta1.sender.example', 'mx.mail.example'],
     tokenState: 'valid',
+    attachments: [{ name: null, type: 'message/rfc822', size: eml.length, sha256: createHash('sha256').update(eml).digest('hex') }],
   });
 
   const forged = parse(withAttachment('message/rfc822', [...ORIGINAL_HEAD, `X-Abuse-Token: ${flip(LONG)}`, '', 'Big savings!'].join('\n')));
@@ -404,7 +412,7 @@ t.test('ARF sent to abuse@ stays a complaint, with the abuse details', async (t)
       ...ORIGINAL_HEAD,
       `X-Abuse-Token: ${flip(LONG)}`,
       '',
-      'Your account has been suspended. Verify your account now.',
+      'Your account has been suspended. Verify your account now at https://Pay.Sender.Example/login',
       '--b--',
       '',
     ].join('\n'),
@@ -419,6 +427,8 @@ t.test('ARF sent to abuse@ stays a complaint, with the abuse details', async (t)
   t.equal(r.abuse?.reporter, 'fbl@isp.example');
   t.ok(r.abuse?.phishing);
   t.ok(r.abuse?.originDomains.includes('sender.example'));
+  t.same(r.abuse?.linkDomains, ['pay.sender.example'], "the original's link domains");
+  t.same(r.abuse?.attachments?.map((a) => a.type), ['message/rfc822'], 'the original is evidence');
   t.notOk('abuse' in parseMessage(arf, { codec, mailbox: 'fbl' }), 'at fbl@ the report is unchanged');
 });
 

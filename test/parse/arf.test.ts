@@ -3,6 +3,7 @@ import t from 'tap';
 import { parseArf } from '../../src/parse/arf.js';
 import { parseMessage } from '../../src/parse/index.js';
 import { parseMime } from '../../src/parse/mime.js';
+import { createTokenCodec } from '../../src/token/token.js';
 
 const CORPUS = new URL('../../../shared/corpus/bounces/', import.meta.url);
 /** Sisimai's stand-in when a report names no recipient; ours is address null, redacted. */
@@ -325,7 +326,7 @@ t.test('Microsoft JMRP: multipart/mixed, recipient in X-HmXmrOriginalRecipient',
   t.equal(r?.sourceIp, '192.0.2.9');
   // a hashed JMRP recipient is redacted, not suppressed
   const hashed = msg.replace('<frank@outlook.example>', '<0123456789abcdef0123456789abcdef@outlook.example>').replace('To: frank@outlook.example', 'To: redacted@outlook.example');
-  t.same(arfOf(Buffer.from(hashed))?.recipients, [{ address: null, redacted: true }]);
+  t.same(arfOf(Buffer.from(hashed))?.recipients, [{ address: null, redacted: true, reported: '0123456789abcdef0123456789abcdef@outlook.example' }]);
 });
 
 t.test('complaint-about-message subject with the original attached (JMRP-style relays)', async (t) => {
@@ -522,4 +523,51 @@ t.test('parseMessage never throws', async (t) => {
   const limited = parseMessage(Buffer.from(deep), { limits: { maxDepth: 10, maxParts: 100 } });
   t.equal(limited.kind, 'unknown');
   t.match(limited.error, /nesting/);
+});
+
+// ---------------------------------------------------------------------------------------
+// Hashed recipients (RFC 6590): redacted, with the reported form kept for the platform
+
+t.test('hashed recipients: redacted, address null, the reported form in a field of its own', async (t) => {
+  const MD5 = '5f4dcc3b5aa765d61d8327deb882cf99';
+  const SHA256 = '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08';
+  const rows: Array<[string, string, { address: string | null; reported?: string }]> = [
+    ['MD5 local part', `Original-Rcpt-To: ${MD5}@isp.example`, { address: null, reported: `${MD5}@isp.example` }],
+    ['upper-case hex in angle brackets', `Original-Rcpt-To: <${MD5.toUpperCase()}@isp.example>`, { address: null, reported: `${MD5.toUpperCase()}@isp.example` }],
+    ['the whole address hashed (SHA-256)', `Original-Rcpt-To: ${SHA256}`, { address: null, reported: SHA256 }],
+    ['the whole address hashed, in brackets', `Original-Rcpt-To: <${MD5}>`, { address: null, reported: MD5 }],
+    ['base64 digest local part', 'Original-Rcpt-To: Xr4Kq9Zb2LmT7wPvN3sYhQ@isp.example', { address: null, reported: 'Xr4Kq9Zb2LmT7wPvN3sYhQ@isp.example' }],
+    ['a redacted word is no hash: nothing to match', 'Original-Rcpt-To: redacted@isp.example', { address: null }],
+    ['a person’s address is no hash', 'Original-Rcpt-To: deadbeef@isp.example', { address: 'deadbeef@isp.example' }],
+  ];
+  for (const [name, field, want] of rows) {
+    const msg = arf({ fields: [...BASE, field], original: ORIGINAL.replace('To: alice@isp.example', 'To: undisclosed-recipients:;') });
+    const r = parseMessage(msg);
+    t.equal(r.kind, 'complaint', name);
+    t.equal(r.recipients.length, 1, name);
+    const got = r.recipients[0];
+    t.equal(got.address, want.address, `${name}: address`);
+    t.equal(got.redacted, want.address === null, `${name}: redacted`);
+    t.equal(got.reported, want.reported, `${name}: reported form`);
+    if (want.reported) t.same(Object.keys(got).slice(0, 3), ['address', 'redacted', 'reported'], `${name}: field order`);
+    else t.notOk('reported' in got, `${name}: no reported field`);
+  }
+});
+
+t.test('hashed recipients: the same hash twice is one recipient; the original To of the same domain recovers the address', async (t) => {
+  const MD5 = '5f4dcc3b5aa765d61d8327deb882cf99';
+  const twice = parseMessage(arf({ fields: [...BASE, `Original-Rcpt-To: ${MD5}@isp.example`, `Original-Rcpt-To: ${MD5}@isp.example`], original: null }));
+  t.same(twice.recipients.map((r) => [r.address, r.reported]), [[null, `${MD5}@isp.example`]]);
+  const recovered = parseMessage(arf({ fields: [...BASE, `Original-Rcpt-To: ${MD5}@isp.example`] }));
+  t.same(recovered.recipients.map((r) => [r.address, r.redacted, r.reported]), [['alice@isp.example', true, `${MD5}@isp.example`]]);
+});
+
+t.test('hashed recipients: a long token recovers the address, the reported form stays', async (t) => {
+  const codec = createTokenCodec({ current: 'a', keys: { a: 'a secret of thirty-two bytes, ok' } });
+  const token = codec.mintLong({ account: 'acme', campaign: 'c1', recipient: 'carol@isp.example' });
+  const MD5 = '0123456789abcdef0123456789abcdef';
+  const original = ORIGINAL.replace('To: alice@isp.example', `To: ${MD5}@isp.example\nX-Abuse-Token: ${token}`);
+  const r = parseMessage(arf({ fields: [...BASE, `Original-Rcpt-To: ${MD5}@isp.example`], original }), { codec });
+  t.equal(r.attribution.via, 'token');
+  t.same(r.recipients.map((x) => [x.address, x.redacted, x.reported]), [['carol@isp.example', true, `${MD5}@isp.example`]]);
 });

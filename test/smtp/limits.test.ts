@@ -132,3 +132,26 @@ t.test('limits and PROXY over SMTP', async (t) => {
     t.not(noHeader, 'greeted', 'a connection without the header is not served');
   });
 });
+
+t.test('dataConcurrency: a message waits for a slot; a trickling DATA gives its slot back', async (t) => {
+  const redis = await testRedis(t);
+  const gw = await startGateway(t, { redisUrl: redis.url, overrides: { smtp: { dataConcurrency: 1 } } });
+  // The trickler takes the only slot: DATA begun, a few bytes, then nothing.
+  const slow = await SmtpClient.connect(gw.smtpPort);
+  t.equal((await slow.cmd('EHLO slow.test')).code, 250);
+  t.equal((await slow.cmd('MAIL FROM:<a@example.net>')).code, 250);
+  t.equal((await slow.cmd('RCPT TO:<abuse@localhost>')).code, 250);
+  t.equal((await slow.cmd('DATA')).code, 354);
+  slow.write('From: a@example.net\r\nSubject: slow\r\n');
+  // The fast message is answered once the trickler has been quiet for a second, long
+  // before the trickler's dataTimeout (5 minutes).
+  const t0 = Date.now();
+  const fast = await sendMail(gw.smtpPort, 'b@example.net', ['abuse@localhost'], MSG);
+  const waited = Date.now() - t0;
+  t.equal(fast.code, 250, 'the fast message is accepted');
+  t.ok(waited >= 700, `it waited for the slot (${waited} ms)`);
+  t.ok(waited < 10_000, 'not for the trickler to finish');
+  slow.write('\r\nbody\r\n.\r\n');
+  t.equal((await slow.read()).code, 250, 'the trickler is served too');
+  await slow.quit();
+});

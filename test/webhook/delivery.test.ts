@@ -11,6 +11,7 @@ import { Keys } from '../../src/store/keys.js';
 import { createRedis } from '../../src/store/redis.js';
 import type { OutboxEvent } from '../../src/store/store.js';
 import { verify } from '../../src/webhook/sign.js';
+import { countDeadLetters, latestDeadLetters, replayDeadLetters } from '../../src/webhook/replay.js';
 import { WebhookWorker, type WebhookConfig, groupName } from '../../src/webhook/worker.js';
 import { testRedis, type TestRedis } from '../helpers/redis.js';
 import { eventually, startReceiver, type Receiver } from './receiver.js';
@@ -136,11 +137,19 @@ t.test('after the last retry the event is a dead letter; replay sends it again',
   const dead1 = await s.add(3, 'account.warned');
   const dead2 = await s.add('cases', 'case.updated');
   const deadBefore = await metric('abusegate_webhook_dead_letters_total', { endpoint: 'default' });
-  await eventually(async () => (await s.redis.xlen(s.keys.deadLetters())) === 2, 10_000, 'two dead letters');
+  const deadCount = () => countDeadLetters(s.redis, s.keys);
+  await eventually(async () => (await deadCount()) === 2, 10_000, 'two dead letters');
+  // Each in its outbox's slot, beside the entry it released (issue 16).
+  t.equal(await s.redis.xlen(s.keys.outboxDead(3)), 1, "the account's in its partition's stream");
+  t.equal(await s.redis.xlen(s.keys.cases.outboxDead), 1, "the case's in the cases' stream");
   t.equal(rec.received.filter((r) => r.id === dead1.id).length, 2, 'tried twice: once, then after the one retry');
-  const [[, fields]] = (await s.redis.xrange(s.keys.deadLetters(), '-', '+', 'COUNT', 1)) as Array<[string, string[]]>;
+  const [[, fields]] = (await s.redis.xrange(s.keys.outboxDead(3), '-', '+', 'COUNT', 1)) as Array<[string, string[]]>;
   const letter = Object.fromEntries(fields.reduce<string[][]>((acc, v, i) => (i % 2 ? acc[acc.length - 1].push(v) : acc.push([v]), acc), []));
-  t.match(letter, { endpoint: 'default', group: groupName(rec.url), attempts: '2', error: 'HTTP 503' });
+  t.match(letter, { endpoint: 'default', group: groupName(rec.url), partition: '3', attempts: '2', error: 'HTTP 503' });
+  // The desk reads the newest over every stream and replays one by its id and partition.
+  const latest = await latestDeadLetters(s.redis, s.keys, 10);
+  t.same(latest.map((d) => d.fields.partition).sort(), ['3', 'cases'], 'both streams read');
+  t.same(await replayDeadLetters(s.redis, s.keys, { id: latest[0].id, partition: latest[0].fields.partition, dryRun: true }), { queued: 1, skipped: 0 }, 'one letter by its id and partition');
   // The counter moves just after the stream write this test saw: wait for it rather than race it.
   await eventually(async () => (await metric('abusegate_webhook_dead_letters_total', { endpoint: 'default' })) === deadBefore + 2, 5000, 'both dead letters counted');
 
@@ -162,12 +171,12 @@ t.test('after the last retry the event is a dead letter; replay sends it again',
   t.same(await run('replay', '--type', 'account.warned'), { code: 0, text: 'queued 1 dead letter for delivery\n' });
   await rec.until((r) => r.delivered().has(dead1.id));
   t.notOk(rec.delivered().has(dead2.id), 'the other type stays dead');
-  t.equal(await s.redis.xlen(s.keys.deadLetters()), 1);
+  t.equal(await deadCount(), 1);
   t.same(await run('replay', '--since', new Date(Date.now() + 3_600_000).toISOString()), { code: 0, text: 'queued 0 dead letters for delivery\n' }, '--since later: none');
   t.same(await run('replay'), { code: 0, text: 'queued 1 dead letter for delivery\n' });
   await rec.until((r) => r.delivered().has(dead2.id));
   checkSigned(t, rec, sec);
-  t.equal(await s.redis.xlen(s.keys.deadLetters()), 0);
+  t.equal(await deadCount(), 0);
   t.equal((await run('replay', '--since', 'yesterday')).code, 2, 'a bad date is a usage error');
 });
 

@@ -244,7 +244,9 @@ export function caseRoutes(app: FastifyInstance, deps: FormDeps): void {
       // The form posted twice with the same content (a double click, a resubmitted page)
       // is one report: same case, counted once, within the dedup window.
       const input = abuseInput(report, reportId, 'f' + fingerprint(['form-email', headers, b.description, reporter]), { mailFrom: reporter ?? '' });
-      const out = await deps.store.durably(() => desk.report({ ...input, ...who, channel: 'form', reporter, description: b.description ?? null }));
+      // The enclosed message above is our wrapping of the pasted headers, not a file the
+      // reporter attached: the form has no upload, so its reports list no attachments.
+      const out = await deps.store.durably(() => desk.report({ ...input, ...who, channel: 'form', reporter, description: b.description ?? null, attachments: undefined }));
       return { body: { caseId: out.caseId, status: out.status, message: 'Thank you. Your report was received and will be reviewed by our abuse desk.' } };
     }
     const text = [b.message, b.description].filter(Boolean).join('\n');

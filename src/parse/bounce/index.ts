@@ -2,7 +2,8 @@
  * Bounces: RFC 3464 DSNs, the non-standard notices of other MTAs, and RFC 3834
  * autoreplies, turned into one RecipientReport per recipient. Pure: a MimePart in, data out.
  */
-import { type HeaderList, type MimePart, parseHeaderBlock, partText, utf8Binary } from '../mime.js';
+import { ENCLOSED_TYPES, type HeaderList, type MimePart, parseHeaderBlock, partText, utf8Binary } from '../mime.js';
+import { stripQuotePrefix } from '../quote.js';
 import type { RecipientReport } from '../report.js';
 import { addressList, firstAddress } from '../../address.js';
 import { isAutoreply } from './autoreply.js';
@@ -47,6 +48,11 @@ interface Parts {
 function collectParts(root: MimePart): Parts {
   const parts: Parts = { dsn: [], text: [], html: [], original: null, feedback: false };
   const visit = (p: MimePart): void => {
+    // The returned message; nothing inside it is the notice's.
+    if (ENCLOSED_TYPES.has(p.type) || p.type === 'message/global-headers' || p.type === 'message/partial') {
+      if (!parts.original && p.children[0]) parts.original = p.children[0];
+      return;
+    }
     switch (p.type) {
       case 'message/delivery-status':
       case 'message/global-delivery-status':
@@ -54,14 +60,6 @@ function collectParts(root: MimePart): Parts {
         return;
       case 'message/feedback-report':
         parts.feedback = true;
-        return;
-      case 'message/rfc822':
-      case 'message/global':
-      case 'text/rfc822-headers':
-      case 'text/rfc822-header':
-      case 'message/global-headers':
-      case 'message/partial':
-        if (!parts.original && p.children[0]) parts.original = p.children[0];
         return;
       case 'text/plain':
         parts.text.push(p);
@@ -200,7 +198,7 @@ function unquote(text: string): string | null {
   const lines = text.split('\n');
   const quoted = lines.filter((l) => l.startsWith('>')).length;
   if (quoted < 5) return null;
-  return lines.map((l) => (l.startsWith('>') ? l.replace(/^> ?/, '') : l)).join('\n');
+  return lines.map((l) => stripQuotePrefix(l, '> ')).join('\n');
 }
 
 /** Reads recipients from the text of the notice (and the report part, if any). */

@@ -5,8 +5,7 @@
  * compiles them once and applies them in a fixed precedence (see classify()). No rule lives
  * in code.
  */
-import { readFileSync, existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 
@@ -177,22 +176,10 @@ function alternation(what: string, match: unknown): RegExp {
   return new RegExp((match as string[]).map((m) => `(?:${m})`).join('|'), 'i');
 }
 
-/** Walks up from this module to the directory that holds package.json. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 8; i++) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  return process.cwd();
-}
-
 const cache = new Map<string, BounceRules>();
 
 export function loadBounceRules(path?: string): BounceRules {
-  const file = path ?? join(packageRoot(), 'config', 'bounce-rules.yaml');
+  const file = path ?? fileURLToPath(new URL('../../../config/bounce-rules.yaml', import.meta.url));
   const hit = cache.get(file);
   if (hit) return hit;
   const rules = compileBounceRules(YAML.parse(readFileSync(file, 'utf8')) as RawRules);

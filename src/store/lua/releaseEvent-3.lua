@@ -9,32 +9,5 @@
   ARGV[6] the event id
   Reply: 1 when let go, 0 when it was no longer ours (another gateway finished it)
 ]]
-local done
-if ARGV[1] == 'stream' then
-  done = redis.call('XACK', KEYS[1], ARGV[2], ARGV[3])
-else
-  done = redis.call('ZREM', KEYS[2], ARGV[3])
-end
-if ARGV[4] == '' then return done end
-local cur = redis.call('HGET', KEYS[3], ARGV[4])
-if not cur then return done end
-local nl = string.find(cur, '\n', 1, true)
-local head = cur
-if nl then head = string.sub(cur, 1, nl - 1) end
-if head ~= ARGV[6] then return done end
-if not nl then
-  redis.call('HDEL', KEYS[3], ARGV[4])
-  return done
-end
-local rest = string.sub(cur, nl + 1)
-local nl2 = string.find(rest, '\n', 1, true)
-local nextMember = rest
-local tail = ''
-if nl2 then
-  nextMember = string.sub(rest, 1, nl2 - 1)
-  tail = string.sub(rest, nl2)
-end
-local nextId = cjson.decode(cjson.decode(nextMember).e).id
-redis.call('ZADD', KEYS[2], ARGV[5], nextMember)
-redis.call('HSET', KEYS[3], ARGV[4], nextId .. tail)
-return done
+--- @include "release"
+return release(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])

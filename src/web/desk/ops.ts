@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type Channel, normaliseAddress } from '../../address.js';
-import { replayDeadLetters } from '../../webhook/replay.js';
+import { countDeadLetters, latestDeadLetters, replayDeadLetters } from '../../webhook/replay.js';
 import type { Clock } from '../../clock.js';
 import { manualSuppressedEvent, unsuppressedEvent } from '../../effects.js';
 import type { Store, SuppressionRecord } from '../../store/store.js';
@@ -21,6 +21,7 @@ export interface OpsDeps {
 type Body = Record<string, string | undefined>;
 const ACCOUNT = /^[A-Za-z0-9._-]{1,64}$/;
 const STREAM_ID = /^[0-9]{1,20}-[0-9]{1,20}$/;
+const PARTITION = /^([0-9]{1,5}|cases|global)$/;
 
 export function opsRoutes(app: FastifyInstance, deps: OpsDeps): void {
   const { store, clock, ctxOf } = deps;
@@ -58,18 +59,16 @@ ${items.map((q) => html`<tr><td>${when(new Date(q.arrivedAt).toISOString())}</td
 
   app.get<{ Querystring: { done?: string; n?: string } }>('/desk/dead-letters', async (req, reply) => {
     const ctx = await ctxOf(req, 'dead');
-    const total = await redis.xlen(keys.deadLetters());
-    const rows = (await redis.xrevrange(keys.deadLetters(), '+', '-', 'COUNT', 200)) as Array<[string, string[]]>;
-    const items = rows.map(([id, f]) => {
-      const o: Record<string, string> = {};
-      for (let i = 0; i < f.length; i += 2) o[f[i]] = f[i + 1];
+    const total = await countDeadLetters(redis, keys);
+    const rows = await latestDeadLetters(redis, keys, 200);
+    const items = rows.map(({ id, fields: o }) => {
       let type = '?';
       try {
         type = String((JSON.parse(o.event ?? '{}') as { type?: unknown }).type ?? '?');
       } catch {
         // An unreadable dead letter still shows (the replay skips it).
       }
-      return { id, type, at: o.at ?? '', error: o.error ?? '', endpoint: o.endpoint ?? '', attempts: o.attempts ?? '' };
+      return { id, partition: o.partition ?? '', type, at: o.at ?? '', error: o.error ?? '', endpoint: o.endpoint ?? '', attempts: o.attempts ?? '' };
     });
     const body = html`<h1>${t('ops.dead.title')}</h1><p>${t('ops.dead.intro')}</p>
 ${doneBanner(req.query.done, { n: Number(req.query.n ?? 0) || 0 })}
@@ -77,7 +76,7 @@ ${
   items.length
     ? html`<form method="post" action="/desk/dead-letters/replay">${csrfField(ctx.csrf)}<input type="hidden" name="all" value="1"><button>${t('ops.dead.replayAll')} (${total})</button></form>
 <div class="scroll"><table><thead><tr><th scope="col">${t('ops.dead.type')}</th><th scope="col">${t('ops.dead.at')}</th><th scope="col">Endpoint</th><th scope="col" class="num">Attempts</th><th scope="col">${t('ops.dead.error')}</th><th scope="col"><span class="visually-hidden">${t('ops.dead.replay')}</span></th></tr></thead><tbody>
-${items.map((d) => html`<tr><td>${d.type}</td><td>${when(/^\d+$/.test(d.at) ? new Date(Number(d.at)).toISOString() : d.at)}</td><td class="mono">${d.endpoint}</td><td class="num">${d.attempts}</td><td>${d.error}</td><td><form method="post" action="/desk/dead-letters/replay">${csrfField(ctx.csrf)}<input type="hidden" name="id" value="${d.id}"><button class="secondary small">${t('ops.dead.replay')}<span class="visually-hidden"> ${d.id}</span></button></form></td></tr>`)}
+${items.map((d) => html`<tr><td>${d.type}</td><td>${when(/^\d+$/.test(d.at) ? new Date(Number(d.at)).toISOString() : d.at)}</td><td class="mono">${d.endpoint}</td><td class="num">${d.attempts}</td><td>${d.error}</td><td><form method="post" action="/desk/dead-letters/replay">${csrfField(ctx.csrf)}<input type="hidden" name="id" value="${d.id}"><input type="hidden" name="partition" value="${d.partition}"><button class="secondary small">${t('ops.dead.replay')}<span class="visually-hidden"> ${d.id}</span></button></form></td></tr>`)}
 </tbody></table></div>`
     : html`<p class="panel">${t('ops.dead.none')}</p>`
 }`;
@@ -86,12 +85,14 @@ ${items.map((d) => html`<tr><td>${d.type}</td><td>${when(/^\d+$/.test(d.at) ? ne
 
   app.post<{ Body: Body }>('/desk/dead-letters/replay', async (req, reply) => {
     const id = STREAM_ID.test(req.body.id ?? '') ? req.body.id : undefined;
+    // The letter's partition names its stream (dead letters lie in their outbox's slot).
+    const partition = id && PARTITION.test(req.body.partition ?? '') ? req.body.partition : undefined;
     if (!id && req.body.all !== '1') return reply.status(303).header('location', '/desk/dead-letters').send();
     if (req.body.confirm !== 'yes') {
-      const n = id ? 1 : await redis.xlen(keys.deadLetters());
-      return sendHtml(reply, 200, confirmPage(await ctxOf(req, 'dead'), { action: '/desk/dead-letters/replay', message: id ? t('confirm.replay', { id }) : t('confirm.replayAll', { n }), fields: id ? { id } : { all: '1' }, cancel: '/desk/dead-letters', warning: false }));
+      const n = id ? 1 : await countDeadLetters(redis, keys);
+      return sendHtml(reply, 200, confirmPage(await ctxOf(req, 'dead'), { action: '/desk/dead-letters/replay', message: id ? t('confirm.replay', { id }) : t('confirm.replayAll', { n }), fields: id ? { id, ...(partition ? { partition } : {}) } : { all: '1' }, cancel: '/desk/dead-letters', warning: false }));
     }
-    const r = await replayDeadLetters(redis, keys, { id });
+    const r = await replayDeadLetters(redis, keys, { id, partition });
     await store.audit({ action: 'webhooks.replay', by: req.operator!, id: id ?? '*', queued: String(r.queued), at: new Date(clock.now()).toISOString() });
     return reply.status(303).header('location', `/desk/dead-letters?done=replay&n=${r.queued}`).send();
   });
