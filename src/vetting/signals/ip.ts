@@ -85,7 +85,9 @@ export async function ipSignals(rawIp: string, statedCountry: string | null, d: 
   const ptr = consult('ip.ptr', 'DNS PTR', d.timeoutMs, async (): Promise<Signal[]> => {
     let names: string[] = [];
     try {
-      names = await d.dns.reverse(ip);
+      // A PTR query of its own, not reverse(): c-ares's gethostbyaddr falls back to the hosts
+      // file after a DNS timeout and then answers ENOTFOUND, a timeout read as "no name".
+      names = await d.dns.resolvePtr(dnsblName(ip, isIP(ip) === 4 ? 'in-addr.arpa' : 'ip6.arpa'));
     } catch (err) {
       if (!isNoData(err)) throw err;
     }
