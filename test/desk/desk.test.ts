@@ -2,39 +2,12 @@ import t from 'tap';
 import { ManualClock } from '../../src/clock.js';
 import type { Gateway } from '../../src/gateway.js';
 import { startGateway } from '../helpers/gateway.js';
+import { abuseMail } from '../helpers/mail.js';
 import { testRedis } from '../helpers/redis.js';
 import { SmtpClient } from '../helpers/smtp.js';
 
 const ADMIN = 'desk-admin-token-padded-to-32-chars-xxxxxxx';
 const DAY = 86_400_000;
-
-function attachedReport(token: string, opts: { body?: string; subject?: string } = {}): string {
-  return [
-    'From: Annoyed Person <person@recipient.example>',
-    'To: abuse@localhost',
-    `Subject: ${opts.subject ?? 'Spam from your customer'}`,
-    'MIME-Version: 1.0',
-    'Content-Type: multipart/mixed; boundary="b1"',
-    '',
-    '--b1',
-    'Content-Type: text/plain',
-    '',
-    opts.body ?? 'I never signed up for this. Please make it stop.',
-    '--b1',
-    'Content-Type: message/rfc822',
-    '',
-    'Received: from mta1.send.example (mta1.send.example [192.0.2.10]) by mx.recipient.example',
-    'From: Deals <deals@customer.example>',
-    'To: person@recipient.example',
-    'Subject: Amazing deals',
-    'Message-ID: <orig-1@send.example>',
-    `X-Abuse-Token: ${token}`,
-    '',
-    'Buy things.',
-    '--b1--',
-    '',
-  ].join('\n');
-}
 
 t.test('abuse desk end to end', async (t) => {
   const redis = await testRedis(t);
@@ -71,7 +44,7 @@ t.test('abuse desk end to end', async (t) => {
   t.test('abuse@ with the original attached opens a case; the same campaign joins it', async (t) => {
     await seasoned('acme');
     const token = gw.codec!.mintLong({ account: 'acme', campaign: 'deals-7', recipient: 'person@recipient.example' });
-    const id = await mail(attachedReport(token));
+    const id = await mail(abuseMail({ token }));
     const c = await call('GET', `/v1/cases/${id}`);
     t.equal(c.status, 200);
     t.match(c.body, { id, status: 'open', channel: 'email', account: 'acme', campaign: 'deals-7', reportCount: 1, suspicious: [] });
@@ -79,7 +52,7 @@ t.test('abuse desk end to end', async (t) => {
     t.match(c.body.reports[0].headers, { messageId: '<orig-1@send.example>', subject: 'Amazing deals' });
     t.equal(await status('acme'), 'active', 'a clean report does not suspend');
     // Another person's report (different content; the same message again would be a redelivery).
-    const again = await mail(attachedReport(token, { body: 'Another person: I never signed up either.' }));
+    const again = await mail(abuseMail({ token, body: 'Another person: I never signed up either.' }));
     t.equal(again, id, 'joins the open case of the campaign');
     t.equal((await call('GET', `/v1/cases/${id}`)).body.reportCount, 2);
     const events = (await gw.store.redis.xrange(gw.store.keys.cases.outbox, '-', '+')).map(([, f]) => JSON.parse(f[1]));
@@ -88,7 +61,7 @@ t.test('abuse desk end to end', async (t) => {
 
   t.test('a resolved case stops collecting; the next report opens a new one', async (t) => {
     const token = gw.codec!.mintLong({ account: 'acme', campaign: 'deals-8', recipient: 'person@recipient.example' });
-    const first = await mail(attachedReport(token));
+    const first = await mail(abuseMail({ token }));
     t.equal((await call('PATCH', `/v1/cases/${first}`, { status: 'resolved', note: 'customer removed the list' })).status, 400, 'resolving needs an outcome');
     t.equal((await call('PATCH', `/v1/cases/${first}`, { status: 'investigating', outcome: 'confirmed' })).status, 400, 'an outcome only with resolved');
     t.equal((await call('PATCH', `/v1/cases/${first}`, { status: 'resolved', outcome: 'maybe' })).status, 400);
@@ -98,7 +71,7 @@ t.test('abuse desk end to end', async (t) => {
     t.equal(p.body.outcome, 'unfounded');
     t.equal(p.body.notes[0].text, 'customer removed the list');
     t.equal(p.body.history[0].to, 'resolved');
-    const second = await mail(attachedReport(token, { body: 'It started again after you said it was fixed.' }));
+    const second = await mail(abuseMail({ token, body: 'It started again after you said it was fixed.' }));
     t.not(second, first);
     const audit = await gw.store.readAudit(5);
     t.ok(audit.some((a) => a.action === 'case.update' && a.caseId === first && a.status === 'resolved' && a.outcome === 'unfounded' && a.by === 'admin'), 'audited');
@@ -110,7 +83,7 @@ t.test('abuse desk end to end', async (t) => {
     // phishing language: one anonymous report suspends no one (issue 14)
     await seasoned('phish');
     const t1 = gw.codec!.mintLong({ account: 'phish', campaign: 'c1', recipient: 'person@recipient.example' });
-    const id1 = await mail(attachedReport(t1, { body: 'This email asks me to verify your account and enter my password at a bank login page.' }));
+    const id1 = await mail(abuseMail({ token: t1, body: 'This email asks me to verify your account and enter my password at a bank login page.' }));
     t.equal(await status('phish'), 'active');
     const c1 = (await call('GET', `/v1/cases/${id1}`)).body;
     t.equal(c1.status, 'investigating');
@@ -122,7 +95,7 @@ t.test('abuse desk end to end', async (t) => {
     // a young account, one report: not enough without independent reporters
     const t2 = gw.codec!.mintLong({ account: 'newbie', campaign: 'c1', recipient: 'person@recipient.example' });
     await call('PATCH', '/v1/accounts/newbie', { createdAt: new Date(clock.now() - 2 * DAY).toISOString() });
-    await mail(attachedReport(t2));
+    await mail(abuseMail({ token: t2 }));
     t.equal(await status('newbie'), 'active');
 
     // an account that is already warned
@@ -130,7 +103,7 @@ t.test('abuse desk end to end', async (t) => {
     await call('POST', '/v1/events', { events: [{ type: 'sent', account: 'warned1', count: 1000 }] }, true);
     await gw.store.applyDecision({ account: 'warned1', action: 'warn', now: clock.now(), cooldownMs: 0, suspendAfter: 3, reason: 'complaint-rate', channel: 'email', counter: 'c', windowHours: 24, warnEventId: 'evt_w', suspendEventId: 'evt_s', data: { account: 'warned1' } });
     t.equal(await status('warned1'), 'warned');
-    await mail(attachedReport(gw.codec!.mintLong({ account: 'warned1', campaign: 'c1', recipient: 'person@recipient.example' })));
+    await mail(abuseMail({ token: gw.codec!.mintLong({ account: 'warned1', campaign: 'c1', recipient: 'person@recipient.example' }) }));
     t.equal(await status('warned1'), 'suspended');
     const acct = (await call('GET', '/v1/accounts/warned1')).body;
     t.match(acct, { suspendReason: 'investigation', suspendRule: 'own-data-and-token' });
@@ -141,7 +114,7 @@ t.test('abuse desk end to end', async (t) => {
     await call('POST', '/v1/events', { events: [{ type: 'sent', account: 'risky', count: 10_000 }] }, true);
     for (let i = 0; i < 5; i++) await gw.store.recordMessage({ record: null, account: 'risky', channel: 'email', campaign: 'c1', sample: null, recipients: [{ address: null, counter: 'c', suppression: null, event: null, fingerprint: null }], decision: null, now: clock.now() });
     t.equal(await status('risky'), 'active');
-    await mail(attachedReport(gw.codec!.mintLong({ account: 'risky', campaign: 'c1', recipient: 'person@recipient.example' })));
+    await mail(abuseMail({ token: gw.codec!.mintLong({ account: 'risky', campaign: 'c1', recipient: 'person@recipient.example' }) }));
     t.equal(await status('risky'), 'suspended');
   });
 
@@ -149,7 +122,7 @@ t.test('abuse desk end to end', async (t) => {
     const caseEvents = async (id: string) => (await gw.store.redis.xrange(gw.store.keys.cases.outbox, '-', '+')).map(([, f]) => JSON.parse(f[1])).filter((e) => e.data.caseId === id);
     const resolveEarlier = async (account: string, outcome: 'confirmed' | 'unfounded') => {
       await seasoned(account);
-      const id = await mail(attachedReport(gw.codec!.mintLong({ account, campaign: 'old', recipient: 'person@recipient.example' }), { body: `Spam from ${account}, campaign old.` }));
+      const id = await mail(abuseMail({ token: gw.codec!.mintLong({ account, campaign: 'old', recipient: 'person@recipient.example' }), body: `Spam from ${account}, campaign old.` }));
       t.equal(await status(account), 'active', 'the first report suspends no one');
       for (let i = 0; i < 2; i++) {
         const r = await call('PATCH', `/v1/cases/${id}`, { status: 'resolved', outcome, note: `${outcome} after review` });
@@ -164,7 +137,7 @@ t.test('abuse desk end to end', async (t) => {
     t.match(updated[0].data, { status: 'resolved', outcome: 'confirmed', change: 'status,outcome,note', by: 'admin' }, 'case.updated carries the outcome');
     t.match(updated[1].data, { outcome: 'confirmed', change: 'note' }, 'the second resolve changes only the note');
 
-    const id = await mail(attachedReport(gw.codec!.mintLong({ account: 'repeat', campaign: 'new', recipient: 'person@recipient.example' }), { body: 'Same customer, new campaign.' }));
+    const id = await mail(abuseMail({ token: gw.codec!.mintLong({ account: 'repeat', campaign: 'new', recipient: 'person@recipient.example' }), body: 'Same customer, new campaign.' }));
     t.equal(await status('repeat'), 'suspended', 'confirmed abuse before, a verified report now: suspended while investigating');
     const acct = (await call('GET', '/v1/accounts/repeat')).body;
     t.match(acct, { suspendReason: 'investigation', suspendRule: 'own-data-and-token' });
@@ -174,7 +147,7 @@ t.test('abuse desk end to end', async (t) => {
 
     await resolveEarlier('cleared', 'unfounded');
     t.same(await gw.store.confirmedCases('cleared'), []);
-    await mail(attachedReport(gw.codec!.mintLong({ account: 'cleared', campaign: 'new', recipient: 'person@recipient.example' }), { body: 'Same customer, new campaign.' }));
+    await mail(abuseMail({ token: gw.codec!.mintLong({ account: 'cleared', campaign: 'new', recipient: 'person@recipient.example' }), body: 'Same customer, new campaign.' }));
     t.equal(await status('cleared'), 'active', 'an unfounded case is no doubt: the same report suspends no one');
 
     // Reopening a confirmed case takes its confirmation back.
@@ -187,7 +160,7 @@ t.test('abuse desk end to end', async (t) => {
     await seasoned('victim');
     const real = gw.codec!.mintLong({ account: 'victim', campaign: 'c1', recipient: 'person@recipient.example' });
     const forged = real.slice(0, 10) + (real[10] === 'A' ? 'B' : 'A') + real.slice(11);
-    const id = await mail(attachedReport(forged));
+    const id = await mail(abuseMail({ token: forged }));
     const c = (await call('GET', `/v1/cases/${id}`)).body;
     t.equal(c.status, 'investigating');
     t.same(c.suspicious, ['token-missing-or-forged']);
@@ -243,7 +216,7 @@ t.test('abuse desk end to end', async (t) => {
     t.equal(c.status, 201);
     t.equal((await call('POST', '/v1/consents', { account: 'optin', address: 'x', ip: '1.2.3.4', signedUpAt: '2026-01-02T03:04:05Z' }, true)).status, 400);
     t.equal((await call('POST', '/v1/consents', { account: 'optin', address: 'a@b.example', ip: 'not-an-ip', signedUpAt: '2026-01-02T03:04:05Z' }, true)).status, 400);
-    const id = await mail(attachedReport(gw.codec!.mintLong({ account: 'optin', campaign: 'c1', recipient: 'Person@recipient.example' })));
+    const id = await mail(abuseMail({ token: gw.codec!.mintLong({ account: 'optin', campaign: 'c1', recipient: 'Person@recipient.example' }) }));
     const kase = (await call('GET', `/v1/cases/${id}`)).body;
     t.match(kase.consent, { ip: '198.51.100.7', signedUpAt: '2026-01-02T03:04:05Z', source: 'https://customer.example/signup' });
   });

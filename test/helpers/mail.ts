@@ -121,3 +121,36 @@ export function tokenComplaint(
     },
   });
 }
+
+/**
+ * A person's mail to abuse@: their words, then the offending message attached (as mail
+ * clients forward "as attachment"), stamped with `token` when given.
+ */
+export function abuseMail(o: { token?: string; messageId?: string; subject?: string; body?: string } = {}): string {
+  return [
+    'From: Annoyed Person <person@recipient.example>',
+    'To: abuse@localhost',
+    `Subject: ${o.subject ?? 'Spam from your customer'}`,
+    ...(o.messageId ? [`Message-ID: <${o.messageId}>`] : []),
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="b1"',
+    '',
+    '--b1',
+    'Content-Type: text/plain',
+    '',
+    o.body ?? 'I never signed up for this. Please make it stop.',
+    '--b1',
+    'Content-Type: message/rfc822',
+    '',
+    'Received: from mta1.send.example (mta1.send.example [192.0.2.10]) by mx.recipient.example',
+    'From: Deals <deals@customer.example>',
+    'To: person@recipient.example',
+    'Subject: Amazing deals',
+    'Message-ID: <orig-1@send.example>',
+    ...(o.token ? [`X-Abuse-Token: ${o.token}`] : []),
+    '',
+    'Buy things.',
+    '--b1--',
+    '',
+  ].join('\n');
+}

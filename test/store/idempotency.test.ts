@@ -8,41 +8,12 @@ import t from 'tap';
 import { ManualClock } from '../../src/clock.js';
 import type { Gateway } from '../../src/gateway.js';
 import { startGateway } from '../helpers/gateway.js';
-import { arfReport } from '../helpers/mail.js';
+import { abuseMail, arfReport } from '../helpers/mail.js';
 import { testRedis } from '../helpers/redis.js';
 import { SmtpClient } from '../helpers/smtp.js';
 
 const ADMIN = 'exact-admin-token-0123456789abcdefghijklmnop';
 const DAY = 86_400_000;
-
-function abuseMail(opts: { messageId?: string; token?: string; body?: string }): string {
-  return [
-    'From: Annoyed Person <person@recipient.example>',
-    'To: abuse@localhost',
-    'Subject: Spam from your customer',
-    ...(opts.messageId ? [`Message-ID: <${opts.messageId}>`] : []),
-    'MIME-Version: 1.0',
-    'Content-Type: multipart/mixed; boundary="b1"',
-    '',
-    '--b1',
-    'Content-Type: text/plain',
-    '',
-    opts.body ?? 'I never signed up for this. Please make it stop.',
-    '--b1',
-    'Content-Type: message/rfc822',
-    '',
-    'Received: from mta1.send.example (mta1.send.example [192.0.2.10]) by mx.recipient.example',
-    'From: Deals <deals@customer.example>',
-    'To: person@recipient.example',
-    'Subject: Amazing deals',
-    'Message-ID: <orig-1@send.example>',
-    ...(opts.token ? [`X-Abuse-Token: ${opts.token}`] : []),
-    '',
-    'Buy things.',
-    '--b1--',
-    '',
-  ].join('\n');
-}
 
 /** A DSN for one recipient with no copy of the original (many MTAs send none). */
 function bareDsn(recipient: string, messageId: string): string {
