@@ -280,15 +280,17 @@ if (!isMainThread) {
 function runDriver(opts, pids) {
   return new Promise((resolve, reject) => {
     const w = new Worker(new URL(import.meta.url), { workerData: opts });
-    let cpu0 = 0;
+    let cpu0 = [];
     w.on('message', (r) => {
       if (r.ready) {
-        cpu0 = cpuSeconds(pids);
+        cpu0 = pids.map((pid) => cpuSeconds([pid]));
         return w.postMessage('go');
       }
       if (r.error) return reject(new Error(r.error));
-      const cpu = cpuSeconds(pids) - cpu0;
-      resolve({ ...r, cpuMsPerMessage: pids.length && r.accepted ? Number(((1000 * cpu) / r.accepted).toFixed(2)) : null });
+      // Per process too: the server's own, then (the gateway) its redis-server's.
+      const each = pids.map((pid, i) => cpuSeconds([pid]) - cpu0[i]);
+      const perMessage = (s) => Number(((1000 * s) / r.accepted).toFixed(2));
+      resolve({ ...r, cpuMsPerMessage: pids.length && r.accepted ? perMessage(each.reduce((a, b) => a + b, 0)) : null, cpuMsPerMessageByProcess: r.accepted ? each.map(perMessage) : [] });
     });
     w.once('error', reject);
   });
@@ -377,7 +379,15 @@ async function startGateway(dir, appendfsync) {
   );
   // The gateway's CPU is its own and its redis-server's (started by it, pid file in its dir).
   const redisPid = Number(readFileSync(join(dir, 'redis', 'redis.pid'), 'utf8'));
-  return { port: started.smtp, pid: proc.pid, pids: [proc.pid, redisPid], stop: () => stopProc(proc, 'SIGTERM') };
+  const sock = join(dir, 'redis', 'redis.sock');
+  const redisStats = () => {
+    const info = spawnSync('redis-cli', ['-s', sock, 'info', 'all'], { encoding: 'utf8' }).stdout ?? '';
+    const aof = Number(/^aof_current_size:(\d+)/m.exec(info)?.[1] ?? 0);
+    let usec = 0;
+    for (const m of info.matchAll(/^cmdstat_[^:]+:calls=\d+,usec=(\d+)/gm)) usec += Number(m[1]);
+    return { aof, usec };
+  };
+  return { port: started.smtp, pid: proc.pid, pids: [proc.pid, redisPid], redisStats, stop: () => stopProc(proc, 'SIGTERM') };
 }
 
 function stopProc(proc, sig) {
@@ -533,7 +543,15 @@ async function main() {
       for (const conc of o.conc) {
         for (const [server, s] of Object.entries(servers)) {
           // The messages are made before the driver's clock starts (and before this reading).
+          const redis0 = s.redisStats?.();
           const r = await runDriver({ port: s.port, kind, conc, seconds: o.seconds, maxMessages: o.max, offset }, s.pids);
+          if (redis0 && r.accepted) {
+            // What each message cost its redis-server: AOF bytes (each one fsynced before
+            // the 250 under appendfsync always) and command time (INFO commandstats).
+            const redis1 = s.redisStats();
+            r.aofBytesPerMessage = Math.round((redis1.aof - redis0.aof) / r.accepted);
+            r.redisUsPerMessage = Math.round((redis1.usec - redis0.usec) / r.accepted);
+          }
           offset += o.max;
           results.push({ server, driver: 'node', kind, conc, ...r });
           log(`${server.padEnd(8)} node        ${kind} c=${String(conc).padStart(2)}  ${String(r.perSecond).padStart(6)} msg/s  p50 ${r.p50ms} ms  p99 ${r.p99ms} ms  CPU ${r.cpuMsPerMessage} ms/msg  (${r.accepted}/${r.messages} accepted${r.firstBad ? ', first other reply: ' + r.firstBad : ''})`);
