@@ -5,6 +5,7 @@ import { startGateway } from '../helpers/gateway.js';
 import { abuseMail } from '../helpers/mail.js';
 import { testRedis } from '../helpers/redis.js';
 import { SmtpClient } from '../helpers/smtp.js';
+import { apiClient } from '../helpers/http.js';
 
 const ADMIN = 'desk-admin-token-padded-to-32-chars-xxxxxxx';
 const DAY = 86_400_000;
@@ -18,14 +19,8 @@ t.test('abuse desk end to end', async (t) => {
     overrides: { admin: { token: ADMIN }, form: { ratePerMinute: 6 }, phone: { regions: ['AU'] }, investigation: { sendingDomains: ['send.example'] } },
   });
   const base = `http://127.0.0.1:${gw.httpPort}`;
-  const call = async (method: string, path: string, body?: unknown, auth = true, headers: Record<string, string> = {}) => {
-    const res = await fetch(base + path, {
-      method,
-      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(auth ? { authorization: `Bearer ${ADMIN}` } : {}), ...headers },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    return { status: res.status, body: await res.json().catch(() => null) };
-  };
+  const api = apiClient(base, ADMIN);
+  const call = (method: string, path: string, body?: unknown, auth = true, headers: Record<string, string> = {}) => api(method, path, body, { token: auth ? ADMIN : null, headers });
   const smtp = await SmtpClient.connect(gw.smtpPort);
   t.teardown(() => smtp.quit());
   const mail = async (msg: string) => {

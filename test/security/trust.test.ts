@@ -10,6 +10,7 @@ import { PLATFORM_AUTH, startGateway } from '../helpers/gateway.js';
 import { arfReport, dsn } from '../helpers/mail.js';
 import { testRedis } from '../helpers/redis.js';
 import { SmtpClient } from '../helpers/smtp.js';
+import { apiClient } from '../helpers/http.js';
 
 const ADMIN = 'trust-admin-token-0123456789abcdefghij';
 const DAY = 86_400_000;
@@ -36,19 +37,8 @@ t.test('issue 14: what anyone can send', async (t) => {
     },
   });
   const base = `http://127.0.0.1:${gw.httpPort}`;
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const res = await fetch(base + path, {
-      method,
-      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await res.text();
-    let json: any = text;
-    try {
-      json = JSON.parse(text);
-    } catch {}
-    return { status: res.status, body: json, headers: res.headers };
-  };
+  const api = apiClient(base);
+  const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => api(method, path, body, { headers });
   const admin = { authorization: `Bearer ${ADMIN}` };
   const account = async (a: string) => (await call('GET', `/v1/accounts/${a}`, undefined, admin)).body;
   const seasoned = (a: string) => call('PATCH', `/v1/accounts/${a}`, { createdAt: new Date(clock.now() - 365 * DAY).toISOString() }, admin);

@@ -4,6 +4,7 @@ import { registry } from '../../src/metrics.js';
 import { startGateway } from '../helpers/gateway.js';
 import { testRedis } from '../helpers/redis.js';
 import { SmtpClient } from '../helpers/smtp.js';
+import { apiClient } from '../helpers/http.js';
 
 const ADMIN = 'sms-admin-token-0123456789abcdefghijklmnop';
 const DAY = 86_400_000;
@@ -14,14 +15,8 @@ t.test('SMS: sends index, tracing by number, inbound STOP', async (t) => {
   const clock = new ManualClock(Date.parse('2026-11-27T09:00:00Z'));
   const gw = await startGateway(t, { redisUrl: redis.url, clock, overrides: { admin: { token: ADMIN }, form: { ratePerMinute: 0 } } });
   const base = `http://127.0.0.1:${gw.httpPort}`;
-  const call = async (method: string, path: string, body?: unknown, auth = true) => {
-    const res = await fetch(base + path, {
-      method,
-      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(auth ? { authorization: `Bearer ${ADMIN}` } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, body: await res.json().catch(() => null) };
-  };
+  const api = apiClient(base, ADMIN);
+  const call = (method: string, path: string, body?: unknown, auth = true) => api(method, path, body, auth ? {} : { token: null });
   const seasoned = (account: string) => call('PATCH', `/v1/accounts/${account}`, { createdAt: new Date(clock.now() - 365 * DAY).toISOString() });
   const sent = (items: Array<Record<string, unknown>>) => call('POST', '/v1/events', { events: items.map((i) => ({ type: 'sent', channel: 'sms', ...i })) }, true);
   const suppressed = async (account: string, number: string) => (await call('GET', `/v1/suppressions/${account}/${encodeURIComponent(number)}?channel=sms`)).status === 200;

@@ -5,20 +5,14 @@
 import t from 'tap';
 import { startGateway } from '../helpers/gateway.js';
 import { testRedis } from '../helpers/redis.js';
+import { apiClient } from '../helpers/http.js';
 
 const ADMIN = 'audit-admin-token-0123456789abcdefghijklmnop';
 
 t.test('global adds and all removals are announced and audited', async (t) => {
   const redis = await testRedis(t);
   const gw = await startGateway(t, { redisUrl: redis.url, overrides: { admin: { token: ADMIN } } });
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`http://127.0.0.1:${gw.httpPort}${path}`, {
-      method,
-      headers: { ...(body ? { 'content-type': 'application/json' } : {}), authorization: `Bearer ${ADMIN}` },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return { status: res.status, body: await res.json() };
-  };
+  const call = apiClient(`http://127.0.0.1:${gw.httpPort}`, ADMIN);
   const events = async (stream: string) => (await gw.store.redis.xrange(stream, '-', '+')).map(([, f]) => ({ a: f[f.indexOf('a') + 1], e: JSON.parse(f[f.indexOf('event') + 1]) }));
   const k = gw.store.keys;
 

@@ -11,6 +11,7 @@ import { startGateway } from '../helpers/gateway.js';
 import { abuseMail, arfReport } from '../helpers/mail.js';
 import { testRedis } from '../helpers/redis.js';
 import { SmtpClient } from '../helpers/smtp.js';
+import { apiClient } from '../helpers/http.js';
 
 const ADMIN = 'exact-admin-token-0123456789abcdefghijklmnop';
 const DAY = 86_400_000;
@@ -50,14 +51,8 @@ t.test('the same report twice changes nothing the second time', async (t) => {
   const clock = new ManualClock(Date.parse('2026-07-01T09:00:00Z'));
   const gw = await startGateway(t, { redisUrl: redis.url, clock, overrides: { admin: { token: ADMIN }, form: { ratePerMinute: 0 }, phone: { regions: ['AU'] } } });
   const base = `http://127.0.0.1:${gw.httpPort}`;
-  const call = async (method: string, path: string, body?: unknown, auth = true) => {
-    const res = await fetch(base + path, {
-      method,
-      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(auth ? { authorization: `Bearer ${ADMIN}` } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, body: await res.json().catch(() => null) };
-  };
+  const api = apiClient(base, ADMIN);
+  const call = (method: string, path: string, body?: unknown, auth = true) => api(method, path, body, auth ? {} : { token: null });
   const smtp = await SmtpClient.connect(gw.smtpPort);
   t.teardown(() => smtp.quit());
   const send = async (from: string, to: string, msg: string) => {

@@ -3,6 +3,7 @@ import { ManualClock } from '../../src/clock.js';
 import { PLATFORM_AUTH, startGateway, TEST_PLATFORM_TOKEN } from '../helpers/gateway.js';
 import { testRedis } from '../helpers/redis.js';
 import { sendMail } from '../helpers/smtp.js';
+import { apiClient } from '../helpers/http.js';
 
 const ADMIN = 'alice:alice-token-123-padded-to-32-chars-xxxxxxx,bob:bob-token-4567-padded-to-32-chars-xxxxxxx';
 
@@ -11,21 +12,8 @@ t.test('suppression API, global list, unsubscribe', async (t) => {
   const clock = new ManualClock(Date.parse('2026-06-01T10:00:00Z'));
   const gw = await startGateway(t, { redisUrl: redis.url, clock, overrides: { admin: { token: ADMIN } } });
   const base = `http://127.0.0.1:${gw.httpPort}`;
-  const call = async (method: string, path: string, body?: unknown, token?: string, headers: Record<string, string> = {}) => {
-    const res = await fetch(base + path, {
-      method,
-      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    let json: any = null;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = text;
-    }
-    return { status: res.status, body: json, headers: res.headers };
-  };
+  const api = apiClient(base);
+  const call = (method: string, path: string, body?: unknown, token?: string, headers: Record<string, string> = {}) => api(method, path, body, { token, headers });
 
   t.test('admin auth', async (t) => {
     t.equal((await call('POST', '/v1/suppressions', { account: 'acme', address: 'a@example.com', reason: 'manual' })).status, 401);
