@@ -1,15 +1,16 @@
 #!/usr/bin/env node
 // Peak memory of the gateway while 50 connections each send a 10 MB message at once: the
-// gateway (dist/main.js) as a child with its own redis-server in a temp dir; its RSS is
-// read from /proc/<pid>/status (VmRSS polled every 20 ms, and VmHWM, the kernel's own
-// high-water mark, at the end). Each message is a feedback report whose attached original
-// carries a ~7.5 MB base64 attachment, ~10,000,000 bytes on the wire (maxSize is 10 MiB).
+// gateway (bin/gateway, as npm start and the image run it) as a child with its own
+// redis-server in a temp dir; its RSS is read from /proc/<pid>/status (VmRSS polled every
+// 20 ms, and VmHWM, the kernel's own high-water mark, at the end). Each message is a
+// feedback report whose attached original carries a ~7.5 MB base64 attachment, ~10,000,000
+// bytes on the wire (maxSize is 10 MiB).
 // Baseline: bench-smtp's bare smtp-server (same options, DATA drained) under the same load.
 // Goal (issue 19): peak ≤ the bare smtp-server's peak + 100 MB, in the same run.
 //
 //   node scripts/bench-rss.mjs [--connections 50] [--mb 10] [--json]
 //   BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (or --trace-gc, --max-semi-space-size=8 …)
-//   passes node options to the gateway child, for profiling it under this load.
+//   passes node options to the gateway child (after bin/gateway's own), for profiling it under this load.
 import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -131,7 +132,7 @@ try {
   const gateway = await measure('gateway', () => {
     const logPath = join(dir, 'gateway.log');
     const fd = openSync(logPath, 'w');
-    const proc = spawn(process.execPath, [...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean), join(root, 'dist/main.js')], {
+    const proc = spawn('sh', [join(root, 'bin/gateway'), ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean)], {
       cwd: dir,
       env: { PATH: process.env.PATH, ABUSEGATE_CONFIG: cfg, ABUSEGATE_SMTP_PORT: '0', ABUSEGATE_HTTP_PORT: '0', ABUSEGATE_POLICY_PORT: '0', ABUSEGATE_TOKEN_SECRET: 'a:bench-secret-0123456789abcdef-0123456789', ABUSEGATE_TRUSTED_REPORTERS: '127.0.0.0/8' },
       stdio: ['ignore', fd, fd],

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // SMTP ingest: realistic feedback reports (ARF, ~4 KB) and DSNs (~4 KB) at 1, 10 and 50
 // concurrent connections, each connection reused for message after message, against
-//   - the gateway (dist/main.js as a child, its own redis-server in a temp dir, AOF
-//     appendfsync "always" as `npm start` runs it),
+//   - the gateway (bin/gateway, as a child, its own redis-server in a temp dir, AOF
+//     appendfsync "always", as `npm start` runs it),
 //   - a bare smtp-server with the gateway's options that only drains DATA (the stack's limit),
 //   - the bare server plus the gateway's own parse of each message, no Redis ("parse": the
 //     limit for any gateway that parses before its 250 on this machine),
@@ -19,7 +19,7 @@
 //   node scripts/bench-smtp.mjs [--seconds 3] [--conc 1,10,50] [--kinds arf,dsn]
 //     [--servers gateway,bare,parse,sink] [--no-source] [--appendfsync always] [--json]
 //   BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (or --trace-gc, --max-semi-space-size=8 …)
-//   passes node options to the gateway child, for profiling it under this load.
+//   passes node options to the gateway child (after bin/gateway's own), for profiling it under this load.
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
@@ -360,7 +360,7 @@ async function startGateway(dir, appendfsync) {
   );
   const logPath = join(dir, 'gateway.log');
   const fd = openSync(logPath, 'w');
-  const proc = spawn(process.execPath, [...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean), join(root, 'dist/main.js')], {
+  const proc = spawn('sh', [join(root, 'bin/gateway'), ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean)], {
     cwd: dir,
     // The load generator plays the ISP: its reports are trusted by IP range, as a real
     // feedback loop's are by its signature (this machine has no DNS for DKIM lookups).

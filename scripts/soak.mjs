@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// A bounded soak: the gateway (dist/main.js, its own embedded Redis in a temp dir) under a
+// A bounded soak: the gateway (bin/gateway, its own embedded Redis in a temp dir) under a
 // steady mixed load on 127.0.0.1 for N minutes — ARF complaints to fbl@, DSNs to VERP
 // addresses, abuse@ mail, the abuse form, suppression lookups, send events and preflights,
 // and a local webhook receiver that fails 10 % of deliveries. Every minute it prints the
@@ -85,7 +85,7 @@ writeFileSync(
     'log: { level: info }',
   ].join('\n'),
 );
-const gw = spawn(process.execPath, [join(root, 'dist/main.js')], {
+const gw = spawn('sh', [join(root, 'bin/gateway')], {
   env: { PATH: process.env.PATH, ABUSEGATE_CONFIG: join(dir, 'soak.yaml'), ABUSEGATE_TOKEN_SECRET: TOKEN_SECRET, ABUSEGATE_PLATFORM_TOKEN: PLATFORM_TOKEN, ABUSEGATE_ADMIN_TOKEN: randomBytes(24).toString('hex') },
   stdio: ['ignore', 'pipe', 'inherit'],
 });

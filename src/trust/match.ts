@@ -2,9 +2,15 @@
  * Pure: which reporters are trusted, and whether what a message proves is enough to trust
  * it. No I/O; reporters.ts gathers the facts (mailauth, DNS) and calls decide().
  */
+import { createRequire } from 'node:module';
 import { BlockList, isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
-import { getAlignment } from 'mailauth/lib/tools.js';
+
+// mailauth's tools (with the Public Suffix List and its other dependencies, ~5 MB of heap)
+// load when an alignment is first asked for: a gateway whose reporters are all trusted by
+// IP range never asks (issue 19: memory at rest).
+const require = createRequire(import.meta.url);
+let getAlignment: typeof import('mailauth/lib/tools.js').getAlignment | undefined;
 
 export interface TrustConfig {
   /** Domains (a domain trusts its subdomains) and CIDR ranges or single addresses, IPv4 and IPv6. */
@@ -116,7 +122,9 @@ export function matchesTrusted(cfg: TrustConfig, ipOrDomain: string): string | n
 export function aligned(a: string | null, b: string | null): boolean {
   const x = a ? normalizeDomain(a) : null;
   const y = b ? normalizeDomain(b) : null;
-  return !!x && !!y && getAlignment(x, [y]) !== false;
+  if (!x || !y) return false;
+  getAlignment ??= (require('mailauth/lib/tools.js') as typeof import('mailauth/lib/tools.js')).getAlignment;
+  return getAlignment(x, [y]) !== false;
 }
 
 /** What the message proved, as mailauth found it. */

@@ -8,17 +8,28 @@ import { promises as dns } from 'node:dns';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import type { AuthenticateResult } from 'mailauth';
-// The three checks mailauth's authenticate() runs for us, imported one by one: its main
-// module also loads ARC sealing and BIMI (with their own dependencies), which we never use
-// and which cost the process about 11 MB of memory at rest.
-import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
-import { dmarc as dmarcVerify } from 'mailauth/lib/dmarc/index.js';
-import { spf as spfVerify } from 'mailauth/lib/spf/index.js';
 import { type AuthFacts, type DmarcResult, type SpfResult, type TrustConfig, type Verdict, decide, normalizeDomain, parseTrusted, trustedRangeFor } from './match.js';
 import { basisKind, reporterAuthTotal } from './metrics.js';
 
 export type { TrustConfig, Verdict } from './match.js';
 export { aligned, decide, matchesTrusted, normalizeDomain, normalizeIp, parseTrusted, trustedDomainFor, trustedRangeFor } from './match.js';
+
+// The three checks mailauth's authenticate() runs for us, imported one by one: its main
+// module also loads ARC sealing and BIMI (with their own dependencies), which we never use
+// and which cost the process about 11 MB of memory at rest. These three cost ~5 MB more,
+// so they load with the first report that needs them: one from a trusted range never does.
+interface Verifiers {
+  dkimVerify: typeof import('mailauth/lib/dkim/verify.js').dkimVerify;
+  spfVerify: typeof import('mailauth/lib/spf/index.js').spf;
+  dmarcVerify: typeof import('mailauth/lib/dmarc/index.js').dmarc;
+}
+let verifiers: Promise<Verifiers> | undefined;
+const loadVerifiers = (): Promise<Verifiers> =>
+  (verifiers ??= Promise.all([import('mailauth/lib/dkim/verify.js'), import('mailauth/lib/spf/index.js'), import('mailauth/lib/dmarc/index.js')]).then(([d, s, m]) => ({
+    dkimVerify: d.dkimVerify,
+    spfVerify: s.spf,
+    dmarcVerify: m.dmarc,
+  })));
 
 export interface ReporterAuth {
   verdict: Verdict;
@@ -129,6 +140,8 @@ function dnsError(code: string, message: string): Error {
 }
 
 async function gather(input: AuthInput, base: Resolver, timeoutMs: number, mta: string | undefined): Promise<AuthFacts & { dkimPass: string[] }> {
+  // Loaded before the clock starts: the first report's budget is for its DNS and signatures.
+  const v = await loadVerifiers();
   const deadline = Date.now() + timeoutMs;
   let temperror = false;
   // Every lookup shares one deadline; past it, lookups fail at once as a DNS timeout
@@ -158,7 +171,7 @@ async function gather(input: AuthInput, base: Resolver, timeoutMs: number, mta: 
     });
 
   let timer: NodeJS.Timeout | undefined;
-  const run = verifyAll(input, resolver, mta);
+  const run = verifyAll(v, input, resolver, mta);
   run.catch(() => {}); // it may lose the race below and fail later
   const res = await Promise.race([
     run,
@@ -178,7 +191,7 @@ type Verified = Pick<AuthenticateResult, 'dkim' | 'spf' | 'dmarc'>;
  * what we pass it fixed: the envelope is ours, so no Received: line is trusted for the
  * client's IP, HELO or sender, and there is no ARC or BIMI.
  */
-async function verifyAll(input: AuthInput, resolver: Resolver, mta: string | undefined): Promise<Verified> {
+async function verifyAll({ dkimVerify, spfVerify, dmarcVerify }: Verifiers, input: AuthInput, resolver: Resolver, mta: string | undefined): Promise<Verified> {
   const sender = input.mailFrom || undefined;
   const dkim = await dkimVerify(input.maxDkimSignatures === undefined ? input.raw : capDkimSignatures(input.raw, input.maxDkimSignatures), { resolver, sender });
   const helo = input.helo || input.clientIp || undefined;

@@ -104,8 +104,13 @@ t.test('the image holds every file the code reads, where the code looks', async 
   t.equal(landsAt('dist/main.js', stages), posix.join(app, 'dist/main.js'), 'dist/ (built in the build stage)');
   t.equal(landsAt('node_modules/yaml/package.json', stages), posix.join(app, 'node_modules/yaml/package.json'), 'node_modules/');
   for (const f of runtimeFiles()) t.equal(landsAt(f, stages), posix.join(app, f), `${f} at ${posix.join(app, f)}`);
+  // The image starts the gateway as npm start and the benches do: through bin/gateway, which
+  // holds its memory settings.
   const cmd = finalOps('CMD').at(-1) ?? '';
-  t.match(cmd, /"dist\/main\.js"/, 'CMD runs dist/main.js');
+  t.match(cmd, /"bin\/gateway"/, 'CMD runs bin/gateway');
+  t.equal(landsAt('bin/gateway', stages), posix.join(app, 'bin/gateway'), 'bin/gateway');
+  t.match(read('bin/gateway'), /^exec node .*"\$\(dirname "\$0"\)\/\.\.\/dist\/main\.js"$/m, 'bin/gateway runs dist/main.js');
+  t.match(JSON.parse(read('package.json')).scripts.start, /\bbin\/gateway\b/, 'npm start runs bin/gateway');
   const ignored = read('.dockerignore').split('\n').map((l) => l.trim().replace(/\/$/, '')).filter(Boolean);
   for (const f of ['src', 'config', 'package.json', 'package-lock.json', 'tsconfig.json']) t.notOk(ignored.includes(f), `${f} is in the build context`);
 });
