@@ -11,6 +11,7 @@
 // in time. `--json` prints one JSON object.
 //
 //   node scripts/bench-lookup.mjs [--seconds 5] [--rounds 3] [--conc 8] [--json]
+//   BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (node options for the gateway only)
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
@@ -107,7 +108,8 @@ async function main() {
   }
   await redis.hset(keys.globalSuppressions('email'), addresses[7], JSON.stringify({ reason: 'spamtrap', source: 'admin', at: new Date().toISOString() }));
 
-  const gateway = await startChild([new URL('main.js', dist).pathname], { REDIS_URL: local.url, ABUSEGATE_SMTP_PORT: '0', ABUSEGATE_HTTP_PORT: '0', ABUSEGATE_POLICY_PORT: '0', ABUSEGATE_LOG_LEVEL: 'info', ABUSEGATE_PLATFORM_TOKEN: TOKEN });
+  const gatewayArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const gateway = await startChild([...gatewayArgs, new URL('main.js', dist).pathname], { REDIS_URL: local.url, ABUSEGATE_SMTP_PORT: '0', ABUSEGATE_HTTP_PORT: '0', ABUSEGATE_POLICY_PORT: '0', ABUSEGATE_LOG_LEVEL: 'info', ABUSEGATE_PLATFORM_TOKEN: TOKEN });
   const bare = await startChild([new URL(import.meta.url).pathname, '--raw-server', local.url]);
   // Whatever happens below, no server outlives the bench.
   process.once('exit', () => {
