@@ -5,7 +5,8 @@
 // thread, `--conc` keep-alive connections, a different address each request; Debian's
 // wrk, else this process's own http client) and compared with
 //   - the stack's limit: a bare node:http server doing the same Redis work with ioredis
-//     (HMGET on the account's and on the global suppression hash), driven the same way;
+//     (HGET on the account's and on the global suppression hash, as store.suppressionOf
+//     does), driven the same way;
 //   - raw ioredis: the same Redis work with no HTTP at all, `--conc` in flight.
 // Everything runs on 127.0.0.1 and on this machine's cores, generators included. Bounded
 // in time. `--json` prints one JSON object.
@@ -171,7 +172,7 @@ async function main() {
   const median = (xs) => [...xs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(xs.length / 2)];
   const single = median(rounds.gateway);
   const singleBare = median(rounds.bare);
-  const singleRaw = await drive((i) => Promise.all([redis.hmget(own, pick(i)), redis.hmget(keys.globalSuppressions('email'), pick(i))]));
+  const singleRaw = await drive((i) => Promise.all([redis.hget(own, pick(i)), redis.hget(keys.globalSuppressions('email'), pick(i))]));
 
   const batches = [];
   const batchesRaw = [];
@@ -225,7 +226,7 @@ if (rawServer) {
       return res.end('{"error":{"code":"UNAUTHORIZED"}}');
     }
     const [, , , account, address] = req.url.split('/');
-    const [[own], [glob]] = await Promise.all([redis.hmget(keys.account(account).suppressions('email'), address), redis.hmget(global, address)]);
+    const [own, glob] = await Promise.all([redis.hget(keys.accountSuppressions(account, 'email'), address), redis.hget(global, address)]);
     const hit = own ?? glob;
     res.writeHead(hit ? 200 : 404, { 'content-type': 'application/json' });
     res.end(hit ? JSON.stringify({ suppressed: true, ...JSON.parse(hit) }) : '{"suppressed":false}');

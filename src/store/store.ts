@@ -578,7 +578,7 @@ export class Store {
    * async wrapper stands between the replies and the caller (a miss allocates nothing of ours).
    */
   suppressionOf(account: string, channel: Channel, address: string): Promise<{ json: string; scope: 'account' | 'global' } | null> {
-    const own = this.redis.hget(this.keys.account(account).suppressions(channel), address);
+    const own = this.redis.hget(this.keys.accountSuppressions(account, channel), address);
     const global = this.redis.hget(this.keys.globalSuppressions(channel), address);
     return Promise.all([own, global]).then(
       ([o, g]) => (o !== null ? { json: o, scope: 'account' as const } : g !== null ? { json: g, scope: 'global' as const } : null),

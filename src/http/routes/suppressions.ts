@@ -8,7 +8,7 @@ import { manualSuppressedEvent, unsuppressedEvent } from '../../effects.js';
 import { GatewayError } from '../../errors.js';
 import { importRow, IMPORT_REASONS } from '../../parse/import.js';
 import type { Store, SuppressionRecord } from '../../store/store.js';
-import { httpRequests } from '../../metrics.js';
+import { hotCount, httpRequests } from '../../metrics.js';
 import type { BearerAuth } from '../auth.js';
 import { ACCOUNT_ID, CHANNEL } from '../schemas.js';
 import type { FastPath } from '../server.js';
@@ -247,7 +247,7 @@ const NOT_SUPPRESSED_HEADERS = ['content-type', JSON_TYPE, 'content-length', Str
  * test/suppressions/lookup.test.ts holds the two paths to the same answers.
  */
 export function lookupFastPath(deps: { store: Store; platform: BearerAuth }): FastPath {
-  const counted = { found: httpRequests.labels(LOOKUP_ROUTE, '2xx'), missed: httpRequests.labels(LOOKUP_ROUTE, '4xx') };
+  const counted = { found: hotCount(httpRequests, { route: LOOKUP_ROUTE, status: '2xx' }), missed: hotCount(httpRequests, { route: LOOKUP_ROUTE, status: '4xx' }) };
   return (req: IncomingMessage, res: ServerResponse, fastify: (req: IncomingMessage, res: ServerResponse) => void) => {
     const url = req.url ?? '';
     if (req.method !== 'GET' || !url.startsWith(LOOKUP_PREFIX) || req.headers['content-length'] || req.headers['transfer-encoding']) return fastify(req, res);
@@ -270,13 +270,13 @@ export function lookupFastPath(deps: { store: Store; platform: BearerAuth }): Fa
         if (hit === null) {
           res.writeHead(404, NOT_SUPPRESSED_HEADERS);
           res.end(NOT_SUPPRESSED_JSON);
-          counted.missed.inc();
+          counted.missed();
           return;
         }
         const body = JSON.stringify(found(addr, channel, hit));
         res.writeHead(200, ['content-type', JSON_TYPE, 'content-length', String(Buffer.byteLength(body))]);
         res.end(body);
-        counted.found.inc();
+        counted.found();
       },
       () => fastify(req, res),
     );
