@@ -77,4 +77,12 @@ t.test('single lookups answer the same on the fast path and through fastify', as
   for (let i = 0; i < 3; i++) t.equal((await ask(`/v1/suppressions/acme/nobody${i}@example.com`, platform)).status, 404);
   t.equal(await misses(), before + 3, 'three misses, three counted');
   t.equal(await misses(), before + 3, 'a second read adds nothing');
+
+  // Redis away: the fast path hands the request to the route, which answers as it always has.
+  await redis.stop();
+  for (const path of ['/v1/suppressions/acme/person@example.com', '/v1/suppressions/acme/person@example.com?via=fastify']) {
+    const r = await ask(path, platform);
+    t.equal(r.status, 503, `Redis away: status (${path})`);
+    t.match(r.body, { error: { code: 'STORE_UNAVAILABLE' } }, `Redis away: body (${path})`);
+  }
 });
