@@ -575,7 +575,8 @@ export class Store {
    * lookup's question (GET /v1/suppressions/{account}/{address}), asked by the MTA for every
    * recipient. Two HGETs (the two hashes are in different slots), sent in one write by
    * auto-pipelining; the stored JSON is returned unparsed with the list it came from, and no
-   * async wrapper stands between the replies and the caller (a miss allocates nothing of ours).
+   * async wrapper stands between the replies and the caller (each was a promise and a closure
+   * per lookup, for the MTA's most frequent question).
    */
   suppressionOf(account: string, channel: Channel, address: string): Promise<{ json: string; scope: 'account' | 'global' } | null> {
     const own = this.redis.hget(this.keys.accountSuppressions(account, channel), address);
