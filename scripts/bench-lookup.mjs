@@ -5,12 +5,14 @@
 // thread, `--conc` keep-alive connections, a different address each request; Debian's
 // wrk, else this process's own http client) and compared with
 //   - the stack's limit: a bare node:http server doing the same Redis work with ioredis
-//     (HMGET on the account's and on the global suppression hash), driven the same way;
+//     (HGET on the account's and on the global suppression hash, as store.suppressionOf
+//     does), driven the same way;
 //   - raw ioredis: the same Redis work with no HTTP at all, `--conc` in flight.
 // Everything runs on 127.0.0.1 and on this machine's cores, generators included. Bounded
 // in time. `--json` prints one JSON object.
 //
 //   node scripts/bench-lookup.mjs [--seconds 5] [--rounds 3] [--conc 8] [--json]
+//   BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (node options for the gateway only)
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
@@ -107,7 +109,8 @@ async function main() {
   }
   await redis.hset(keys.globalSuppressions('email'), addresses[7], JSON.stringify({ reason: 'spamtrap', source: 'admin', at: new Date().toISOString() }));
 
-  const gateway = await startChild([new URL('main.js', dist).pathname], { REDIS_URL: local.url, ABUSEGATE_SMTP_PORT: '0', ABUSEGATE_HTTP_PORT: '0', ABUSEGATE_POLICY_PORT: '0', ABUSEGATE_LOG_LEVEL: 'info', ABUSEGATE_PLATFORM_TOKEN: TOKEN });
+  const gatewayArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const gateway = await startChild([...gatewayArgs, new URL('main.js', dist).pathname], { REDIS_URL: local.url, ABUSEGATE_SMTP_PORT: '0', ABUSEGATE_HTTP_PORT: '0', ABUSEGATE_POLICY_PORT: '0', ABUSEGATE_LOG_LEVEL: 'info', ABUSEGATE_PLATFORM_TOKEN: TOKEN });
   const bare = await startChild([new URL(import.meta.url).pathname, '--raw-server', local.url]);
   // Whatever happens below, no server outlives the bench.
   process.once('exit', () => {
@@ -169,7 +172,7 @@ async function main() {
   const median = (xs) => [...xs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(xs.length / 2)];
   const single = median(rounds.gateway);
   const singleBare = median(rounds.bare);
-  const singleRaw = await drive((i) => Promise.all([redis.hmget(own, pick(i)), redis.hmget(keys.globalSuppressions('email'), pick(i))]));
+  const singleRaw = await drive((i) => Promise.all([redis.hget(own, pick(i)), redis.hget(keys.globalSuppressions('email'), pick(i))]));
 
   const batches = [];
   const batchesRaw = [];
@@ -223,7 +226,7 @@ if (rawServer) {
       return res.end('{"error":{"code":"UNAUTHORIZED"}}');
     }
     const [, , , account, address] = req.url.split('/');
-    const [[own], [glob]] = await Promise.all([redis.hmget(keys.account(account).suppressions('email'), address), redis.hmget(global, address)]);
+    const [own, glob] = await Promise.all([redis.hget(keys.accountSuppressions(account, 'email'), address), redis.hget(global, address)]);
     const hit = own ?? glob;
     res.writeHead(hit ? 200 : 404, { 'content-type': 'application/json' });
     res.end(hit ? JSON.stringify({ suppressed: true, ...JSON.parse(hit) }) : '{"suppressed":false}');

@@ -30,10 +30,10 @@ export interface HttpDeps {
 }
 
 /**
- * Answers a request itself, or calls `fastify()` (at once or later, having written nothing)
+ * Answers a request itself, or calls `fastify(req, res)` (at once or later, having written nothing)
  * to let fastify handle it as usual.
  */
-export type FastPath = (req: IncomingMessage, res: ServerResponse, fastify: () => void) => void;
+export type FastPath = (req: IncomingMessage, res: ServerResponse, fastify: (req: IncomingMessage, res: ServerResponse) => void) => void;
 
 export type ReadyCheck = boolean | { ok: boolean; reason?: string };
 
@@ -231,5 +231,5 @@ function inFrontOf(app: FastifyInstance, fast: FastPath): void {
     done();
   });
   app.server.removeListener('request', handler);
-  app.server.on('request', (req: IncomingMessage, res: ServerResponse) => (closing ? handler(req, res) : fast(req, res, () => handler(req, res))));
+  app.server.on('request', (req: IncomingMessage, res: ServerResponse) => (closing ? handler(req, res) : fast(req, res, handler)));
 }

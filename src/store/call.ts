@@ -14,11 +14,19 @@ export async function storeCall<T>(what: string, op: () => Promise<T>): Promise<
   try {
     return await op();
   } catch (err) {
-    if (err instanceof GatewayError) throw err;
-    if (!redisUnavailable(err)) throw new GatewayError('INTERNAL_FAULT', `${ERRORS.INTERNAL_FAULT.message} (${what})`, { cause: err });
-    redisErrors.inc({ op: what });
-    throw new GatewayError(storeErrorCode(err), undefined, { cause: err });
+    storeFailed(what, err);
   }
+}
+
+/**
+ * What storeCall turns a failed call into, for a caller that keeps its success path free
+ * of an async wrapper (`promise.then(ok, (err) => storeFailed(what, err))`).
+ */
+export function storeFailed(what: string, err: unknown): never {
+  if (err instanceof GatewayError) throw err;
+  if (!redisUnavailable(err)) throw new GatewayError('INTERNAL_FAULT', `${ERRORS.INTERNAL_FAULT.message} (${what})`, { cause: err });
+  redisErrors.inc({ op: what });
+  throw new GatewayError(storeErrorCode(err), undefined, { cause: err });
 }
 
 /** The keys written inside the current writesOf() call, if any. */

@@ -130,6 +130,14 @@ export class Keys {
     return `${this.prefix}:{q}:quarantine:${id}`;
   }
 
+  /**
+   * The account's suppression hash for a channel (also `account(a).suppressions(c)`): the
+   * per-recipient lookup needs no other key of the account, so it builds only this one.
+   */
+  accountSuppressions(account: string, channel: string): string {
+    return `${this.tag(this.partitionOf(account))}:a:${account}:sup:${channel}`;
+  }
+
   /** All keys of one account, in its partition. */
   account(account: string): AccountKeys {
     const t = `${this.tag(this.partitionOf(account))}:a:${account}`;
@@ -141,7 +149,7 @@ export class Keys {
       samples: `${t}:samples`,
       engaged: `${t}:engaged`,
       softBounces: (address: string) => `${t}:soft:${address}`,
-      suppressions: (channel: string) => `${t}:sup:${channel}`,
+      suppressions: (channel: string) => this.accountSuppressions(account, channel),
       consents: `${t}:consents`,
       dedup: (fingerprint: string) => `${t}:seen:${fingerprint}`,
       reporters: `${t}:reporters`,

@@ -11,7 +11,7 @@ import { GatewayError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Channel } from '../address.js';
 import type { Evidence, PolicyConfig, RateKind } from '../rules/policy.js';
-import { noteWrite, type Script, scriptOf, storeCall } from './call.js';
+import { noteWrite, type Script, scriptOf, storeCall, storeFailed } from './call.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 import { Replication, type ReplicationOptions } from './replication.js';
@@ -568,6 +568,23 @@ export class Store {
   async getSuppression(account: string, channel: Channel, address: string): Promise<SuppressionRecord | null> {
     const v = await storeCall('getSuppression', () => this.redis.hget(this.keys.account(account).suppressions(channel), address));
     return v ? (JSON.parse(v) as SuppressionRecord) : null;
+  }
+
+  /**
+   * One address's suppression, the account's list first, then the global list: the single
+   * lookup's question (GET /v1/suppressions/{account}/{address}), asked by the MTA for every
+   * recipient. Two HGETs (the two hashes are in different slots), sent in one write by
+   * auto-pipelining; the stored JSON is returned unparsed with the list it came from, and no
+   * async wrapper stands between the replies and the caller (each was a promise and a closure
+   * per lookup, for the MTA's most frequent question).
+   */
+  suppressionOf(account: string, channel: Channel, address: string): Promise<{ json: string; scope: 'account' | 'global' } | null> {
+    const own = this.redis.hget(this.keys.accountSuppressions(account, channel), address);
+    const global = this.redis.hget(this.keys.globalSuppressions(channel), address);
+    return Promise.all([own, global]).then(
+      ([o, g]) => (o !== null ? { json: o, scope: 'account' as const } : g !== null ? { json: g, scope: 'global' as const } : null),
+      (err: unknown) => storeFailed('suppressionOf', err),
+    );
   }
 
   /**

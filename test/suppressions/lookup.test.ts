@@ -67,4 +67,22 @@ t.test('single lookups answer the same on the fast path and through fastify', as
   // Both paths count in the same series, by the route's pattern.
   const metrics = await (await fetch(`${base}/metrics`, { headers: { authorization: platform } })).text();
   t.match(metrics, /abusegate_http_requests_total\{route="\/v1\/suppressions\/:account\/:address",status="2xx"\} 1[0-9]\b/);
+  // The fast path holds its counts until /metrics is read (metrics.ts hotCount): each read
+  // shows every answer given before it.
+  const misses = async () => {
+    const text = await (await fetch(`${base}/metrics`, { headers: { authorization: platform } })).text();
+    return Number(/abusegate_http_requests_total\{route="\/v1\/suppressions\/:account\/:address",status="4xx"\} (\d+)/.exec(text)?.[1]);
+  };
+  const before = await misses();
+  for (let i = 0; i < 3; i++) t.equal((await ask(`/v1/suppressions/acme/nobody${i}@example.com`, platform)).status, 404);
+  t.equal(await misses(), before + 3, 'three misses, three counted');
+  t.equal(await misses(), before + 3, 'a second read adds nothing');
+
+  // Redis away: the fast path hands the request to the route, which answers as it always has.
+  await redis.stop();
+  for (const path of ['/v1/suppressions/acme/person@example.com', '/v1/suppressions/acme/person@example.com?via=fastify']) {
+    const r = await ask(path, platform);
+    t.equal(r.status, 503, `Redis away: status (${path})`);
+    t.match(r.body, { error: { code: 'STORE_UNAVAILABLE' } }, `Redis away: body (${path})`);
+  }
 });

@@ -8,7 +8,7 @@ import { manualSuppressedEvent, unsuppressedEvent } from '../../effects.js';
 import { GatewayError } from '../../errors.js';
 import { importRow, IMPORT_REASONS } from '../../parse/import.js';
 import type { Store, SuppressionRecord } from '../../store/store.js';
-import { httpRequests } from '../../metrics.js';
+import { hotCount, httpRequests } from '../../metrics.js';
 import type { BearerAuth } from '../auth.js';
 import { ACCOUNT_ID, CHANNEL } from '../schemas.js';
 import type { FastPath } from '../server.js';
@@ -32,10 +32,10 @@ const NOT_SUPPRESSED_JSON = JSON.stringify(NOT_SUPPRESSED);
 const LOOKUP_ROUTE = '/v1/suppressions/:account/:address';
 const MAX_ADDRESS = 320;
 
-/** The single lookup's answer (null: not suppressed), for the fastify route and the fast path alike. */
-async function lookupOne(store: Store, account: string, channel: Channel, addr: string) {
-  const [hit] = await store.checkSuppressions(account, channel, [addr]);
-  return hit ? { suppressed: true, address: addr, channel, reason: hit.reason, source: hit.source, at: hit.at, scope: hit.scope } : null;
+/** The single lookup's answer to a hit (store.suppressionOf), for the fastify route and the fast path alike. */
+function found(addr: string, channel: Channel, hit: { json: string; scope: 'account' | 'global' }) {
+  const rec = JSON.parse(hit.json) as SuppressionRecord;
+  return { suppressed: true, address: addr, channel, reason: rec.reason, source: rec.source, at: rec.at, scope: hit.scope };
 }
 
 export function suppressionRoutes(app: FastifyInstance, deps: { store: Store; clock: Clock; admin: BearerAuth; platform: BearerAuth }): void {
@@ -50,7 +50,8 @@ export function suppressionRoutes(app: FastifyInstance, deps: { store: Store; cl
     async (req, reply) => {
       const channel = req.query.channel ?? 'email';
       const addr = address(req.params.address, channel, 'address');
-      return (await lookupOne(store, req.params.account, channel, addr)) ?? reply.status(404).send(NOT_SUPPRESSED);
+      const hit = await store.suppressionOf(req.params.account, channel, addr);
+      return hit ? found(addr, channel, hit) : reply.status(404).send(NOT_SUPPRESSED);
     },
   );
 
@@ -232,6 +233,8 @@ const LOOKUP_PREFIX = '/v1/suppressions/';
 /** ACCOUNT_ID's pattern (schemas.ts); anything else is fastify's to refuse. */
 const ACCOUNT = /^[A-Za-z0-9._-]{1,64}$/;
 const JSON_TYPE = 'application/json; charset=utf-8';
+/** The miss's status line headers, built once (most lookups are misses). */
+const NOT_SUPPRESSED_HEADERS = ['content-type', JSON_TYPE, 'content-length', String(Buffer.byteLength(NOT_SUPPRESSED_JSON))];
 
 /**
  * GET /v1/suppressions/{account}/{address} without fastify's request and reply objects,
@@ -244,30 +247,39 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  * test/suppressions/lookup.test.ts holds the two paths to the same answers.
  */
 export function lookupFastPath(deps: { store: Store; platform: BearerAuth }): FastPath {
-  const counted = { found: httpRequests.labels(LOOKUP_ROUTE, '2xx'), missed: httpRequests.labels(LOOKUP_ROUTE, '4xx') };
-  return (req: IncomingMessage, res: ServerResponse, fastify: () => void) => {
+  const counted = { found: hotCount(httpRequests, { route: LOOKUP_ROUTE, status: '2xx' }), missed: hotCount(httpRequests, { route: LOOKUP_ROUTE, status: '4xx' }) };
+  return (req: IncomingMessage, res: ServerResponse, fastify: (req: IncomingMessage, res: ServerResponse) => void) => {
     const url = req.url ?? '';
-    if (req.method !== 'GET' || !url.startsWith(LOOKUP_PREFIX) || req.headers['content-length'] || req.headers['transfer-encoding']) return fastify();
+    if (req.method !== 'GET' || !url.startsWith(LOOKUP_PREFIX) || req.headers['content-length'] || req.headers['transfer-encoding']) return fastify(req, res);
     const q = url.indexOf('?');
     const query = q < 0 ? null : url.slice(q + 1);
     const channel: Channel | null = query === null ? 'email' : query === 'channel=email' ? 'email' : query === 'channel=sms' ? 'sms' : null;
     const path = q < 0 ? url : url.slice(0, q);
     const slash = path.indexOf('/', LOOKUP_PREFIX.length);
-    if (!channel || slash < 0 || path.indexOf('/', slash + 1) >= 0) return fastify();
+    if (!channel || slash < 0 || path.indexOf('/', slash + 1) >= 0) return fastify(req, res);
     const account = path.slice(LOOKUP_PREFIX.length, slash);
     const raw = path.slice(slash + 1);
     // Percent-encoding at most triples a character; longer is refused by the route.
-    if (!ACCOUNT.test(account) || raw.length === 0 || raw.length > 3 * MAX_ADDRESS) return fastify();
+    if (!ACCOUNT.test(account) || raw.length === 0 || raw.length > 3 * MAX_ADDRESS) return fastify(req, res);
     const decoded = raw.includes('%') ? decodedOrNull(raw) : raw;
-    if (decoded === null || decoded.length > MAX_ADDRESS) return fastify();
+    if (decoded === null || decoded.length > MAX_ADDRESS) return fastify(req, res);
     const addr = normaliseAddress(decoded, channel);
-    if (!addr || !deps.platform.holder(req.headers.authorization)) return fastify();
-    lookupOne(deps.store, account, channel, addr).then((found) => {
-      const body = found ? JSON.stringify(found) : NOT_SUPPRESSED_JSON;
-      res.writeHead(found ? 200 : 404, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-      (found ? counted.found : counted.missed).inc();
-    }, fastify);
+    if (!addr || !deps.platform.holder(req.headers.authorization)) return fastify(req, res);
+    deps.store.suppressionOf(account, channel, addr).then(
+      (hit) => {
+        if (hit === null) {
+          res.writeHead(404, NOT_SUPPRESSED_HEADERS);
+          res.end(NOT_SUPPRESSED_JSON);
+          counted.missed();
+          return;
+        }
+        const body = JSON.stringify(found(addr, channel, hit));
+        res.writeHead(200, ['content-type', JSON_TYPE, 'content-length', String(Buffer.byteLength(body))]);
+        res.end(body);
+        counted.found();
+      },
+      () => fastify(req, res),
+    );
   };
 }
 
