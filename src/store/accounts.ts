@@ -156,6 +156,7 @@ export class Accounts extends StorePart {
       campaign: m.campaign ?? '',
       account: m.account,
       wake: this.keys.outboxWake(),
+      events: this.outboxFlag === '1',
       windows: this.windowSpec,
       bucketTtlMs: this.bucketTtlMs,
       dedupMs: this.opts.dedupMs,
@@ -244,6 +245,7 @@ export class Accounts extends StorePart {
         this.opts.warningWindowMs,
         d.account,
         this.keys.outboxWake(),
+        this.outboxFlag,
       ),
     )) as string;
     return JSON.parse(r) as { outcome: DecisionOutcome; warnings: number };
@@ -316,16 +318,18 @@ export class Accounts extends StorePart {
   /** Lifts a suspension and clears the warnings; writes account.reinstated with it. */
   async reinstate(account: string, event: OutboxEvent): Promise<boolean> {
     const k = this.keys.account(account);
-    const r = await storeCall('reinstate', () => this.script('reinstate')(k.meta, k.warnings, k.outbox, JSON.stringify(event), account, this.keys.outboxWake()));
+    const r = await storeCall('reinstate', () => this.script('reinstate')(k.meta, k.warnings, k.outbox, JSON.stringify(event), account, this.keys.outboxWake(), this.outboxFlag));
     return r === 1;
   }
 
   async setAccountMeta(account: string, fields: Record<string, string>): Promise<void> {
     const k = this.keys.account(account);
+    noteWrite(k.meta);
     await storeCall('setAccountMeta', () => this.redis.hset(k.meta, fields));
   }
 
   async saveConsent(account: string, channel: Channel, address: string, proof: Record<string, unknown>): Promise<void> {
+    noteWrite(this.keys.account(account).consents);
     await storeCall('saveConsent', () => this.redis.hset(this.keys.account(account).consents, `${channel}|${address}`, JSON.stringify(proof)));
   }
 
@@ -345,7 +349,7 @@ export class Accounts extends StorePart {
    */
   async recordPreflight(account: string, decision: PreflightRecord, e: OutboxEvent | null): Promise<void> {
     const k = this.keys.account(account);
-    await storeCall('recordPreflight', () => this.script('recordPreflight')(k.preflights, k.meta, k.outbox, JSON.stringify(decision), PREFLIGHTS_KEPT, e ? JSON.stringify(e) : '', account, this.keys.outboxWake()));
+    await storeCall('recordPreflight', () => this.script('recordPreflight')(k.preflights, k.meta, k.outbox, JSON.stringify(decision), PREFLIGHTS_KEPT, e ? JSON.stringify(e) : '', account, this.keys.outboxWake(), this.outboxFlag));
   }
 
   /** The account's latest preflight decisions, newest first. */

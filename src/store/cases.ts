@@ -2,7 +2,7 @@
 import type { AttachmentEvidence } from '../parse/report.js';
 import { GatewayError } from '../errors.js';
 import { newId } from '../ids.js';
-import { storeCall } from './call.js';
+import { noteWrite, storeCall } from './call.js';
 import type { Outbox } from './outbox.js';
 import { StorePart, type StoreOptions } from './part.js';
 import type { Keys } from './keys.js';
@@ -82,7 +82,7 @@ export class Cases extends StorePart {
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = (await storeCall('saveCase', () => this.redis.get(pointer))) ?? '';
       const raw = (await storeCall('saveCase', () =>
-        this.script('saveCase')(pointer, ck.record(current || c.id), ck.all, ck.outbox, ck.seen(fingerprint), current, JSON.stringify(c), JSON.stringify(report), now, eventId, new Date(now).toISOString(), c.status, reportsKept, this.opts.dedupMs, this.keys.outboxWake()),
+        this.script('saveCase')(pointer, ck.record(current || c.id), ck.all, ck.outbox, ck.seen(fingerprint), current, JSON.stringify(c), JSON.stringify(report), now, eventId, new Date(now).toISOString(), c.status, reportsKept, this.opts.dedupMs, this.keys.outboxWake(), this.outboxFlag),
       )) as string;
       const r = JSON.parse(raw) as { outcome: 'opened' | 'joined' | 'duplicate' | 'retry'; caseId: string; status?: string };
       if (r.outcome === 'duplicate') return { outcome: 'duplicate', caseId: r.caseId, status: (await this.getCase(r.caseId))?.status ?? 'open' };
@@ -144,7 +144,7 @@ export class Cases extends StorePart {
     const ck = this.keys.cases;
     const pointer = account && campaign ? ck.open(account, campaign) : ck.open('-', caseId);
     const raw = await storeCall('updateCase', () =>
-      this.script('updateCase')(ck.record(caseId), pointer, ck.outbox, status ?? '', note ? JSON.stringify(note) : '', eventId, new Date(now).toISOString(), by, this.keys.outboxWake(), outcome ?? ''),
+      this.script('updateCase')(ck.record(caseId), pointer, ck.outbox, status ?? '', note ? JSON.stringify(note) : '', eventId, new Date(now).toISOString(), by, this.keys.outboxWake(), outcome ?? '', this.outboxFlag),
     );
     await this.outbox.audit({ action: 'case.update', caseId, by, status: status ?? '', ...(outcome ? { outcome } : {}), note: note?.text ?? '', at: new Date(now).toISOString() });
     const c = raw ? caseFromJson(raw as string) : null;
@@ -154,6 +154,7 @@ export class Cases extends StorePart {
     if (c?.account && (status || outcome)) {
       const key = this.keys.account(c.account).confirmedCases;
       const confirmed = c.status === 'resolved' && c.outcome === 'confirmed';
+      noteWrite(key);
       await storeCall('updateCase', () => (confirmed ? this.redis.sadd(key, c.id) : this.redis.srem(key, c.id)));
     }
     return c;

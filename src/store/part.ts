@@ -19,6 +19,13 @@ export interface StoreOptions {
   warningWindowMs: number;
   /** How long an account's engaged recipients are remembered after its last engagement. */
   engagedMs: number;
+  /**
+   * False when the gateway has no webhook endpoint: the scripts then write no events to
+   * the outboxes (nobody would read them), the ordering numbers still advance
+   * (lua/lib/events.lua). Absent: true. Every instance sharing a Redis must configure the
+   * same endpoints (docs/operations.md, "Webhook delivery").
+   */
+  sendsEvents?: boolean;
   /** Replicas that must confirm a write before it is acknowledged (durably); absent: none. */
   replication?: ReplicationOptions;
 }
@@ -33,4 +40,16 @@ export abstract class StorePart {
   protected script(name: string): Script {
     return scriptOf(this.redis, name);
   }
+
+  /** The scripts' outbox flag (lua/lib/events.lua). */
+  protected get outboxFlag(): OutboxFlag {
+    return outboxFlag(this.opts);
+  }
+}
+
+/** '1': the scripts append events to the outboxes; '0': the gateway has no webhook endpoint. */
+export type OutboxFlag = '1' | '0';
+
+export function outboxFlag(opts: Pick<StoreOptions, 'sendsEvents'>): OutboxFlag {
+  return opts.sendsEvents === false ? '0' : '1';
 }

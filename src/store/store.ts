@@ -12,11 +12,11 @@ import { Replication } from './replication.js';
 import { Accounts } from './accounts.js';
 import { Cases } from './cases.js';
 import { Outbox } from './outbox.js';
-import type { StoreOptions } from './part.js';
+import { type OutboxFlag, outboxFlag, type StoreOptions } from './part.js';
 import { Reports } from './reports.js';
 import { Suppressions } from './suppressions.js';
 
-export type { StoreOptions } from './part.js';
+export type { OutboxFlag, StoreOptions } from './part.js';
 export * from './accounts.js';
 export * from './cases.js';
 export * from './outbox.js';
@@ -34,6 +34,8 @@ export class Store {
   readonly cases: Cases;
   readonly reports: Reports;
   readonly outbox: Outbox;
+  /** The scripts' outbox flag, for the stores built beside this one (consents, vetting). */
+  readonly outboxFlag: OutboxFlag;
 
   constructor(
     readonly redis: RedisClient,
@@ -41,6 +43,7 @@ export class Store {
     opts: StoreOptions,
   ) {
     this.replication = new Replication(redis, opts.replication ?? { replicas: 0, timeoutMs: 0 });
+    this.outboxFlag = outboxFlag(opts);
     this.outbox = new Outbox(redis, keys, opts);
     this.accounts = new Accounts(redis, keys, opts);
     this.reports = new Reports(redis, keys, opts);

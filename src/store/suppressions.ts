@@ -82,6 +82,7 @@ export class Suppressions extends StorePart {
         this.keys.outboxWake(),
         JSON.stringify(audit),
         AUDIT_KEPT,
+        this.outboxFlag,
       ),
     )) as string;
     return JSON.parse(raw) as { changed: boolean; old?: string };
@@ -135,6 +136,7 @@ export class Suppressions extends StorePart {
    */
   async savePreflightSuppressed(preflightId: string, entries: readonly object[], ttlMs: number): Promise<void> {
     const key = this.keys.preflightSuppressed(preflightId);
+    noteWrite(key);
     const SLICE = 10_000;
     for (let i = 0; i < entries.length; i += SLICE) {
       const values = entries.slice(i, i + SLICE).map((e) => JSON.stringify(e));
