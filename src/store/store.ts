@@ -54,8 +54,8 @@ export class Store {
   /**
    * Runs `fn`, then confirms that what it wrote is on `redis.waitReplicas` replicas (WAIT on
    * the master of each slot written, replication.ts); STORE_NOT_REPLICATED when it is not.
-   * The SMTP 250 and the 2xx of the routes that take reports, suppressions and send counts
-   * go through it (docs/operations.md, "Durable on failover").
+   * The SMTP 250 and the answer of every route that writes (the platform's, the admin's and
+   * the desk's forms) go through it (docs/operations.md, "Durable on failover").
    */
   durably<T>(fn: () => Promise<T>): Promise<T> {
     return this.replication.durably(fn);
