@@ -213,7 +213,7 @@ export class Gateway {
           store,
           limit: async (ip) => config.form.unsubscribePerMinute === 0 || (await store.hit('unsubscribe', ip, clock.now()).catch(() => 0)) <= config.form.unsubscribePerMinute,
         });
-        preflightRoutes(app, { preflight: new Preflight(store, config, clock, log.child({ part: 'preflight' })), bodyLimit: config.http.bodyLimit, platform });
+        preflightRoutes(app, { preflight: new Preflight(store, config, clock, log.child({ part: 'preflight' })), store, bodyLimit: config.http.bodyLimit, platform });
         const pages = new ReportPages({
           operatorName: config.report.operatorName,
           privacyUrl: config.report.privacyUrl,
