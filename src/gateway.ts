@@ -27,6 +27,7 @@ import { assetRoutes } from './web/assets.js';
 import { deskRoutes } from './web/desk/routes.js';
 import { Operators } from './store/operators.js';
 import { Traffic } from './traffic.js';
+import { sendsEvents } from './webhook/endpoints.js';
 import { startWebhookWorker } from './webhook/index.js';
 import { createReporterAuth } from './trust/reporters.js';
 import { createHttpServer, createInternalServer } from './http/server.js';
@@ -83,7 +84,8 @@ export class Gateway {
     private readonly smtp: SmtpEdge,
     readonly http: FastifyInstance,
     private readonly policy: PolicyServer,
-    private readonly webhooks: { stop(): Promise<void> },
+    /** The delivery worker (stopped with the gateway; a test may stop it earlier to look at the outbox). */
+    readonly webhooks: { stop(): Promise<void> },
     private readonly localRedis: LocalRedis | null,
     private readonly health: RedisHealth,
     private readonly internal: FastifyInstance | null,
@@ -133,6 +135,7 @@ export class Gateway {
       dedupMs: config.rates.dedupDays * 86_400_000,
       warningWindowMs: config.rates.warningWindowDays * 86_400_000,
       engagedMs: config.bounces.engagedDays * 86_400_000,
+      sendsEvents: sendsEvents(config.webhooks),
       replication: { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs },
     });
     // Found out now when not configured (Redis away: on the first write instead).
@@ -193,12 +196,13 @@ export class Gateway {
         eventRoutes(app, new Traffic(store, clock, sms), store, platform);
         const vetting = new Vetting(store, config, clock);
         const accounts = new Accounts(store, config.rates, clock, vetting);
-        accountRoutes(app, accounts, auth);
-        vettingRoutes(app, { vetting, platform, admin: auth });
+        accountRoutes(app, accounts, store, auth);
+        vettingRoutes(app, { vetting, store, platform, admin: auth });
         const consents = new Consents(store, config.tokens.secret ? createConsentCodec(parseTokenSecrets(config.tokens.secret)) : null, config.consent, clock);
         consentRoutes(app, { consents, platform });
         consentPages(app, {
           consents,
+          store,
           confirmDays: config.consent.confirmDays,
           limit: async (ip) => config.consent.perMinute === 0 || (await store.hit('consent', ip, clock.now()).catch(() => 0)) <= config.consent.perMinute,
         });
@@ -209,7 +213,7 @@ export class Gateway {
           store,
           limit: async (ip) => config.form.unsubscribePerMinute === 0 || (await store.hit('unsubscribe', ip, clock.now()).catch(() => 0)) <= config.form.unsubscribePerMinute,
         });
-        preflightRoutes(app, { preflight: new Preflight(store, config, clock, log.child({ part: 'preflight' })), bodyLimit: config.http.bodyLimit, platform });
+        preflightRoutes(app, { preflight: new Preflight(store, config, clock, log.child({ part: 'preflight' })), store, bodyLimit: config.http.bodyLimit, platform });
         const pages = new ReportPages({
           operatorName: config.report.operatorName,
           privacyUrl: config.report.privacyUrl,

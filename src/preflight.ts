@@ -78,7 +78,7 @@ export class Preflight {
     private readonly config: Pick<Config, 'preflight' | 'guidance' | 'rates'>,
     private readonly clock: Clock,
     private readonly log: Logger,
-    private readonly consents: Pick<ConsentStore, 'witnessed'> = new ConsentStore(store.redis, store.keys),
+    private readonly consents: Pick<ConsentStore, 'witnessed'> = new ConsentStore(store.redis, store.keys, store.outboxFlag),
   ) {
     this.roles = new Set(config.preflight.roleLocalParts.map((r) => r.toLowerCase()));
     this.roleMaxLength = Math.max(0, ...[...this.roles].map((r) => r.length));

@@ -49,7 +49,7 @@ export class Consents {
     private readonly cfg: { publicUrl: string; confirmDays: number },
     private readonly clock: Clock,
   ) {
-    this.store = new ConsentStore(main.redis, main.keys);
+    this.store = new ConsentStore(main.redis, main.keys, main.outboxFlag);
   }
 
   get enabled(): boolean {

@@ -8,12 +8,14 @@ import type { Channel } from '../address.js';
 import { scriptOf, storeCall } from './call.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
-import type { OutboxEvent } from './store.js';
+import type { OutboxEvent, OutboxFlag } from './store.js';
 
 export class ConsentStore {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: Keys,
+    /** The main store's (Store.outboxFlag): no endpoint, no event written. */
+    private readonly outboxFlag: OutboxFlag,
   ) {}
 
 
@@ -21,7 +23,7 @@ export class ConsentStore {
   async confirm(account: string, channel: Channel, address: string, requestId: string, proof: Record<string, unknown>, event: OutboxEvent): Promise<boolean> {
     const k = this.keys.account(account);
     const script = scriptOf(this.redis, 'confirmConsent');
-    return (await storeCall('confirmConsent', () => script(k.consents, k.meta, k.outbox, `w|${channel}|${address}`, JSON.stringify(proof), requestId, JSON.stringify(event), account, this.keys.outboxWake()))) === 1;
+    return (await storeCall('confirmConsent', () => script(k.consents, k.meta, k.outbox, `w|${channel}|${address}`, JSON.stringify(proof), requestId, JSON.stringify(event), account, this.keys.outboxWake(), this.outboxFlag))) === 1;
   }
 
   /** The witnessed proof and the platform's claim. */

@@ -8,7 +8,7 @@
  * timeout).
  */
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
-import { storeCall } from './call.js';
+import { noteWrite, storeCall } from './call.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 
@@ -91,6 +91,7 @@ export class Operators {
   /** A new session for the operator; returns the cookie value. */
   async createSession(name: string, idleMs: number): Promise<string> {
     const sid = randomBytes(32).toString('base64url');
+    noteWrite(this.keys.desk.session(sha256(sid)));
     await storeCall('session', () => this.redis.set(this.keys.desk.session(sha256(sid)), name, 'PX', idleMs));
     return sid;
   }
@@ -109,6 +110,8 @@ export class Operators {
   }
 
   async endSession(sid: string): Promise<void> {
+    // A session lost to a failover would come back alive on the new master: signed out must stay out.
+    noteWrite(this.keys.desk.session(sha256(sid)));
     await storeCall('session', () => this.redis.del(this.keys.desk.session(sha256(sid))));
   }
 
@@ -121,6 +124,7 @@ export class Operators {
   }
 
   async assign(caseId: string, name: string): Promise<void> {
+    noteWrite(this.keys.desk.assignees);
     await storeCall('assign', () => this.redis.hset(this.keys.desk.assignees, caseId, name));
   }
 

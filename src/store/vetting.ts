@@ -1,8 +1,8 @@
 /** Redis side of account vetting: the history per account and the sign-up index. */
-import { scriptOf, storeCall } from './call.js';
+import { noteWrite, scriptOf, storeCall } from './call.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
-import type { OutboxEvent } from './store.js';
+import type { OutboxEvent, OutboxFlag } from './store.js';
 
 export type IndexKind = 'email' | 'domain' | 'net';
 
@@ -10,14 +10,15 @@ export class VettingStore {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: Keys,
-    private readonly opts: { kept: number; indexTtlMs: number },
+    /** outboxFlag: the main store's (Store.outboxFlag). */
+    private readonly opts: { kept: number; indexTtlMs: number; outboxFlag: OutboxFlag },
   ) {}
 
 
   async record(account: string, result: { decision: string; score: number }, event: OutboxEvent): Promise<void> {
     const k = this.keys.account(account);
     const script = scriptOf(this.redis, 'recordVetting');
-    await storeCall('recordVetting', () => script(k.vetting, k.meta, k.outbox, JSON.stringify(result), JSON.stringify(event), this.opts.kept, result.decision, result.score, account, this.keys.outboxWake()));
+    await storeCall('recordVetting', () => script(k.vetting, k.meta, k.outbox, JSON.stringify(result), JSON.stringify(event), this.opts.kept, result.decision, result.score, account, this.keys.outboxWake(), this.opts.outboxFlag));
   }
 
   /** Newest first. */
@@ -32,6 +33,7 @@ export class VettingStore {
       const m = this.redis.multi();
       for (const [kind, value] of entries) {
         const key = this.keys.vettingIndex(kind, value);
+        noteWrite(key);
         m.sadd(key, account).pexpire(key, this.opts.indexTtlMs);
       }
       await m.exec();

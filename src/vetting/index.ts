@@ -64,7 +64,7 @@ export class Vetting {
     const v = config.vetting;
     this.dns = createDns(v.resolver, v.timeoutMs);
     this.rdap = { table: loadBootstrap(v.rdapBootstrap), baseUrl: v.rdapBaseUrl };
-    this.store = new VettingStore(accounts.redis, accounts.keys, { kept: v.historyKept, indexTtlMs: v.indexDays * 86_400_000 });
+    this.store = new VettingStore(accounts.redis, accounts.keys, { kept: v.historyKept, indexTtlMs: v.indexDays * 86_400_000, outboxFlag: accounts.outboxFlag });
   }
 
   async run(account: string, input: VettingInput, by: string): Promise<VettingResult> {

@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Consents } from '../consent/index.js';
+import type { Store } from '../store/store.js';
 import { html, layout, sendHtml, type SafeHtml } from './html.js';
 import { loadCatalogue } from './i18n.js';
 
@@ -11,6 +12,8 @@ const strings = loadCatalogue('consent');
 
 export interface ConsentPageDeps {
   consents: Consents;
+  /** A confirmation is thanked for once it is on the replicas (Store.durably), as an unsubscribe is. */
+  store: Pick<Store, 'durably'>;
   confirmDays: number;
   /** Per-IP limit of the public pages (as for /u/): true when the request may go on. */
   limit: (ip: string) => Promise<boolean>;
@@ -58,7 +61,7 @@ export function consentPages(app: FastifyInstance, deps: ConsentPageDeps): void 
 
   app.post<{ Params: { token: string }; Querystring: { lang?: string } }>('/c/:token', { schema: { hide: true } }, async (req, reply) => {
     const ua = req.headers['user-agent'];
-    const r = await deps.consents.confirm(req.params.token, { ip: req.ip, userAgent: typeof ua === 'string' ? ua.slice(0, 512) : null });
+    const r = await deps.store.durably(() => deps.consents.confirm(req.params.token, { ip: req.ip, userAgent: typeof ua === 'string' ? ua.slice(0, 512) : null }));
     if (r.state === 'invalid') return simple(req, reply, 404, 'invalid');
     if (r.state === 'expired') return simple(req, reply, 410, 'expired');
     return simple(req, reply, 200, r.state === 'confirmed' ? 'done' : 'already');

@@ -96,6 +96,15 @@ export function endpointsOf(config: WebhookConfig, log?: Logger): Endpoint[] {
   });
 }
 
+/**
+ * Whether the gateway sends events at all: with no endpoint the scripts write none to the
+ * outboxes (StoreOptions.sendsEvents). Decided from the configuration, not from Redis, so
+ * every instance sharing a Redis must configure the same endpoints (docs/operations.md).
+ */
+export function sendsEvents(config: WebhookConfig): boolean {
+  return endpointsOf(config).length > 0;
+}
+
 /** Every outbox with its retry set. */
 export function sourcesOf(keys: Keys): Source[] {
   const out: Source[] = [];

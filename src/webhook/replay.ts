@@ -5,6 +5,7 @@
  * once, like everything else here. Used by `abusegate webhooks replay` and the desk console.
  */
 import type { Keys } from '../store/keys.js';
+import { noteWrite } from '../store/call.js';
 import type { RedisClient } from '../store/redis.js';
 import { type DeadLetter, type RetryMember, retryKeyOf } from './endpoints.js';
 
@@ -57,6 +58,9 @@ export async function replayDeadLetters(
         }
         if (!o.dryRun) {
           const member: RetryMember = { g: f.group, a: 1, e: f.event!, t: Date.parse(event.timestamp ?? '') || idMs(id) };
+          // Inside Store.durably (the desk's replay) both slots are confirmed on a replica.
+          noteWrite(retry);
+          noteWrite(dead);
           await redis.zadd(retry, Date.now(), JSON.stringify(member));
           await redis.xdel(dead, id);
         }

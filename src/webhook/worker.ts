@@ -105,7 +105,7 @@ export class WebhookWorker {
 
   start(): this {
     if (this.endpoints.length === 0) {
-      this.deps.log.info({ code: 'WEBHOOKS_OFF' }, 'no webhook endpoint configured: events stay in the outbox');
+      this.deps.log.info({ code: 'WEBHOOKS_OFF' }, 'no webhook endpoint configured: no events are written (a stream left from before is trimmed)');
     }
     if (this.endpoints.length > 0 && !this.subscriber) void this.subscribe();
     this.loop ??= this.run();

@@ -13,6 +13,7 @@ import { startChild } from '../helpers/child.js';
 import { TEST_TOKEN_SECRET } from '../helpers/gateway.js';
 import { dsn, tokenComplaint } from '../helpers/mail.js';
 import { SmtpClient } from '../helpers/smtp.js';
+import { startReceiver } from '../webhook/receiver.js';
 import { deliverAll, type Outgoing, startCluster } from './helpers.js';
 
 const ADMIN = 'cluster-admin-token-padded-to-32-chars-xxxxxxx';
@@ -41,7 +42,12 @@ t.test('gateway on a 6-node Redis Cluster', async (t) => {
   const cluster = await startCluster(t, { nodeTimeoutMs: 2000 });
   // Stated, though a cluster with replicas gets it by default: no 250 before a replica has the write.
   const overlay = join(cluster.dir, 'gateway.yaml');
-  writeFileSync(overlay, 'redis:\n  waitReplicas: 1\n  waitTimeoutMs: 500\n');
+  // Without a webhook endpoint no event is written (docs/integration.md): one that takes every
+  // delivery and never answers, so the events stay in the outboxes for this test to read.
+  const rec = await startReceiver(t);
+  rec.answer = () => 'hang';
+  const secret = 'whsec_' + Buffer.from('cluster-webhook-secret-0123456789abcdef').toString('base64');
+  writeFileSync(overlay, `redis:\n  waitReplicas: 1\n  waitTimeoutMs: 500\nwebhooks:\n  url: ${rec.url}/hook\n  secret: ${secret}\n  timeoutMs: 300000\n`);
   const gw = await startChild({
     ABUSEGATE_CONFIG: overlay,
     ABUSEGATE_REDIS_CLUSTER: cluster.seeds,

@@ -18,6 +18,14 @@ export interface TestGatewayOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/**
+ * Without webhook endpoints no event is written (docs/integration.md, "No endpoint, no
+ * events"). A test gateway that configures none gets this one, so the events are written as
+ * in production, and its worker is stopped at once, so they stay in the outbox for the test
+ * to read. Tests of delivery, or of a gateway without endpoints, set `webhooks` themselves.
+ */
+export const UNREAD_ENDPOINT = Object.freeze({ url: 'http://127.0.0.1:9/unread', secret: 'whsec_' + Buffer.from('unread-endpoint-secret-0123456789abcdef').toString('base64') });
+
 function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
   const out = { ...a };
   for (const [k, v] of Object.entries(b)) {
@@ -38,6 +46,7 @@ export async function startGateway(t: { teardown(fn: () => unknown): void }, opt
       // Test clients connect from loopback: their feedback reports are trusted by IP range.
       trustedReporters: ['127.0.0.0/8'],
       shutdown: { graceMs: 2000 },
+      ...(opts.overrides?.webhooks === undefined ? { webhooks: { endpoints: [UNREAD_ENDPOINT] } } : {}),
     },
     opts.overrides ?? {},
   );
@@ -49,5 +58,6 @@ export async function startGateway(t: { teardown(fn: () => unknown): void }, opt
     redisOptions: { retryStrategy: () => 50 },
   });
   t.teardown(() => gw.stop(0));
+  if (opts.overrides?.webhooks === undefined) await gw.webhooks.stop();
   return gw;
 }

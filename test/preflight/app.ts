@@ -54,7 +54,7 @@ export async function startPreflightApp(
     log,
     ready: {},
     metrics: null,
-    routes: (app) => preflightRoutes(app, { preflight, bodyLimit: config.http.bodyLimit, platform: platformAuth(TEST_PLATFORM_TOKEN, null) }),
+    routes: (app) => preflightRoutes(app, { preflight, store, bodyLimit: config.http.bodyLimit, platform: platformAuth(TEST_PLATFORM_TOKEN, null) }),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   t.teardown(async () => {

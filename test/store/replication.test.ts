@@ -9,6 +9,7 @@ import t from 'tap';
 import { ManualClock } from '../../src/clock.js';
 import { slotOf } from '../../src/store/keys.js';
 import { registry } from '../../src/metrics.js';
+import { addOperator, fileReport, OPERATOR } from '../helpers/desk.js';
 import { PLATFORM_AUTH, startGateway, TEST_TOKEN_SECRET } from '../helpers/gateway.js';
 import { tokenComplaint } from '../helpers/mail.js';
 import { replicatedRedis, testRedis } from '../helpers/redis.js';
@@ -109,6 +110,58 @@ t.test('a primary with a replica: no acknowledgement before the replica holds th
     t.equal(retried.status, 200);
     t.equal(retried.body.created, false);
     t.ok(await suppressedOnReplica('acct-c', 'four@example.org'));
+  });
+
+  t.test('admin and desk writes: 503 STORE_NOT_REPLICATED without the replica, done once it is back', async (t) => {
+    // Set up while the replica is there: a case, and a desk session (a sign-in is a write too).
+    const caseId = await fileReport(gw, { account: 'acct-e', campaign: 'c1', description: 'unsolicited' });
+    await addOperator(gw);
+    const base = `http://127.0.0.1:${gw.httpPort}`;
+    const csrfOf = (page: string) => /name="csrf" value="([^"]+)"/.exec(page)?.[1] ?? '';
+    const signInForm = await (await fetch(`${base}/desk/sign-in`)).text();
+    const signedIn = await fetch(`${base}/desk/sign-in`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf: csrfOf(signInForm), name: OPERATOR.name, password: OPERATOR.password, next: '/desk' }).toString(),
+    });
+    t.equal(signedIn.status, 303, 'signed in');
+    const cookie = /^(ag_desk=[^;]+)/.exec(signedIn.headers.get('set-cookie') ?? '')?.[1] ?? '';
+    const csrf = csrfOf(await (await fetch(`${base}/desk/accounts/acct-e`, { headers: { cookie } })).text());
+    t.ok(csrf, 'a CSRF token from the account page');
+    const desk = (path: string, fields: Record<string, string>) =>
+      fetch(`${base}${path}`, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, ...fields }).toString() });
+    const resolve = { status: 'resolved', outcome: 'confirmed', note: 'seen the message' };
+    const onReplica = {
+      suspended: () => replica.hget(gw.store.keys.account('acct-e').meta, 'suspended'),
+      caseStatus: async () => JSON.parse((await replica.hget(gw.store.keys.cases.record(caseId), 'data')) ?? '{}').status,
+    };
+
+    await pair.killReplica();
+    const patch = await api('PATCH', `/v1/cases/${caseId}`, resolve);
+    t.equal(patch.status, 503, 'PATCH /v1/cases/:id');
+    t.equal(patch.body.error.code, 'STORE_NOT_REPLICATED');
+    const meta = await api('PATCH', '/v1/accounts/acct-e', { pool: 'dedicated' });
+    t.equal(meta.status, 503, 'PATCH /v1/accounts/:account');
+    t.equal(meta.body.error.code, 'STORE_NOT_REPLICATED');
+    const suspend = await desk('/desk/accounts/acct-e/suspend', { reason: 'phishing', confirm: 'yes' });
+    t.equal(suspend.status, 503, 'the desk suspend form: the error page, not the redirect to "done"');
+    t.equal(suspend.headers.get('location'), null);
+    const note = await desk(`/desk/cases/${caseId}/note`, { note: 'looking' });
+    t.equal(note.status, 503, 'the desk note form');
+
+    await pair.startReplica();
+    const patched = await api('PATCH', `/v1/cases/${caseId}`, resolve);
+    t.equal(patched.status, 200, patched.body.error?.message);
+    t.equal(patched.body.status, 'resolved');
+    t.equal(await onReplica.caseStatus(), 'resolved', 'the replica holds the resolution when the 200 is sent');
+    t.equal((await api('PATCH', '/v1/accounts/acct-e', { pool: 'dedicated' })).status, 200);
+    const suspended = await desk('/desk/accounts/acct-e/suspend', { reason: 'phishing', confirm: 'yes' });
+    t.equal(suspended.status, 303);
+    // The refused suspension stayed on the primary (WAIT is no rollback): the retry finds it done.
+    t.match(suspended.headers.get('location'), /done=(suspend|alreadySuspended)/);
+    t.equal(await onReplica.suspended(), '1', 'the replica holds the suspension when the 303 is sent');
+    t.equal((await desk(`/desk/cases/${caseId}/note`, { note: 'looking' })).status, 303);
   });
 });
 

@@ -116,7 +116,7 @@ export function caseRoutes(app: FastifyInstance, deps: FormDeps): void {
         },
       },
     },
-    async (req) => desk.update(req.params.id, req.body, req.admin ?? 'admin'),
+    async (req) => deps.store.durably(() => desk.update(req.params.id, req.body, req.admin ?? 'admin')),
   );
 
   app.post<{ Body: FormBody }>(
@@ -297,7 +297,7 @@ export function caseRoutes(app: FastifyInstance, deps: FormDeps): void {
       const address = normaliseAddress(req.body.address, channel);
       if (!address) throw new GatewayError('VALIDATION', `body/address is not a valid ${channel === 'sms' ? 'E.164 number' : 'address'}`);
       const { account, ...proof } = req.body;
-      await deps.store.saveConsent(account, channel, address, { ...proof, address, channel, recordedAt: new Date(deps.clock.now()).toISOString() });
+      await deps.store.durably(() => deps.store.saveConsent(account, channel, address, { ...proof, address, channel, recordedAt: new Date(deps.clock.now()).toISOString() }));
       reply.status(201).send({ account, address, channel, stored: true });
     },
   );

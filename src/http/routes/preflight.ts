@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { GatewayError } from '../../errors.js';
 import type { PreflightHead, Preflight } from '../../preflight.js';
+import type { Store } from '../../store/store.js';
 import { ACCOUNT_ID, CAMPAIGN_ID } from '../schemas.js';
 
 /** Longest NDJSON line: an address is at most 320 octets (RFC 5321 §4.5.3.1), JSON adds a little. */
@@ -34,6 +35,8 @@ const jsonBody = {
 
 export interface PreflightRouteDeps {
   preflight: Preflight;
+  /** The decision is answered once what it wrote (kept decision, its event) is on the replicas. */
+  store: Pick<Store, 'durably'>;
   /** http.bodyLimit, quoted in the error that sends big JSON lists to NDJSON. */
   bodyLimit: number;
   /** The platform's bearer token, checked before the body is read. */
@@ -67,13 +70,13 @@ export function preflightRoutes(app: FastifyInstance, deps: PreflightRouteDeps):
         if (isStream(body)) {
           const lines = ndjsonLines(body, deps.preflight.maxRecipients);
           const { head, pending } = await readHead(lines);
-          return deps.preflight.check(head, addresses(pending, lines));
+          return deps.store.durably(() => deps.preflight.check(head, addresses(pending, lines)));
         }
         // Other types fastify parses (text/plain) arrive without the JSON schema's check.
         if (!body || typeof body !== 'object' || !Array.isArray(body.recipients)) {
           throw new GatewayError('UNSUPPORTED_MEDIA_TYPE', `Send the list as application/json or as ${NDJSON}`);
         }
-        return deps.preflight.check({ account: body.account, campaign: body.campaign }, [body.recipients as string[]]);
+        return deps.store.durably(() => deps.preflight.check({ account: body.account, campaign: body.campaign }, [body.recipients as string[]]));
       },
     );
 

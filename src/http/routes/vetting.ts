@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import { normaliseEmail } from '../../address.js';
 import { GatewayError } from '../../errors.js';
+import type { Store } from '../../store/store.js';
 import type { Vetting, VettingInput } from '../../vetting/index.js';
 import { ACCOUNT_ID } from '../schemas.js';
 
@@ -15,13 +16,15 @@ const DOMAIN = { type: 'string', maxLength: 253, pattern: '^(?=.{1,253}$)[A-Za-z
 
 export interface VettingRouteDeps {
   vetting: Vetting;
+  /** Results and decisions are answered once on the replicas (Store.durably). */
+  store: Pick<Store, 'durably'>;
   /** Who may ask for a vetting: the platform (its token) or an admin. */
   platform: preHandlerAsyncHookHandler;
   admin: preHandlerAsyncHookHandler;
 }
 
 export function vettingRoutes(app: FastifyInstance, deps: VettingRouteDeps): void {
-  const { vetting } = deps;
+  const { vetting, store } = deps;
 
   app.post<{ Params: { account: string }; Body: VettingInput }>(
     '/v1/accounts/:account/vetting',
@@ -48,7 +51,7 @@ export function vettingRoutes(app: FastifyInstance, deps: VettingRouteDeps): voi
       const email = normaliseEmail(b.email);
       if (!email) throw new GatewayError('VALIDATION', 'email is not a valid address');
       if (b.signupIp !== undefined && isIP(b.signupIp) === 0) throw new GatewayError('VALIDATION', 'signupIp is not an IPv4 or IPv6 address');
-      const result = await vetting.run(req.params.account, { ...b, email }, 'platform');
+      const result = await store.durably(() => vetting.run(req.params.account, { ...b, email }, 'platform'));
       return reply.status(201).send(result);
     },
   );
@@ -60,7 +63,7 @@ export function vettingRoutes(app: FastifyInstance, deps: VettingRouteDeps): voi
   });
 
   app.post<{ Params: { account: string } }>('/v1/accounts/:account/vetting/rerun', { preHandler: deps.admin, schema: { params } }, async (req, reply) => {
-    const r = await vetting.rerun(req.params.account, req.admin ?? 'admin');
+    const r = await store.durably(() => vetting.rerun(req.params.account, req.admin ?? 'admin'));
     if (!r) throw new GatewayError('NOT_FOUND', `Account ${req.params.account} has not been vetted`);
     return reply.status(201).send(r);
   });
@@ -80,7 +83,7 @@ export function vettingRoutes(app: FastifyInstance, deps: VettingRouteDeps): voi
       },
     },
     async (req, reply) => {
-      const r = await vetting.review(req.params.account, req.body.decision, req.body.note ?? null, req.admin ?? 'admin');
+      const r = await store.durably(() => vetting.review(req.params.account, req.body.decision, req.body.note ?? null, req.admin ?? 'admin'));
       if (!r) throw new GatewayError('NOT_FOUND', `Account ${req.params.account} has not been vetted`);
       return reply.status(201).send(r);
     },

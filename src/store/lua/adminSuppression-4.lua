@@ -1,4 +1,4 @@
---! argv 8
+--! argv 9
 --[[
   An admin adds or removes a suppression (an account's, or the global list's): the change,
   the event announcing it and the audit entry in one step, so none exists without the others.
@@ -10,6 +10,7 @@
   ARGV[5] ordering key (account, or 'global')   ARGV[6] outbox wake-up channel
   ARGV[7] audit entry, JSON object of strings ('result' is added: added/exists, removed/absent)
   ARGV[8] audit entries kept (about)
+  ARGV[9] '1': the event goes to the outbox; '0': the gateway has no webhook endpoint (lib/events.lua)
   Reply, JSON: {changed, old} where old is the removed record's JSON (remove only)
 ]]
 --- @include "events"
@@ -24,7 +25,7 @@ else
     changed = true
   end
 end
-if changed then E.append(KEYS[3], KEYS[2], 'seq', ARGV[5], ARGV[4], ARGV[6]) end
+if changed then E.append(KEYS[3], KEYS[2], 'seq', ARGV[5], ARGV[4], ARGV[6], E.flag(ARGV[9])) end
 local entry = cjson.decode(ARGV[7])
 local results = { add = { [true] = 'added', [false] = 'exists' }, remove = { [true] = 'removed', [false] = 'absent' } }
 entry.result = results[ARGV[1]][changed]

@@ -1,4 +1,4 @@
---! argv 14
+--! argv 15
 --[[
   Applies a warn or suspend decision with its guards (lib/decision.lua), and writes the
   events announcing it in the same step. A report's rate decision is taken inside
@@ -15,6 +15,7 @@
   ARGV[6]  warned event id
   ARGV[7]  suspended event id          ARGV[13] account (the events' ordering key)
                                        ARGV[14] outbox wake-up channel
+                                       ARGV[15] '1': events go to the outbox; '0': no webhook endpoint
   Reply, JSON: {outcome, warnings} where outcome is none, cooldown, warned, suspended
 ]]
 --- @include "events"
@@ -23,4 +24,4 @@ return cjson.encode(Rate.apply({ meta = KEYS[1], warnings = KEYS[2], campaigns =
   action = ARGV[1], now = tonumber(ARGV[2]), cooldownMs = tonumber(ARGV[3]), warningsSince = ARGV[4],
   suspendAfter = tonumber(ARGV[5]), warnEventId = ARGV[6], suspendEventId = ARGV[7], data = cjson.decode(ARGV[8]),
   timestamp = ARGV[9], reason = ARGV[10], campaignSpec = ARGV[11], warningsKeptMs = tonumber(ARGV[12]),
-  account = ARGV[13], wake = ARGV[14] }))
+  account = ARGV[13], wake = ARGV[14], events = E.flag(ARGV[15]) }))

@@ -15,7 +15,8 @@
   then per recipient i (1-based): KEYS[9 + 2i] its dedup marker, KEYS[10 + 2i] its soft-bounce count
   ARGV[1] the input, JSON:
     now (ms), hour (now / 1 h), channel, campaign ('' none), account, wake (the outbox
-    wake-up channel), windows (lengths in hours, "24,168"), bucketTtlMs, dedupMs,
+    wake-up channel), events (boolean: false when the gateway has no webhook endpoint, the
+    events are then not written, lib/events.lua), windows (lengths in hours, "24,168"), bucketTtlMs, dedupMs,
     warningsSince (ms), dailyKeepDays (days the daily counters are kept),
     record: {ttlMs, fields: [field, value, …]} (absent: no record),
     sample: a report id kept among the recent ones ('' none),
@@ -81,7 +82,7 @@ for i, r in ipairs(recipients) do
     if suppress then
       res.newlySuppressed = redis.call('HSETNX', KEYS[3], r.address, r.suppression) == 1
       if res.newlySuppressed and r.event ~= '' then
-        E.append(KEYS[7], KEYS[2], 'seq', a.account, r.event, a.wake)
+        E.append(KEYS[7], KEYS[2], 'seq', a.account, r.event, a.wake, a.events)
       end
     end
     local letter = r.counter
@@ -119,7 +120,7 @@ if d and not suspended and counted[d.counter] then
       action = action, now = now, cooldownMs = d.cooldownMs, warningsSince = a.warningsSince,
       suspendAfter = d.suspendAfter, warningsKeptMs = d.warningsKeptMs, warnEventId = d.warnEventId,
       suspendEventId = d.suspendEventId, timestamp = d.timestamp, reason = d.kind .. '-rate',
-      campaignSpec = ch .. '|' .. (hour - hours + 1) .. '|' .. d.counter, data = data, account = a.account, wake = a.wake })
+      campaignSpec = ch .. '|' .. (hour - hours + 1) .. '|' .. d.counter, data = data, account = a.account, wake = a.wake, events = a.events })
     res.evidence = evidence
     reply.decision = res
   else

@@ -1,4 +1,4 @@
---! argv 10
+--! argv 11
 --[[
   Opens a case, or adds a report to the open case of the same campaign, and writes the
   event announcing it (case.opened or case.updated) in the same step.
@@ -11,6 +11,7 @@
   ARGV[3] the report JSON to append (used when joining)
   ARGV[4] now, ms    ARGV[5] event id    ARGV[6] timestamp ISO    ARGV[7] status for a new case
   ARGV[8] reports kept per case    ARGV[9] dedup window, ms    ARGV[10] outbox wake-up channel
+  ARGV[11] '1': events go to the outbox; '0': the gateway has no webhook endpoint (lib/events.lua)
   Events carry the case's own seq (ordering key 'case:<id>': cases live in their own slot).
   Reply, JSON: {outcome = 'opened'|'joined', caseId, status}, {outcome = 'duplicate', caseId}
   when this report (by content) was saved before, or {outcome = 'retry'} when the pointer
@@ -32,7 +33,7 @@ if current ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('HSET', KEYS[2], 'data', cjson.encode(c))
   redis.call('SET', KEYS[5], c.id, 'PX', ARGV[9])
   E.append(KEYS[4], KEYS[2], 'seq', 'case:' .. c.id, cjson.encode({ id = ARGV[5], type = 'case.updated', timestamp = ARGV[6],
-    data = { caseId = c.id, account = c.account, campaign = c.campaign, status = c.status, reportCount = c.reportCount, change = 'report-added', reportId = r.reportId } }), ARGV[10])
+    data = { caseId = c.id, account = c.account, campaign = c.campaign, status = c.status, reportCount = c.reportCount, change = 'report-added', reportId = r.reportId } }), ARGV[10], E.flag(ARGV[11]))
   return cjson.encode({ outcome = 'joined', caseId = c.id, status = c.status })
 end
 
@@ -43,5 +44,5 @@ redis.call('SET', KEYS[5], c.id, 'PX', ARGV[9])
 redis.call('ZADD', KEYS[3], 0, c.id)
 if c.campaign ~= cjson.null and c.account ~= cjson.null then redis.call('SET', KEYS[1], c.id) end
 E.append(KEYS[4], KEYS[2], 'seq', 'case:' .. c.id, cjson.encode({ id = ARGV[5], type = 'case.opened', timestamp = ARGV[6],
-  data = { caseId = c.id, account = c.account, campaign = c.campaign, channel = c.channel, status = c.status, suspicious = c.suspicious, reportId = c.reports[1].reportId } }), ARGV[10])
+  data = { caseId = c.id, account = c.account, campaign = c.campaign, channel = c.channel, status = c.status, suspicious = c.suspicious, reportId = c.reports[1].reportId } }), ARGV[10], E.flag(ARGV[11]))
 return cjson.encode({ outcome = 'opened', caseId = c.id, status = c.status })

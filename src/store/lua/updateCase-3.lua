@@ -1,4 +1,4 @@
---! argv 7
+--! argv 8
 --[[
   Changes a case's status, outcome and/or adds a note; writes case.updated in the same step.
   A case that is resolved or dismissed no longer collects new reports for its campaign.
@@ -9,6 +9,7 @@
   ARGV[1] new status ('' keep)   ARGV[2] note JSON ('' none)   ARGV[3] event id
   ARGV[4] timestamp ISO          ARGV[5] who    ARGV[6] outbox wake-up channel
   ARGV[7] outcome ('' keep; only with the status resolved)
+  ARGV[8] '1': the event goes to the outbox; '0': the gateway has no webhook endpoint (lib/events.lua)
   Reply: the case JSON, or false when there is no such case
 ]]
 --- @include "events"
@@ -42,5 +43,5 @@ c.updatedAt = ARGV[4]
 raw = cjson.encode(c)
 redis.call('HSET', KEYS[1], 'data', raw, 'status', c.status)
 E.append(KEYS[3], KEYS[1], 'seq', 'case:' .. c.id, cjson.encode({ id = ARGV[3], type = 'case.updated', timestamp = ARGV[4],
-  data = { caseId = c.id, account = c.account, campaign = c.campaign, status = c.status, outcome = c.outcome, change = table.concat(changes, ','), by = ARGV[5] } }), ARGV[6])
+  data = { caseId = c.id, account = c.account, campaign = c.campaign, status = c.status, outcome = c.outcome, change = table.concat(changes, ','), by = ARGV[5] } }), ARGV[6], E.flag(ARGV[8]))
 return raw

@@ -92,8 +92,11 @@ ${items.map((d) => html`<tr><td>${d.type}</td><td>${when(/^\d+$/.test(d.at) ? ne
       const n = id ? 1 : await countDeadLetters(redis, keys);
       return sendHtml(reply, 200, confirmPage(await ctxOf(req, 'dead'), { action: '/desk/dead-letters/replay', message: id ? t('confirm.replay', { id }) : t('confirm.replayAll', { n }), fields: id ? { id, ...(partition ? { partition } : {}) } : { all: '1' }, cancel: '/desk/dead-letters', warning: false }));
     }
-    const r = await replayDeadLetters(redis, keys, { id, partition });
-    await store.audit({ action: 'webhooks.replay', by: req.operator!, id: id ?? '*', queued: String(r.queued), at: new Date(clock.now()).toISOString() });
+    const r = await store.durably(async () => {
+      const r = await replayDeadLetters(redis, keys, { id, partition });
+      await store.audit({ action: 'webhooks.replay', by: req.operator!, id: id ?? '*', queued: String(r.queued), at: new Date(clock.now()).toISOString() });
+      return r;
+    });
     return reply.status(303).header('location', `/desk/dead-letters?done=replay&n=${r.queued}`).send();
   });
 
@@ -128,7 +131,7 @@ ${p.cursor !== '0' ? html`<p><a href="/desk/global?channel=${channel}&cursor=${p
       return sendHtml(reply, 200, confirmPage(await ctxOf(req, 'global'), { action: '/desk/global/add', message: t('confirm.globalAdd', { address }), fields: { address, channel, reason }, cancel: '/desk/global', warning: true }));
     }
     const rec: SuppressionRecord = { reason, source: 'admin', at: new Date(clock.now()).toISOString(), by: req.operator };
-    await store.addSuppressionManual(null, channel, address, rec, manualSuppressedEvent(null, channel, address, rec, clock.now()));
+    await store.durably(() => store.addSuppressionManual(null, channel, address, rec, manualSuppressedEvent(null, channel, address, rec, clock.now())));
     return reply.status(303).header('location', `/desk/global?done=globalAdd&channel=${channel}`).send();
   });
 
@@ -141,7 +144,7 @@ ${p.cursor !== '0' ? html`<p><a href="/desk/global?channel=${channel}&cursor=${p
       return sendHtml(reply, 200, confirmPage(await ctxOf(req, 'global'), { action: '/desk/global/remove', message: t('confirm.unsuppress', { address, account: t('ops.global.title') }), fields: { address, channel, reason }, cancel: '/desk/global', warning: true }));
     }
     const now = clock.now();
-    await store.removeSuppression(null, channel, address, unsuppressedEvent(null, channel, address, req.operator!, reason, now), req.operator!, reason, new Date(now).toISOString());
+    await store.durably(() => store.removeSuppression(null, channel, address, unsuppressedEvent(null, channel, address, req.operator!, reason, now), req.operator!, reason, new Date(now).toISOString()));
     return reply.status(303).header('location', `/desk/global?done=unsuppress&channel=${channel}`).send();
   });
 
@@ -165,7 +168,7 @@ ${doneBanner(q.done, { added: Number(q.added) || 0, exists: Number(q.exists) || 
     const channel: Channel = req.body.channel === 'sms' ? 'sms' : 'email';
     const parsed = parseImportCsv(req.body.file ?? '', channel, clock.now());
     const now = new Date(clock.now()).toISOString();
-    const r = await store.importSuppressions(account, channel, parsed.rows.map((row) => ({ address: row.address, rec: { reason: row.reason, source: 'import', at: row.at, by: req.operator, note: `imported ${now}` } })), req.operator!, now);
+    const r = await store.durably(() => store.importSuppressions(account, channel, parsed.rows.map((row) => ({ address: row.address, rec: { reason: row.reason, source: 'import', at: row.at, by: req.operator, note: `imported ${now}` } })), req.operator!, now));
     return reply.status(303).header('location', `/desk/import?done=import&added=${r.added}&exists=${r.exists}&invalid=${parsed.invalid.length}`).send();
   });
 }

@@ -109,9 +109,14 @@ export function deskRoutes(app: FastifyInstance, deps: DeskDeps): void {
     }
     // A new session id at every sign-in; an old one in the browser is ended.
     const old = readCookie(req.headers.cookie, COOKIE);
-    if (old) await operators.endSession(old);
-    const sid = await operators.createSession(name, sessions.idleMs);
-    await store.audit({ action: 'desk.sign-in', by: name, ip: req.ip, at: new Date(now).toISOString() });
+    // Every desk write answers once it is on the replicas (Store.durably): a session ended,
+    // a case changed or an account suspended is not undone by a failover.
+    const sid = await store.durably(async () => {
+      if (old) await operators.endSession(old);
+      const sid = await operators.createSession(name, sessions.idleMs);
+      await store.audit({ action: 'desk.sign-in', by: name, ip: req.ip, at: new Date(now).toISOString() });
+      return sid;
+    });
     return reply.status(303).header('set-cookie', sessionCookie(req, sid, cfg.sessionIdleMinutes * 60)).header('location', next).send();
   });
 
@@ -126,14 +131,15 @@ export function deskRoutes(app: FastifyInstance, deps: DeskDeps): void {
       }
     });
     desk_.setErrorHandler(async (err: Error, req, reply) => {
-      const store = err instanceof GatewayError && err.code === 'STORE_UNAVAILABLE';
+      // Redis away, full, or a write not confirmed on a replica: try again later.
+      const store = err instanceof GatewayError && err.statusCode === 503;
       deps.log.error({ code: 'DESK_ERROR', err: err.message }, 'desk page failed');
       const ctx: PageContext = { operator: req.operator ?? null, csrf: '' };
       return sendHtml(reply, store ? 503 : 500, messagePage(ctx, t('error.title'), store ? t('error.store') : t('error.title'), '/desk'));
     });
 
     desk_.post('/desk/sign-out', async (req, reply) => {
-      if (req.deskSid) await operators.endSession(req.deskSid);
+      if (req.deskSid) await store.durably(() => operators.endSession(req.deskSid!));
       return reply.status(303).header('set-cookie', clearCookie(req)).header('location', '/desk/sign-in?out=1').send();
     });
 
@@ -356,15 +362,17 @@ ${
       if (!c) return reply;
       const note = str(req.body.note, 10_000).trim();
       if (!note) return back(reply, `/desk/cases/${c.id}?err=note#note`);
-      await desk.update(c.id, { note }, req.operator!);
+      await store.durably(() => desk.update(c.id, { note }, req.operator!));
       return back(reply, `/desk/cases/${c.id}?done=note`);
     });
 
     app.post<{ Params: { id: string }; Body: Body }>('/desk/cases/:id/assign', async (req, reply) => {
       const c = await withCase(req, reply);
       if (!c) return reply;
-      await operators.assign(c.id, req.operator!);
-      await desk.update(c.id, { note: `assigned to ${req.operator}` }, req.operator!);
+      await store.durably(async () => {
+        await operators.assign(c.id, req.operator!);
+        await desk.update(c.id, { note: `assigned to ${req.operator}` }, req.operator!);
+      });
       return back(reply, `/desk/cases/${c.id}?done=assign`);
     });
 
@@ -381,7 +389,7 @@ ${
         const message = outcome ? t('confirm.resolve', { id: c.id, outcome: t('outcome.' + outcome) }) : t('confirm.status', { id: c.id, status: t('status.' + status) });
         return sendHtml(reply, 200, confirmPage(await ctxOf(req), { action: `/desk/cases/${c.id}/status`, message, fields: { status, outcome: outcome ?? '', note }, cancel: `/desk/cases/${c.id}`, warning: false }));
       }
-      await desk.update(c.id, { status, ...(outcome ? { outcome } : {}), ...(note ? { note: `${outcome ?? status}: ${note}` } : {}) }, req.operator!);
+      await store.durably(() => desk.update(c.id, { status, ...(outcome ? { outcome } : {}), ...(note ? { note: `${outcome ?? status}: ${note}` } : {}) }, req.operator!));
       return back(reply, `/desk/cases/${c.id}?done=status`);
     });
 
@@ -395,7 +403,7 @@ ${
       }
       const now = clock.now();
       const rec: SuppressionRecord = { reason: 'complaint', source: 'desk', at: new Date(now).toISOString(), by: req.operator, note: `case ${c.id}` };
-      await store.addSuppressionManual(c.account, channel, c.recipient, rec, event('recipient.suppressed', now, { account: c.account, channel, address: c.recipient, ...rec }));
+      await store.durably(() => store.addSuppressionManual(c.account!, channel, c.recipient!, rec, event('recipient.suppressed', now, { account: c.account, channel, address: c.recipient, ...rec })));
       return back(reply, `/desk/cases/${c.id}?done=suppress`);
     });
   }
@@ -414,8 +422,11 @@ ${
       if (req.body.confirm !== 'yes') {
         return sendHtml(reply, 200, confirmPage(await ctxOf(req), { action: `/desk/accounts/${account}/suspend`, message: t('confirm.suspend', { account }), fields: { reason, case: req.body.case ?? '' }, cancel: to, warning: true }));
       }
-      const done = await accounts.suspend(account, reason, req.operator!);
-      if (CASE_ID.test(req.body.case ?? '')) await desk.update(req.body.case!, { note: `suspended ${account}: ${reason}` }, req.operator!).catch(() => undefined);
+      const done = await store.durably(async () => {
+        const done = await accounts.suspend(account, reason, req.operator!);
+        if (CASE_ID.test(req.body.case ?? '')) await desk.update(req.body.case!, { note: `suspended ${account}: ${reason}` }, req.operator!).catch(() => undefined);
+        return done;
+      });
       return reply.status(303).header('location', `${to}?done=${done ? 'suspend' : 'alreadySuspended'}`).send();
     });
 
@@ -427,13 +438,17 @@ ${
       if (req.body.confirm !== 'yes') {
         return sendHtml(reply, 200, confirmPage(await ctxOf(req), { action: `/desk/accounts/${account}/reinstate`, message: t('confirm.reinstate', { account }), fields: { note, case: req.body.case ?? '' }, cancel: to, warning: false }));
       }
-      try {
-        await accounts.reinstate(account, note || null, req.operator!);
-      } catch (e) {
-        if (e instanceof GatewayError && e.code === 'NOT_SUSPENDED') return reply.status(303).header('location', `${to}?done=notSuspended`).send();
-        throw e;
-      }
-      if (CASE_ID.test(req.body.case ?? '')) await desk.update(req.body.case!, { note: `reinstated ${account}${note ? `: ${note}` : ''}` }, req.operator!).catch(() => undefined);
+      const done = await store.durably(async () => {
+        try {
+          await accounts.reinstate(account, note || null, req.operator!);
+        } catch (e) {
+          if (e instanceof GatewayError && e.code === 'NOT_SUSPENDED') return false;
+          throw e;
+        }
+        if (CASE_ID.test(req.body.case ?? '')) await desk.update(req.body.case!, { note: `reinstated ${account}${note ? `: ${note}` : ''}` }, req.operator!).catch(() => undefined);
+        return true;
+      });
+      if (!done) return reply.status(303).header('location', `${to}?done=notSuspended`).send();
       return reply.status(303).header('location', `${to}?done=reinstate`).send();
     });
 
@@ -441,7 +456,7 @@ ${
       const account = req.params.account;
       if (!ACCOUNT.test(account) || !deps.vetting) return reply.status(303).header('location', '/desk').send();
       // Re-scored with the last input: the history signals change as the account sends.
-      await deps.vetting.rerun(account, req.operator!);
+      await store.durably(() => deps.vetting!.rerun(account, req.operator!));
       return reply.status(303).header('location', `/desk/accounts/${account}#vetting`).send();
     });
 
@@ -455,7 +470,7 @@ ${
         return sendHtml(reply, 200, confirmPage(await ctxOf(req), { action: `/desk/accounts/${account}/suppressions/remove`, message: t('confirm.unsuppress', { address, account }), fields: { address, channel, reason }, cancel: `/desk/accounts/${account}`, warning: true }));
       }
       const now = clock.now();
-      await store.removeSuppression(account, channel, address, unsuppressedEvent(account, channel, address, req.operator!, reason, now), req.operator!, reason, new Date(now).toISOString());
+      await store.durably(() => store.removeSuppression(account, channel, address, unsuppressedEvent(account, channel, address, req.operator!, reason, now), req.operator!, reason, new Date(now).toISOString()));
       return reply.status(303).header('location', `/desk/accounts/${account}?done=unsuppress&channel=${channel}#suppressions`).send();
     });
 
@@ -464,7 +479,7 @@ ${
       if (!ACCOUNT.test(account)) return reply.status(404).send();
       const channel = channelOf(req.query.channel);
       reply.header('content-type', 'text/csv; charset=utf-8').header('cache-control', 'no-store').header('content-disposition', `attachment; filename="suppressions-${account}-${channel}.csv"`);
-      await store.audit({ action: 'suppression.export', account, channel, by: req.operator!, at: new Date(clock.now()).toISOString() });
+      await store.durably(() => store.audit({ action: 'suppression.export', account, channel, by: req.operator!, at: new Date(clock.now()).toISOString() }));
       async function* rows() {
         yield 'address,reason,source,at,campaign,report_id\r\n';
         let cursor = '0';

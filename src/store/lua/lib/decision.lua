@@ -47,7 +47,8 @@ end
   p: { action = 'warn' | 'suspend', now, cooldownMs, warningsSince, suspendAfter,
        warningsKeptMs, warnEventId, suspendEventId, timestamp, reason (of a direct
        suspension), campaignSpec ('<channel>|<first hour>|<letter>': whose per-campaign
-       counts are the evidence), data (the events' data, a table), account, wake }
+       counts are the evidence), data (the events' data, a table), account, wake,
+       events (boolean: events go to the outbox, lib/events.lua) }
   Returns { outcome = 'none' | 'cooldown' | 'warned' | 'suspended', warnings }
 ]]
 function Rate.apply(k, p)
@@ -92,7 +93,7 @@ function Rate.apply(k, p)
   local gathered = false
   local function emit(id, type_)
     if not gathered then evidence(); gathered = true end
-    E.append(k.outbox, k.meta, 'seq', p.account, cjson.encode({ id = id, type = type_, timestamp = p.timestamp, data = data }), p.wake)
+    E.append(k.outbox, k.meta, 'seq', p.account, cjson.encode({ id = id, type = type_, timestamp = p.timestamp, data = data }), p.wake, p.events)
   end
 
   -- Every suspension records the rule that fired and the report ids it rests on (issue 14).
