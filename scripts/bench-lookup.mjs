@@ -43,8 +43,8 @@ const hasWrk = spawnSync('wrk', ['--version']).error === undefined;
 const TOKEN = 'bench-platform-token-0123456789abcdef';
 
 const children = [];
-function startChild(args, env) {
-  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+function startChild(args, env, command = process.execPath) {
+  const child = spawn(command, args, { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   const port = new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (l) => {
@@ -110,7 +110,13 @@ async function main() {
   await redis.hset(keys.globalSuppressions('email'), addresses[7], JSON.stringify({ reason: 'spamtrap', source: 'admin', at: new Date().toISOString() }));
 
   const gatewayArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const gateway = await startChild([...gatewayArgs, new URL('main.js', dist).pathname], { REDIS_URL: local.url, ABUSEGATE_SMTP_PORT: '0', ABUSEGATE_HTTP_PORT: '0', ABUSEGATE_POLICY_PORT: '0', ABUSEGATE_LOG_LEVEL: 'info', ABUSEGATE_PLATFORM_TOKEN: TOKEN });
+  // Started the way it runs (bin/gateway: npm start, the image), its memory settings included;
+  // sh execs node, so the child's pid is the gateway's.
+  const gateway = await startChild(
+    [new URL('../bin/gateway', import.meta.url).pathname, ...gatewayArgs],
+    { REDIS_URL: local.url, ABUSEGATE_SMTP_PORT: '0', ABUSEGATE_HTTP_PORT: '0', ABUSEGATE_POLICY_PORT: '0', ABUSEGATE_LOG_LEVEL: 'info', ABUSEGATE_PLATFORM_TOKEN: TOKEN },
+    'sh',
+  );
   const bare = await startChild([new URL(import.meta.url).pathname, '--raw-server', local.url]);
   // Whatever happens below, no server outlives the bench.
   process.once('exit', () => {
