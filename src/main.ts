@@ -7,22 +7,34 @@ import { TokenError } from './token/token.js';
 
 async function main(): Promise<void> {
   const config = loadConfig({ env: process.env });
-  const gw = await Gateway.start({ config });
-  let stopping = false;
+  // Listening before the start: a signal that comes while it runs (the embedded Redis is
+  // coming up, the listeners are opening) stops the gateway once started, rather than
+  // killing the process and leaving a redis-server behind.
+  let gw: Gateway | null = null;
+  let signalled: string | null = null;
   const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    gw.log.info({ code: 'SHUTDOWN', signal }, 'stopping');
-    gw.stop().then(
-      () => process.exit(0),
-      (err: Error) => {
-        gw.log.error({ code: 'SHUTDOWN_FAILED', err: err.message }, 'stop failed');
-        process.exit(1);
-      },
-    );
+    if (signalled && gw === null) return;
+    signalled = signal;
+    if (gw) shutdown(gw, signal);
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  gw = await Gateway.start({ config });
+  if (signalled) shutdown(gw, signalled);
+}
+
+let stopping = false;
+function shutdown(gw: Gateway, signal: string): void {
+  if (stopping) return;
+  stopping = true;
+  gw.log.info({ code: 'SHUTDOWN', signal }, 'stopping');
+  gw.stop().then(
+    () => process.exit(0),
+    (err: Error) => {
+      gw.log.error({ code: 'SHUTDOWN_FAILED', err: err.message }, 'stop failed');
+      process.exit(1);
+    },
+  );
 }
 
 main().catch((err: Error & { code?: string }) => {

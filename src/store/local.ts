@@ -111,6 +111,14 @@ async function launch(bin: string, args: string[], sock: string, pidFile: string
       r({ code, signal });
     }),
   );
+  // The gateway ending any other way than by stop() (a start that failed after this, an
+  // uncaught error, process.exit) must not leave its Redis running: 'exit' listeners run on
+  // all of those. SIGKILL runs none; the pid file covers it at the next start.
+  const orphaned = () => {
+    if (!done) child.kill('SIGTERM');
+  };
+  process.once('exit', orphaned);
+  void exited.then(() => process.removeListener('exit', orphaned));
   try {
     writeFileSync(pidFile, String(child.pid));
   } catch {
