@@ -91,13 +91,15 @@ const result = { events: N, concurrency: C, partitions: P, warmUp: Math.min(1000
 const config = { url, secret, endpoints: [], timeoutMs: 10_000, retrySchedule: [5], claimIdleMs: 60_000, concurrency: C };
 
 /** The worker draining a full outbox of n events (a key prefix of its own each time). */
-async function runWorker(n, prefix) {
+async function runWorker(n, prefix, ordered = true) {
   const redis = createRedis({ url: redisServer.url, commandTimeout: 5000 });
   await redis.connect();
   const keys = new Keys(prefix, P);
   for (let i = 0; i < n; i += 1000) {
     const pipe = redis.pipeline();
-    for (let j = i; j < Math.min(n, i + 1000); j++) pipe.xadd(keys.outbox(j % P), '*', 'event', event(j));
+    // As the scripts write them (lib/events.lua): the account beside the event, so the
+    // worker keeps each account's events in order (one at a time per account and endpoint).
+    for (let j = i; j < Math.min(n, i + 1000); j++) pipe.xadd(keys.outbox(j % P), '*', 'event', event(j), ...(ordered ? ['a', `acct${j % 997}`] : []));
     await pipe.exec();
   }
   received = 0;
