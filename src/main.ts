@@ -12,11 +12,7 @@ async function main(): Promise<void> {
   // killing the process and leaving a redis-server behind.
   let gw: Gateway | null = null;
   let signalled: string | null = null;
-  const stop = (signal: string) => {
-    if (signalled && gw === null) return;
-    signalled = signal;
-    if (gw) shutdown(gw, signal);
-  };
+  const stop = (signal: string) => (gw ? shutdown(gw, signal) : (signalled ??= signal));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   gw = await Gateway.start({ config });

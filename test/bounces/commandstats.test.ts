@@ -16,6 +16,7 @@ import { scriptText } from '../../src/store/redis.js';
 import { startGateway } from '../helpers/gateway.js';
 import { testRedis } from '../helpers/redis.js';
 import { SmtpClient } from '../helpers/smtp.js';
+import { dsn } from '../helpers/mail.js';
 
 const LUA = new URL('../../src/store/lua/', import.meta.url);
 const sha1 = (s: string) => createHash('sha1').update(s).digest('hex');
@@ -24,38 +25,6 @@ const shaOf = (file: string) => {
   const m = /^([A-Za-z]+)-(\d+)(\+?)\.lua$/.exec(file)!;
   return sha1(scriptText(m[1], Number(m[2]), readFileSync(new URL(file, LUA), 'utf8'), m[3] === '+'));
 };
-
-/** An RFC 3464 DSN with one per-recipient block for each of `recipients`, all failed. */
-function multiDsn(recipients: string[], id: string): string {
-  const b = 'dsn-multi';
-  return [
-    'From: MAILER-DAEMON@mx.receiver.example',
-    'To: bounces@localhost',
-    'Subject: Undelivered Mail Returned to Sender',
-    `Message-ID: <${id}@mx.receiver.example>`,
-    'MIME-Version: 1.0',
-    `Content-Type: multipart/report; report-type=delivery-status; boundary="${b}"`,
-    '',
-    `--${b}`,
-    'Content-Type: text/plain',
-    '',
-    'I could not deliver your message to several recipients.',
-    '',
-    `--${b}`,
-    'Content-Type: message/delivery-status',
-    '',
-    'Reporting-MTA: dns; mx.receiver.example',
-    '',
-    ...recipients.flatMap((r) => [`Final-Recipient: rfc822; ${r}`, 'Action: failed', 'Status: 5.1.1', 'Diagnostic-Code: smtp; 550 5.1.1 User unknown', '']),
-    `--${b}`,
-    'Content-Type: text/rfc822-headers',
-    '',
-    `From: news@customer.example\nTo: ${recipients[0]}\nSubject: Our news\nMessage-ID: <${id}@mta.example>`,
-    '',
-    `--${b}--`,
-    '',
-  ].join('\n');
-}
 
 function commandstats(info: string): Map<string, number> {
   const calls = new Map<string, number>();
@@ -86,7 +55,7 @@ t.test('a DSN naming 3 recipients: one EVALSHA of recordMessage, no write outsid
   // Steady state: a first bounce loads the scripts (ioredis sends EVALSHA, and on NOSCRIPT
   // once EVAL); what one bounce costs is measured on the next.
   const warm = ['warm-1@example.org', 'warm-2@example.org', 'warm-3@example.org'];
-  t.equal((await smtp.send('', [verp(warm[0])], multiDsn(warm, 'warm'))).code, 250);
+  t.equal((await smtp.send('', [verp(warm[0])], dsn({ recipient: warm[0], also: warm.slice(1), status: '5.1.1' }))).code, 250);
   const recipients = ['gone-1@example.org', 'gone-2@example.org', 'gone-3@example.org'];
   // Quiet before MONITOR starts: the warm-up's message counter is flushed (within 200 ms).
   const flushed = Date.now() + 5_000;
@@ -104,7 +73,7 @@ t.test('a DSN naming 3 recipients: one EVALSHA of recordMessage, no write outsid
   t.teardown(() => monitor.disconnect());
   await admin.config('RESETSTAT');
 
-  const r = await smtp.send('', [verp(recipients[0])], multiDsn(recipients, 'measured'));
+  const r = await smtp.send('', [verp(recipients[0])], dsn({ recipient: recipients[0], also: recipients.slice(1), status: '5.1.1' }));
   t.equal(r.code, 250, r.text);
   // The message counter is flushed within 200 ms of the MAIL: wait for it, so it is
   // accounted for rather than falling after the measurement.

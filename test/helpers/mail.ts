@@ -56,6 +56,8 @@ export function arfReport(o: ArfOptions): string {
 
 export interface DsnOptions {
   recipient: string;
+  /** More failed recipients, each with its own per-recipient block (same status). */
+  also?: string[];
   status: string;
   action?: string;
   diagnostic?: string;
@@ -65,7 +67,7 @@ export interface DsnOptions {
   originalHeaders?: Record<string, string>;
 }
 
-/** An RFC 3464 delivery status notification for one recipient. */
+/** An RFC 3464 delivery status notification for one recipient (and any in `also`). */
 export function dsn(o: DsnOptions): string {
   const b = 'dsn-' + Math.random().toString(36).slice(2);
   const orig = { From: 'news@customer.example', To: o.recipient, Subject: 'Our news', 'Message-ID': `<${o.messageId ?? Math.random().toString(36).slice(2)}@mta.example>`, ...o.originalHeaders };
@@ -87,11 +89,13 @@ export function dsn(o: DsnOptions): string {
     '',
     'Reporting-MTA: dns; mx.receiver.example',
     '',
-    `Final-Recipient: rfc822; ${o.recipient}`,
-    `Action: ${o.action ?? 'failed'}`,
-    `Status: ${o.status}`,
-    `Diagnostic-Code: smtp; ${o.diagnostic ?? (o.status.startsWith('5') ? '550 5.1.1 User unknown' : '452 4.2.2 Mailbox full')}`,
-    '',
+    ...[o.recipient, ...(o.also ?? [])].flatMap((r) => [
+      `Final-Recipient: rfc822; ${r}`,
+      `Action: ${o.action ?? 'failed'}`,
+      `Status: ${o.status}`,
+      `Diagnostic-Code: smtp; ${o.diagnostic ?? (o.status.startsWith('5') ? '550 5.1.1 User unknown' : '452 4.2.2 Mailbox full')}`,
+      '',
+    ]),
     `--${b}`,
     'Content-Type: text/rfc822-headers',
     '',
