@@ -1,6 +1,7 @@
 /** `npm start`: load the configuration, start the gateway, stop it on SIGTERM/SIGINT. */
 import { ConfigError, loadConfig } from './config/load.js';
 import { Gateway } from './gateway.js';
+import { createLogger, stdoutLog } from './log.js';
 import { RedisSettingsError } from './store/health.js';
 import { LocalRedisError } from './store/local.js';
 import { TokenError } from './token/token.js';
@@ -15,7 +16,9 @@ async function main(): Promise<void> {
   const stop = (signal: string) => (gw ? shutdown(gw, signal) : (signalled ??= signal));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  gw = await Gateway.start({ config });
+  gw = await Gateway.start({ config, log: createLogger(config.log.level, stdoutLog()) });
+  // STARTED out now, not within 250 ms: supervisors and scripts wait for it.
+  gw.log.flush();
   if (signalled) shutdown(gw, signalled);
 }
 
