@@ -6,6 +6,12 @@
 //   - a bare smtp-server with the gateway's options that only drains DATA (the stack's limit),
 //   - the bare server plus the gateway's own parse of each message, no Redis ("parse": the
 //     limit for any gateway that parses before its 250 on this machine),
+//   - "floor": the parse server plus one durable write before its 250: a SET of the
+//     report (the size of the gateway's record) to a redis-server of its own with the
+//     same appendfsync, nothing else (no dedup, counting, decision, log, metrics). No
+//     gateway that keeps "250 only once the report is durable" can beat it here, so the
+//     gateway's ratio to it says how much of the gap is the gateway's own work and how
+//     much the durable write's (an fsync per batch, on the cores that run everything else),
 //   - Postfix smtp-sink (the protocol's practical limit on this machine).
 // Two drivers, both without pipelining (MAIL, RCPT, DATA, dot: four round trips a message):
 //   - "node": our load generator (a worker thread). Every message is distinct (its own
@@ -22,7 +28,7 @@
 // whose path is the longest, ran its first 5 s at about half the rate of the next 5 s.
 //
 //   node scripts/bench-smtp.mjs [--seconds 3] [--warmup 3] [--conc 1,10,50] [--kinds arf,dsn]
-//     [--servers gateway,bare,parse,sink] [--no-source] [--appendfsync always] [--json]
+//     [--servers gateway,bare,parse,floor,sink] [--no-source] [--appendfsync always] [--json]
 //   BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (or --trace-gc, --max-semi-space-size=8 …)
 //   passes node options to the gateway child (after bin/gateway's own), for profiling it under this load.
 import { spawn, spawnSync } from 'node:child_process';
@@ -406,15 +412,16 @@ function stopProc(proc, sig) {
 
 async function startBare(mode = '--bare-server') {
   const proc = spawn(process.execPath, [new URL(import.meta.url).pathname, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise((resolve, reject) => {
-    proc.stdout.once('data', (d) => resolve(JSON.parse(String(d)).port));
+  const first = await new Promise((resolve, reject) => {
+    proc.stdout.once('data', (d) => resolve(JSON.parse(String(d))));
     proc.once('exit', (c) => reject(new Error(`bare server exited ${c}`)));
   });
-  return { port, pid: proc.pid, pids: [proc.pid], stop: () => stopProc(proc, 'SIGTERM') };
+  // The floor's CPU is its own and its redis-server's, as the gateway's is.
+  return { port: first.port, pid: proc.pid, pids: [proc.pid, ...(first.redisPid ? [first.redisPid] : [])], stop: () => stopProc(proc, 'SIGTERM') };
 }
 
 /** smtp-server with the gateway's options (and `onData`), listening on a free port. */
-async function benchServer(banner, handlers) {
+async function benchServer(banner, handlers, extra = {}, cleanup = async () => {}) {
   const { SMTPServer } = await import('smtp-server');
   const server = new SMTPServer({
     name: 'abusegate.localhost',
@@ -428,8 +435,8 @@ async function benchServer(banner, handlers) {
     logger: false,
     ...handlers,
   });
-  server.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ port: server.server.address().port }) + '\n'));
-  process.on('SIGTERM', () => server.close(() => process.exit(0)));
+  server.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ port: server.server.address().port, ...extra }) + '\n'));
+  process.on('SIGTERM', () => server.close(() => cleanup().then(() => process.exit(0))));
   return server;
 }
 
@@ -449,7 +456,8 @@ async function bareServer() {
  * verification, attribution) with the gateway's own parser and configuration. Its figure is
  * the ceiling for any gateway that parses before answering, on this machine.
  */
-async function parseServer() {
+/** The gateway's own parse of a message (the parse and floor servers), with its configuration. */
+async function parser() {
   const { loadConfig } = await import(new URL('../dist/config/load.js', import.meta.url));
   const { parseMessage } = await import(new URL('../dist/parse/index.js', import.meta.url));
   const { loadBounceRules } = await import(new URL('../dist/parse/bounce/index.js', import.meta.url));
@@ -464,8 +472,9 @@ async function parseServer() {
     phoneRegions: config.phone.regions,
   };
   const keep = Math.min(config.smtp.maxSize, config.smtp.keepBytes);
-  await benchServer('parse', {
-    onData(stream, session, cb) {
+  /** onData: keep the first bytes of DATA, route by mailbox, parse, then `after(report)` gives the reply. */
+  return (after) =>
+    function onData(stream, session, cb) {
       const target = resolveMailbox(session.envelope.rcptTo[0].address, config.smtp);
       const chunks = [];
       let kept = 0;
@@ -475,9 +484,44 @@ async function parseServer() {
       stream.on('end', () => {
         if (stream.sizeExceeded) return cb(Object.assign(new Error('too big'), { responseCode: 552 }));
         const report = parseMessage(Buffer.concat(chunks, kept), { ...opts, mailbox: target?.mailbox ?? 'fbl', envelopeToken: target?.token });
-        cb(null, `Accepted ${report.kind}`);
+        after(report).then((text) => cb(null, text), (err) => cb(Object.assign(err, { responseCode: 451 })));
       });
-    },
+    };
+}
+
+/**
+ * The parse server: the bare server plus what the gateway does in-process before its 250,
+ * short of Redis — keep the first bytes of DATA, route by mailbox, parse (ARF/DSN, token
+ * verification, attribution) with the gateway's own parser and configuration. Its figure is
+ * the ceiling for any gateway that parses before answering, on this machine.
+ */
+async function parseServer() {
+  const onData = (await parser())(async (report) => `Accepted ${report.kind}`);
+  await benchServer('parse', { onData });
+}
+
+/**
+ * The floor: the parse server plus one durable write before the 250 — the report as one
+ * JSON string (about the size of the gateway's record) SET into a redis-server of its own,
+ * started as the gateway starts its own (appendfsync from --appendfsync, over its socket).
+ */
+async function floorServer(appendfsync) {
+  const { startLocalRedis } = await import(new URL('../dist/store/local.js', import.meta.url));
+  const { createRedis } = await import(new URL('../dist/store/redis.js', import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), 'ag-bench-floor-'));
+  const local = await startLocalRedis({ dir, appendfsync });
+  const redis = createRedis({ url: local.url, commandTimeout: 10_000 });
+  await redis.connect();
+  let n = 0;
+  const onData = (await parser())(async (report) => {
+    const id = `r${process.pid}.${n++}`;
+    await redis.set(id, JSON.stringify({ id, kind: report.kind, attribution: report.attribution, recipients: report.recipients, at: Date.now() }));
+    return `Accepted ${report.kind} <${id}>`;
+  });
+  await benchServer('floor', { onData }, { redisPid: Number(readFileSync(join(dir, 'redis.pid'), 'utf8')) }, async () => {
+    redis.disconnect();
+    await local.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 }
 
@@ -503,7 +547,7 @@ function smtpSource(port, file, env, conc, count) {
 // ---------- main ----------
 
 function parseArgs(argv) {
-  const o = { seconds: 3, warmup: 3, conc: [1, 10, 50], kinds: ['arf', 'dsn'], servers: ['gateway', 'bare', 'parse', 'sink'], source: true, appendfsync: 'always', json: false, max: 15_000 };
+  const o = { seconds: 3, warmup: 3, conc: [1, 10, 50], kinds: ['arf', 'dsn'], servers: ['gateway', 'bare', 'parse', 'floor', 'sink'], source: true, appendfsync: 'always', json: false, max: 15_000 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') o.json = true;
@@ -543,7 +587,7 @@ async function main() {
   try {
     for (const server of o.servers) {
       if (server === 'sink' && !hasSink) continue;
-      servers[server] = server === 'gateway' ? await startGateway(dir, o.appendfsync) : server === 'bare' ? await startBare() : server === 'parse' ? await startBare('--parse-server') : await startSink();
+      servers[server] = server === 'gateway' ? await startGateway(dir, o.appendfsync) : server === 'bare' ? await startBare() : server === 'parse' ? await startBare('--parse-server') : server === 'floor' ? await startBare(`--floor-server=${o.appendfsync}`) : await startSink();
     }
     if (o.warmup > 0) {
       for (const kind of o.kinds) {
@@ -595,6 +639,7 @@ async function main() {
         const b = find('bare', driver, kind, conc);
         const k = find('sink', driver, kind, conc);
         const pz = find('parse', driver, kind, conc);
+        const fl = find('floor', driver, kind, conc);
         if (!g?.perSecond) continue;
         const lat = driver === 'node' ? `, p50 ${g.p50ms} / p99 ${g.p99ms} ms to the 250` : '';
         const cpu = (r) => (r?.cpuMsPerMessage ? `, CPU ${r.cpuMsPerMessage} ms/msg` : '');
@@ -606,7 +651,7 @@ async function main() {
           value: g.perSecond,
           unit: 'msg/s',
           baseline: pz?.perSecond ?? null,
-          baselineLabel: `bare + parse${cpu(pz)}; bare smtp-server ${b?.perSecond ?? '-'}${b?.p50ms !== undefined ? ` (p50 ${b.p50ms} / p99 ${b.p99ms} ms)` : ''}${pz?.perSecond && b?.perSecond ? `, bare + parse ${(pz.perSecond / b.perSecond).toFixed(2)} of it` : ''}; smtp-sink ${k?.perSecond ?? '-'}`,
+          baselineLabel: `bare + parse${cpu(pz)}; floor (parse + one fsynced SET) ${fl?.perSecond ?? '-'}${cpu(fl)}${fl?.perSecond ? `, gateway ${(g.perSecond / fl.perSecond).toFixed(2)} of it` : ''}; bare smtp-server ${b?.perSecond ?? '-'}${b?.p50ms !== undefined ? ` (p50 ${b.p50ms} / p99 ${b.p99ms} ms)` : ''}${pz?.perSecond && b?.perSecond ? `, bare + parse ${(pz.perSecond / b.perSecond).toFixed(2)} of it` : ''}; smtp-sink ${k?.perSecond ?? '-'}`,
           ratio: ratio === null ? null : Number(ratio.toFixed(2)),
           goal: 'ratio to bare + parse ≥ 0.5',
           met: ratio === null ? null : ratio >= 0.5,
@@ -616,6 +661,10 @@ async function main() {
           bare: b?.perSecond ?? null,
           sink: k?.perSecond ?? null,
           parseOnly: pz?.perSecond ?? null,
+          floor: fl?.perSecond ?? null,
+          floorCpuMsPerMessage: fl?.cpuMsPerMessage ?? null,
+          floorRatio: pz?.perSecond && fl?.perSecond ? Number((fl.perSecond / pz.perSecond).toFixed(2)) : null,
+          ratioToFloor: fl?.perSecond ? Number((g.perSecond / fl.perSecond).toFixed(2)) : null,
           parseCpuMsPerMessage: pz?.cpuMsPerMessage ?? null,
           parseOnlyRatio: pz?.perSecond && b?.perSecond ? Number((pz.perSecond / b.perSecond).toFixed(2)) : null,
         });
@@ -624,13 +673,14 @@ async function main() {
   }
   const out = { bench: 'smtp', appendfsync: o.appendfsync, seconds: o.seconds, warmupSeconds: o.warmup, messageBytes: Object.fromEntries(Object.entries(files).map(([k, f]) => [k, f.bytes])), results, rows };
   if (o.json) console.log(JSON.stringify(out));
-  else for (const r of rows) console.log(`${r.figure}: ${r.value} (bare + parse ${r.parseOnly}${r.parseCpuMsPerMessage ? `, CPU ${r.parseCpuMsPerMessage} ms/msg` : ''}; bare ${r.bare}, sink ${r.sink}) ratio to bare + parse ${r.ratio} ${r.met ? 'met' : 'NOT met'}`);
+  else for (const r of rows) console.log(`${r.figure}: ${r.value} (bare + parse ${r.parseOnly}${r.parseCpuMsPerMessage ? `, CPU ${r.parseCpuMsPerMessage} ms/msg` : ''}; floor ${r.floor ?? '-'} = ${r.floorRatio ?? '-'} of bare + parse; bare ${r.bare}, sink ${r.sink}) ratio to bare + parse ${r.ratio} ${r.met ? 'met' : 'NOT met'}, to the floor ${r.ratioToFloor ?? '-'}`);
   process.exit(0);
 }
 
 if (isMainThread) {
   if (process.argv.includes('--bare-server')) bareServer();
   else if (process.argv.includes('--parse-server')) parseServer();
+  else if (process.argv[2]?.startsWith('--floor-server=')) floorServer(process.argv[2].slice('--floor-server='.length));
   // Only the driver, against a server of your own: --drive PORT KIND CONC SECONDS
   else if (process.argv[2] === '--drive') {
     const [port, kind, conc, seconds] = process.argv.slice(3);
