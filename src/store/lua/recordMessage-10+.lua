@@ -61,6 +61,7 @@ local suspended = redis.call('HGET', KEYS[2], 'suspended') == '1'
 local out = {}
 local counted = {}
 local wrote = false
+local freshHour = false
 for i, r in ipairs(recipients) do
   local dedupKey, softKey = KEYS[9 + 2 * i], KEYS[10 + 2 * i]
   local res = { duplicate = false, newlySuppressed = false, softCount = 0 }
@@ -90,20 +91,28 @@ for i, r in ipairs(recipients) do
     D.add(KEYS[10], ch, math.floor(hour / 24), math.floor(hour / 24), letter, 1, a.dailyKeepDays)
     if BUCKETED[letter] then
       -- Rolling the totals to this hour also drops the buckets that left every window.
-      W.add(KEYS[4], ch, hour, letter, 1, wins)
-      redis.call('PEXPIRE', KEYS[4], a.bucketTtlMs)
+      -- TTLs are set when a field is new (an hour's first count; the keys' TTLs are a day
+      -- longer than the longest window): a new key always gets one, a counted key gets it
+      -- refreshed at least hourly, and a message writes no PEXPIRE most of the time.
+      if W.add(KEYS[4], ch, hour, letter, 1, wins) then
+        freshHour = true
+        redis.call('PEXPIRE', KEYS[4], a.bucketTtlMs)
+      end
       if a.campaign ~= '' and BY_CAMPAIGN[letter] then
-        redis.call('HINCRBY', KEYS[5], ch .. '|' .. hour .. '|' .. a.campaign .. '|' .. letter, 1)
-        redis.call('PEXPIRE', KEYS[5], a.bucketTtlMs)
+        if redis.call('HINCRBY', KEYS[5], ch .. '|' .. hour .. '|' .. a.campaign .. '|' .. letter, 1) == 1 then
+          redis.call('PEXPIRE', KEYS[5], a.bucketTtlMs)
+        end
       end
     end
   end
 end
 if wrote then redis.call('HSETNX', KEYS[2], 'createdAt', now) end
 if wrote and a.sample ~= '' then
-  redis.call('LPUSH', KEYS[6], a.sample)
-  redis.call('LTRIM', KEYS[6], 0, 9)
-  redis.call('PEXPIRE', KEYS[6], a.bucketTtlMs)
+  local n = redis.call('LPUSH', KEYS[6], a.sample)
+  if n > 10 then redis.call('LTRIM', KEYS[6], 0, 9) end
+  -- A new list, or an hour's first count: a list pushed for longer without any count may
+  -- expire and start again, which loses nothing but old evidence ids.
+  if n == 1 or freshHour then redis.call('PEXPIRE', KEYS[6], a.bucketTtlMs) end
 end
 
 local reply = { created = created, suspended = suspended, recipients = out }

@@ -26,8 +26,8 @@
   - no r (data written before the totals, or a key that expired as a whole) means the totals
     are rebuilt once by summing the buckets.
   Writes go to an existing hash (HSET keeps its PEXPIRE) or come with a bucket increment,
-  after which the calling script sets the bucket TTL; nothing is written to a missing key
-  unless a bucket is.
+  which creates a missing key with a new bucket, after which the calling script sets the
+  TTL (W.add tells it); nothing is written to a missing key unless a bucket is.
 ]]
 local W = {}
 -- The letters anyone sums (totalled), and every letter a bucket had (the Counter type in
@@ -206,13 +206,15 @@ function W.roll(key, ch, hour, wins)
   return st
 end
 
--- Adds n to the bucket (ch, hour b, letter) and to the totals of the windows that hold it;
--- the script sets the bucket TTL afterwards.
+-- Adds n to the bucket (ch, hour b, letter) and to the totals of the windows that hold it.
+-- True when the bucket is new (its hour's first count of the letter): the caller sets the
+-- key's TTL then, which a new key always gets, and refreshes it at least hourly while the
+-- account is counted, rather than on every count.
 function W.add(key, ch, b, letter, n, wins)
   local st = W.roll(key, ch, b, wins)
   -- Past every window, even of a caller one hour behind: never read, so not kept.
-  if b < st.r - wins.max then return end
-  redis.call('HINCRBY', key, ch .. '|' .. b .. '|' .. letter, n)
+  if b < st.r - wins.max then return false end
+  local fresh = redis.call('HINCRBY', key, ch .. '|' .. b .. '|' .. letter, n) == n
   if not st.saved then
     redis.call('HSET', key, ch .. '|r', st.r, ch .. '|ws', wins.spec)
     st.saved = true
@@ -225,6 +227,7 @@ function W.add(key, ch, b, letter, n, wins)
       end
     end
   end
+  return fresh
 end
 
 -- The figures for `hour` without writing: { [H] = { s =, c =, h =, u = } }. Exact for any
