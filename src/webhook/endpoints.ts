@@ -59,7 +59,11 @@ export interface DeadLetter {
 }
 
 export type Job =
-  | { kind: 'stream'; src: Source; ep: Endpoint; id: string; raw: string; heldAt: number; order: string | null }
+  /**
+   * An outbox entry, admitted when it was read (lib/admit.lua): with an ordering key it is
+   * its key's head. eventId null: unreadable, it can only be a dead letter.
+   */
+  | { kind: 'stream'; src: Source; ep: Endpoint; id: string; raw: string; eventId: string | null; heldAt: number; order: string | null }
   | { kind: 'retry'; src: Source; ep: Endpoint | null; member: string; m: RetryMember; order: string | null; heldAt: number };
 
 const DEFAULT_ENDPOINT = 'default';

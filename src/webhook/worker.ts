@@ -7,8 +7,9 @@
  * the acknowledgement, or a stalled one was overtaken) carries the same webhook-id and body.
  * In order per ordering key (the account; a case for case.* events) and endpoint: one
  * key's events go one at a time, and a later event waits while an earlier one is in retry
- * (admitEvent / releaseEvent keep the head and the waiting events in the partition's order
- * hash). Different keys are delivered concurrently.
+ * (the scripts that read the outbox admit each entry, releaseEvents lets go of it; the head
+ * and the waiting events are kept in the partition's order hash). Different keys are
+ * delivered concurrently.
  *
  * Every key one command touches lies in one slot, and every stream is read on its own, so
  * the worker runs unchanged on Redis Cluster. That rules out one blocking XREADGROUP over
@@ -21,9 +22,8 @@ import { Cluster } from 'ioredis';
 import { type Clock, systemClock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Keys } from '../store/keys.js';
-import { scriptOf } from '../store/call.js';
 import type { RedisClient } from '../store/redis.js';
-import { type Endpoint, type Job, type RetryMember, type Source, type WebhookConfig, endpointsOf, errText, idMs, idOf, sourcesOf } from './endpoints.js';
+import { type Endpoint, type Job, type Source, type WebhookConfig, endpointsOf, errText, idOf, sourcesOf } from './endpoints.js';
 import { Maintenance } from './maintenance.js';
 import { webhookDeliveries, webhookDeliverySeconds } from './metrics.js';
 import { createPoster, type PostOutcome, type Poster } from './post.js';
@@ -262,15 +262,10 @@ export class WebhookWorker {
   private async handle(job: Job): Promise<void> {
     const raw = job.kind === 'stream' ? job.raw : job.m.e;
     const attempt = job.kind === 'stream' ? 1 : job.m.a;
-    const eventId = idOf(raw);
+    // A stream entry was admitted when it was read (lib/admit.lua): its event id came with it.
+    const eventId = job.kind === 'stream' ? job.eventId : idOf(raw);
     if (!job.ep) return this.dead(job, attempt, 'endpoint no longer configured', 'unknown');
     if (!eventId) return this.dead(job, attempt, 'malformed event', job.ep.name);
-    if (job.kind === 'stream' && job.order) {
-      // Not the key's head: parked behind it (or another gateway has it).
-      const next: RetryMember = { g: job.ep.group, a: 1, e: raw, t: idMs(job.id), k: job.order };
-      const admitted = await scriptOf(this.redis, 'admitEvent')(job.src.stream, job.src.order, job.ep.group, job.id, job.order, eventId, JSON.stringify(next));
-      if (admitted !== 1) return;
-    }
     const outcome = await this.send(job.ep, eventId, raw);
     webhookDeliveries.inc({ endpoint: job.ep.name, result: outcome.result });
     if (outcome.result === 'delivered') {
