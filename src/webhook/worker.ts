@@ -71,7 +71,11 @@ export class WebhookWorker {
   private readonly retries: Retries;
   private readonly maintenance: Maintenance;
   private readonly queue: Job[] = [];
+  /** POSTs waiting for their answer: at most `concurrency`. */
+  private posting = 0;
+  /** Deliveries not yet recorded (their POST may be answered already): stop() waits for them. */
   private readonly inFlight = new Set<Promise<void>>();
+  private pumping = false;
   /** Order fields with a delivery in flight here: the next event of the key waits for it. */
   private readonly active = new Set<string>();
   private subscriber: RedisClient | null = null;
@@ -197,8 +201,10 @@ export class WebhookWorker {
         }
         // A full batch from each stream, not just the free slots: with ~66 streams a read is
         // ~66 commands, and reading one entry per slot cost a command per event (issue 19).
-        // What waits in the queue is kept ours by the maintenance (touchWaiting).
-        if (this.free() > 0) got += await this.reader.readNew(this.deps.config.concurrency, this.queue);
+        // Read while the deliveries of the last batch still run (less than a round queued),
+        // so the POSTs do not wait for the read. What waits in the queue is kept ours by the
+        // maintenance (touchWaiting).
+        if (this.queue.length < this.deps.config.concurrency) got += await this.reader.readNew(this.deps.config.concurrency, this.queue);
       });
       if (!ok) {
         await this.nap(1000);
@@ -206,8 +212,11 @@ export class WebhookWorker {
       }
       this.pump();
       if (this.stopping) break;
-      if (this.inFlight.size >= this.deps.config.concurrency) {
-        await this.nap(this.pollMs);
+      if (this.queue.length >= this.deps.config.concurrency) {
+        // Enough to send (finished deliveries start the next ones themselves): sleep until
+        // the queue runs low, or a retry may be due, or the next claim or upkeep.
+        const now = this.clock.now();
+        await this.nap(Math.max(1, Math.min(now + this.pollMs, this.nextMaintenance, this.nextClaim, this.nextRetryPoll) - now));
       } else if (got === 0) {
         await this.nap(idle);
         idle = Math.min(idle * 2, this.pollMs);
@@ -234,12 +243,19 @@ export class WebhookWorker {
   }
 
   private free(): number {
-    return this.deps.config.concurrency - this.inFlight.size - this.queue.length;
+    return this.deps.config.concurrency - this.posting - this.queue.length;
   }
 
-  /** Starts queued jobs, oldest first, skipping those whose ordering key has one in flight. */
+  /**
+   * Starts queued jobs, oldest first, skipping those whose ordering key has one in flight.
+   * A slot is free again once its POST is answered: recording the outcome (a script in the
+   * outbox's slot, shared with the others of its turn) holds the ordering key, not the slot,
+   * so the POSTs keep `concurrency` connections busy as a bare loop would.
+   */
   private pump(): void {
-    for (let i = 0; !this.stopping && i < this.queue.length && this.inFlight.size < this.deps.config.concurrency; ) {
+    if (this.pumping) return;
+    this.pumping = true;
+    for (let i = 0; !this.stopping && i < this.queue.length && this.posting < this.deps.config.concurrency; ) {
       const job = this.queue[i];
       if (job.order && this.active.has(job.order)) {
         i++;
@@ -248,18 +264,30 @@ export class WebhookWorker {
       this.queue.splice(i, 1);
       const order = job.order;
       if (order) this.active.add(order);
-      const p: Promise<void> = this.handle(job)
+      this.posting++;
+      let answered = false;
+      const slotFree = () => {
+        if (answered) return;
+        answered = true;
+        this.posting--;
+        this.pump();
+      };
+      const p: Promise<void> = this.handle(job, slotFree)
         .catch((err) => this.deps.log.warn({ code: 'WEBHOOK_REDIS_ERROR', err: errText(err) }, 'webhook outcome not recorded; it will be sent again'))
         .finally(() => {
           if (order) this.active.delete(order);
           this.inFlight.delete(p);
-          this.wake();
+          slotFree();
+          if (order) this.pump();
+          if (this.queue.length < this.deps.config.concurrency || this.nextRetryPoll <= this.clock.now()) this.wake();
         });
       this.inFlight.add(p);
     }
+    this.pumping = false;
   }
 
-  private async handle(job: Job): Promise<void> {
+  /** One delivery attempt and its outcome; `answered` is called once the POST has its answer. */
+  private async handle(job: Job, answered: () => void): Promise<void> {
     const raw = job.kind === 'stream' ? job.raw : job.m.e;
     const attempt = job.kind === 'stream' ? 1 : job.m.a;
     // A stream entry was admitted when it was read (lib/admit.lua): its event id came with it.
@@ -267,6 +295,7 @@ export class WebhookWorker {
     if (!job.ep) return this.dead(job, attempt, 'endpoint no longer configured', 'unknown');
     if (!eventId) return this.dead(job, attempt, 'malformed event', job.ep.name);
     const outcome = await this.send(job.ep, eventId, raw);
+    answered();
     webhookDeliveries.inc({ endpoint: job.ep.name, result: outcome.result });
     if (outcome.result === 'delivered') {
       if (await this.retries.release(job, eventId)) this.nextRetryPoll = 0;
@@ -287,7 +316,7 @@ export class WebhookWorker {
   private async send(ep: Endpoint, eventId: string, body: string): Promise<PostOutcome> {
     const headers = signedHeaders(ep.keys, eventId, Math.floor(this.clock.now() / 1000), body);
     const end = webhookDeliverySeconds.startTimer({ endpoint: ep.name });
-    const outcome = await this.poster.post(ep.url, { ...headers }, body, this.deps.config.timeoutMs);
+    const outcome = await this.poster.post(ep.url, headers, body, this.deps.config.timeoutMs);
     end();
     return outcome;
   }
