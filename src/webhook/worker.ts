@@ -19,6 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Cluster } from 'ioredis';
+import type client from 'prom-client';
 import { type Clock, systemClock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Keys } from '../store/keys.js';
@@ -52,6 +53,10 @@ export interface WorkerDeps {
   poster?: Poster;
 }
 
+interface Meters extends Partial<Record<PostOutcome['result'], client.Counter.Internal>> {
+  seconds: client.Histogram.Internal<'endpoint'>;
+}
+
 /**
  * The loop: takes jobs from the reader (reader.ts) into a queue, runs up to `concurrency`
  * deliveries (post.ts, sign.ts) and hands each outcome to retries.ts; maintenance.ts
@@ -76,6 +81,7 @@ export class WebhookWorker {
   /** Deliveries not yet recorded (their POST may be answered already): stop() waits for them. */
   private readonly inFlight = new Set<Promise<void>>();
   private pumping = false;
+  private readonly meters = new Map<Endpoint, Meters>();
   /** Order fields with a delivery in flight here: the next event of the key waits for it. */
   private readonly active = new Set<string>();
   private subscriber: RedisClient | null = null;
@@ -296,7 +302,6 @@ export class WebhookWorker {
     if (!eventId) return this.dead(job, attempt, 'malformed event', job.ep.name);
     const outcome = await this.send(job.ep, eventId, raw);
     answered();
-    webhookDeliveries.inc({ endpoint: job.ep.name, result: outcome.result });
     if (outcome.result === 'delivered') {
       if (await this.retries.release(job, eventId)) this.nextRetryPoll = 0;
       return;
@@ -315,10 +320,19 @@ export class WebhookWorker {
 
   private async send(ep: Endpoint, eventId: string, body: string): Promise<PostOutcome> {
     const headers = signedHeaders(ep.keys, eventId, Math.floor(this.clock.now() / 1000), body);
-    const end = webhookDeliverySeconds.startTimer({ endpoint: ep.name });
+    const m = this.metersOf(ep);
+    const t0 = performance.now();
     const outcome = await this.poster.post(ep.url, headers, body, this.deps.config.timeoutMs);
-    end();
+    m.seconds.observe((performance.now() - t0) / 1000);
+    (m[outcome.result] ??= webhookDeliveries.labels(ep.name, outcome.result)).inc();
     return outcome;
+  }
+
+  /** An endpoint's metric children, looked up once: labels() validates its arguments at every call. */
+  private metersOf(ep: Endpoint): Meters {
+    let m = this.meters.get(ep);
+    if (!m) this.meters.set(ep, (m = { seconds: webhookDeliverySeconds.labels(ep.name) }));
+    return m;
   }
 
 }
