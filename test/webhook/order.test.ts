@@ -1,9 +1,15 @@
 /**
  * Ordered events: one account's events reach an endpoint in the order of their seq, and a
  * later event waits while an earlier one is in retry. A real gateway, a real receiver that
- * fails the first delivery, events made through the admin API.
+ * fails the first delivery, events made through the admin API; then a worker that reads
+ * several events of one account in one batch.
  */
+import { randomBytes } from 'node:crypto';
 import t from 'tap';
+import { createLogger } from '../../src/log.js';
+import { Keys } from '../../src/store/keys.js';
+import { createRedis } from '../../src/store/redis.js';
+import { WebhookWorker, type WebhookConfig, groupName } from '../../src/webhook/worker.js';
 import { startGateway } from '../helpers/gateway.js';
 import { testRedis } from '../helpers/redis.js';
 import { eventually, startReceiver } from './receiver.js';
@@ -47,4 +53,43 @@ t.test("one account's events arrive in order at a receiver that fails the first 
   t.same(bodies('other').filter((r) => r.status === 204).map((r) => r.e.seq).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6], 'the other account numbers its own events');
   // Released after the last 204 was answered: the key is free again.
   await eventually(async () => (await gw.store.redis.hlen(gw.store.keys.outboxOrder(gw.store.keys.partitionOf('acme')))) === 0, 5000, 'nothing left held');
+});
+
+t.test('events appended at once, read in one batch: each key in seq order, each delivered once, despite failures', async (t) => {
+  const server = await testRedis(t);
+  const redis = createRedis({ url: server.url, commandTimeout: 2000 });
+  await redis.connect();
+  t.teardown(() => redis.disconnect());
+  const rec = await startReceiver(t);
+  const keys = new Keys('b' + randomBytes(4).toString('hex'), 2);
+  const config: WebhookConfig = { url: rec.url + '/hook', secret: SECRET, endpoints: [], timeoutMs: 2000, retrySchedule: [1, 1], claimIdleMs: 60_000, concurrency: 8 };
+  // As lib/events.lua writes them: the account beside the event, numbered per account; all
+  // appended before the worker starts, so one read takes several events of one account.
+  const accounts = ['acme', 'other1', 'other2', 'other3'];
+  const counts: Record<string, number> = { acme: 6, other1: 4, other2: 3, other3: 3 };
+  const pipe = redis.pipeline();
+  for (let seq = 1; seq <= 6; seq++) {
+    for (const account of accounts) {
+      if (seq > counts[account]) continue;
+      const event = { id: `evt_${account}_${seq}`, type: 'recipient.suppressed', timestamp: new Date().toISOString(), data: { account }, seq };
+      pipe.xadd(keys.outbox(keys.partitionOf(account)), '*', 'event', JSON.stringify(event), 'a', account);
+    }
+  }
+  await pipe.exec();
+  // acme's first event fails once, other1's second twice: the later ones of each must wait.
+  rec.answer = (r, nth) => ((r.id === 'evt_acme_1' && nth === 1) || (r.id === 'evt_other1_2' && nth <= 2) ? 500 : 204);
+  const worker = new WebhookWorker({ redis, keys, config, log: createLogger('silent'), retryUnitMs: 100, pollMs: 50, maintenanceMs: 100 }).start();
+  t.teardown(() => worker.stop());
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  await rec.until((r) => r.delivered().size === total, 20_000);
+  const tries = (account: string) => rec.received.filter((r) => JSON.parse(r.body).data.account === account);
+  t.same(tries('acme').map((r) => [JSON.parse(r.body).seq, r.status]), [[1, 500], [1, 204], [2, 204], [3, 204], [4, 204], [5, 204], [6, 204]], 'acme: nothing later tried before its first went through');
+  t.same(tries('other1').map((r) => [JSON.parse(r.body).seq, r.status]), [[1, 204], [2, 500], [2, 500], [2, 204], [3, 204], [4, 204]], 'other1: the third and fourth waited for the second');
+  for (const account of ['other2', 'other3']) t.same(tries(account).map((r) => [JSON.parse(r.body).seq, r.status]), [[1, 204], [2, 204], [3, 204]], `${account}: in order, once each`);
+  // Nothing left held, parked, waiting or pending.
+  await eventually(async () => {
+    const left = await Promise.all([0, 1].map(async (p) => (await redis.hlen(keys.outboxOrder(p))) + (await redis.zcard(keys.outboxRetry(p))) + ((await redis.xpending(keys.outbox(p), groupName(config.url!))) as [number])[0]));
+    return left.every((n) => n === 0);
+  }, 5000, 'every key released');
+  t.equal(rec.received.filter((r) => r.status === 204).length, total, 'each event delivered exactly once');
 });
