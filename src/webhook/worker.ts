@@ -76,6 +76,8 @@ export class WebhookWorker {
   private readonly retries: Retries;
   private readonly maintenance: Maintenance;
   private readonly queue: Job[] = [];
+  /** The next read starts when the queue holds fewer jobs: half a full read (a batch per stream). */
+  private readonly lowWater: number;
   /** POSTs waiting for their answer: at most `concurrency`. */
   private posting = 0;
   /** Deliveries not yet recorded (their POST may be answered already): stop() waits for them. */
@@ -106,6 +108,7 @@ export class WebhookWorker {
     this.poster = deps.poster ?? createPoster(deps.config.concurrency);
     this.reader = new OutboxReader(deps.redis, this.consumer, this.sources, this.endpoints, deps.config, this.clock, deps.log);
     this.retries = new Retries(deps.redis, deps.config, this.clock, deps.log, this.retryUnitMs);
+    this.lowWater = Math.max(1, Math.floor((this.sources.length * this.endpoints.length * deps.config.concurrency) / 2));
     this.maintenance = new Maintenance(deps.redis, this.consumer, this.sources, this.endpoints, deps.config, this.clock);
   }
 
@@ -207,10 +210,10 @@ export class WebhookWorker {
         }
         // A full batch from each stream, not just the free slots: with ~66 streams a read is
         // ~66 commands, and reading one entry per slot cost a command per event (issue 19).
-        // Read while the deliveries of the last batch still run (less than a round queued),
-        // so the POSTs do not wait for the read. What waits in the queue is kept ours by the
-        // maintenance (touchWaiting).
-        if (this.queue.length < this.deps.config.concurrency) got += await this.reader.readNew(this.deps.config.concurrency, this.queue);
+        // Read while half of the last read still waits: the POSTs do not wait for the read
+        // (a script per stream, milliseconds in all). What waits in the queue is kept ours by
+        // the maintenance (touchWaiting).
+        if (this.queue.length < this.lowWater) got += await this.reader.readNew(this.deps.config.concurrency, this.queue);
       });
       if (!ok) {
         await this.nap(1000);
@@ -218,7 +221,7 @@ export class WebhookWorker {
       }
       this.pump();
       if (this.stopping) break;
-      if (this.queue.length >= this.deps.config.concurrency) {
+      if (this.queue.length >= this.lowWater) {
         // Enough to send (finished deliveries start the next ones themselves): sleep until
         // the queue runs low, or a retry may be due, or the next claim or upkeep.
         const now = this.clock.now();
@@ -285,7 +288,7 @@ export class WebhookWorker {
           this.inFlight.delete(p);
           slotFree();
           if (order) this.pump();
-          if (this.queue.length < this.deps.config.concurrency || this.nextRetryPoll <= this.clock.now()) this.wake();
+          if (this.queue.length < this.lowWater || this.nextRetryPoll <= this.clock.now()) this.wake();
         });
       this.inFlight.add(p);
     }
