@@ -270,7 +270,9 @@ export class WebhookWorker {
         i++;
         continue;
       }
-      this.queue.splice(i, 1);
+      // shift() takes the head in constant time; splice() moves the whole queue (hundreds).
+      if (i === 0) this.queue.shift();
+      else this.queue.splice(i, 1);
       const order = job.order;
       if (order) this.active.add(order);
       this.posting++;
