@@ -81,7 +81,9 @@ export class WebhookWorker {
   /** POSTs waiting for their answer: at most `concurrency`. */
   private posting = 0;
   /** Deliveries not yet recorded (their POST may be answered already): stop() waits for them. */
-  private readonly inFlight = new Set<Promise<void>>();
+  private running = 0;
+  /** Settles when `running` drops to 0 (stop() waits for it). */
+  private drained: { promise: Promise<void>; resolve: () => void } | null = null;
   private pumping = false;
   private readonly meters = new Map<Endpoint, Meters>();
   /** Order fields with a delivery in flight here: the next event of the key waits for it. */
@@ -131,7 +133,14 @@ export class WebhookWorker {
     this.wake();
     this.subscriber?.disconnect();
     await this.loop;
-    await Promise.allSettled([...this.inFlight]);
+    if (this.running > 0) {
+      if (!this.drained) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((r) => (resolve = r));
+        this.drained = { promise, resolve };
+      }
+      await this.drained.promise;
+    }
     const leased = this.queue.filter((j): j is Extract<Job, { kind: 'retry' }> => j.kind === 'retry');
     this.queue.length = 0;
     const now = this.clock.now();
@@ -273,28 +282,38 @@ export class WebhookWorker {
       // shift() takes the head in constant time; splice() moves the whole queue (hundreds).
       if (i === 0) this.queue.shift();
       else this.queue.splice(i, 1);
-      const order = job.order;
-      if (order) this.active.add(order);
+      if (job.order) this.active.add(job.order);
       this.posting++;
-      let answered = false;
-      const slotFree = () => {
-        if (answered) return;
-        answered = true;
-        this.posting--;
-        this.pump();
-      };
-      const p: Promise<void> = this.handle(job, slotFree)
-        .catch((err) => this.deps.log.warn({ code: 'WEBHOOK_REDIS_ERROR', err: errText(err) }, 'webhook outcome not recorded; it will be sent again'))
-        .finally(() => {
-          if (order) this.active.delete(order);
-          this.inFlight.delete(p);
-          slotFree();
-          if (order) this.pump();
-          if (this.queue.length < this.lowWater || this.nextRetryPoll <= this.clock.now()) this.wake();
-        });
-      this.inFlight.add(p);
+      this.running++;
+      void this.deliver(job);
     }
     this.pumping = false;
+  }
+
+  /** One job, from its POST to its recorded outcome. */
+  private async deliver(job: Job): Promise<void> {
+    const order = job.order;
+    let answered = false;
+    const slotFree = () => {
+      if (answered) return;
+      answered = true;
+      this.posting--;
+      this.pump();
+    };
+    try {
+      await this.handle(job, slotFree);
+    } catch (err) {
+      this.deps.log.warn({ code: 'WEBHOOK_REDIS_ERROR', err: errText(err) }, 'webhook outcome not recorded; it will be sent again');
+    } finally {
+      if (order) this.active.delete(order);
+      slotFree();
+      if (order) this.pump();
+      if (--this.running === 0 && this.drained) {
+        this.drained.resolve();
+        this.drained = null;
+      }
+      if (this.queue.length < this.lowWater || this.nextRetryPoll <= this.clock.now()) this.wake();
+    }
   }
 
   /** One delivery attempt and its outcome; `answered` is called once the POST has its answer. */

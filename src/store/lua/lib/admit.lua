@@ -36,12 +36,14 @@ local function admit(outbox, order, group, entries, wanted, out)
       out[#out + 1] = id; out[#out + 1] = raw; out[#out + 1] = ''; out[#out + 1] = eventId
     else
       local field = group .. '|' .. key
-      local cur = redis.call('HGET', order, field)
-      local head = cur
-      local nl = cur and string.find(cur, '\n', 1, true)
-      if nl then head = string.sub(cur, 1, nl - 1) end
-      if not cur or head == eventId then
-        if not cur then redis.call('HSET', order, field, eventId) end
+      -- Most often the key has nothing in flight: one command makes the entry its head.
+      local head, cur = eventId, nil
+      if redis.call('HSETNX', order, field, eventId) == 0 then
+        cur = redis.call('HGET', order, field)
+        local nl = string.find(cur, '\n', 1, true)
+        head = nl and string.sub(cur, 1, nl - 1) or cur
+      end
+      if head == eventId then
         out[#out + 1] = id; out[#out + 1] = raw; out[#out + 1] = field; out[#out + 1] = eventId
       else
         local ms = tonumber(string.match(id, '^(%d+)'))
