@@ -212,10 +212,12 @@ export class WebhookWorker {
           this.nextClaim = now + Math.max(250, Math.floor(this.deps.config.claimIdleMs / 2));
           got += await this.reader.claimStale(Math.max(1, this.free()), this.queue);
         }
-        if (now >= this.nextRetryPoll) {
+        // Due retries join the queue whenever new entries may (a batch per retry set, as for
+        // the streams), so a backlog does not hold them back.
+        if (now >= this.nextRetryPoll && this.queue.length < this.lowWater) {
           // Half the shortest retry delay: a retry is late by at most that much.
           this.nextRetryPoll = now + Math.min(this.pollMs, (this.retryUnitMs * (this.deps.config.retrySchedule[0] ?? 1)) / 2);
-          if (this.free() > 0) got += await this.reader.takeRetries(this.free(), this.queue);
+          got += await this.reader.takeRetries(this.deps.config.concurrency, this.queue);
         }
         // A full batch from each stream, not just the free slots: with ~66 streams a read is
         // ~66 commands, and reading one entry per slot cost a command per event (issue 19).
@@ -232,9 +234,9 @@ export class WebhookWorker {
       if (this.stopping) break;
       if (this.queue.length >= this.lowWater) {
         // Enough to send (finished deliveries start the next ones themselves): sleep until
-        // the queue runs low, or a retry may be due, or the next claim or upkeep.
+        // the queue runs low (due retries are taken then), or the next claim or upkeep.
         const now = this.clock.now();
-        await this.nap(Math.max(1, Math.min(now + this.pollMs, this.nextMaintenance, this.nextClaim, this.nextRetryPoll) - now));
+        await this.nap(Math.max(1, Math.min(now + this.pollMs, this.nextMaintenance, this.nextClaim) - now));
       } else if (got === 0) {
         await this.nap(idle);
         idle = Math.min(idle * 2, this.pollMs);
@@ -312,7 +314,7 @@ export class WebhookWorker {
         this.drained.resolve();
         this.drained = null;
       }
-      if (this.queue.length < this.lowWater || this.nextRetryPoll <= this.clock.now()) this.wake();
+      if (this.queue.length < this.lowWater) this.wake();
     }
   }
 

@@ -93,3 +93,29 @@ t.test('events appended at once, read in one batch: each key in seq order, each 
   }, 5000, 'every key released');
   t.equal(rec.received.filter((r) => r.status === 204).length, total, 'each event delivered exactly once');
 });
+
+t.test('a retry that falls due while a backlog keeps every slot busy goes then, not after the backlog', async (t) => {
+  const server = await testRedis(t);
+  const redis = createRedis({ url: server.url, commandTimeout: 2000 });
+  await redis.connect();
+  t.teardown(() => redis.disconnect());
+  const rec = await startReceiver(t);
+  const keys = new Keys('r' + randomBytes(4).toString('hex'), 2);
+  const config: WebhookConfig = { url: rec.url + '/hook', secret: SECRET, endpoints: [], timeoutMs: 2000, retrySchedule: [1], claimIdleMs: 60_000, concurrency: 2 };
+  const N = 1500;
+  const pipe = redis.pipeline();
+  const add = (account: string, n: number) => {
+    const event = { id: `evt_${account}_${n}`, type: 'recipient.suppressed', timestamp: new Date().toISOString(), data: { account }, seq: 1 };
+    pipe.xadd(keys.outbox(keys.partitionOf(account)), '*', 'event', JSON.stringify(event), 'a', account);
+  };
+  add('flaky', 1);
+  for (let i = 0; i < N; i++) add(`acct${i}`, 1);
+  await pipe.exec();
+  rec.answer = (r, nth) => (r.id === 'evt_flaky_1' && nth === 1 ? 500 : 204);
+  const worker = new WebhookWorker({ redis, keys, config, log: createLogger('silent'), retryUnitMs: 100, pollMs: 50, maintenanceMs: 100 }).start();
+  t.teardown(() => worker.stop());
+  await rec.until((r) => r.delivered().size === N + 1, 30_000);
+  const at = rec.received.findIndex((r) => r.id === 'evt_flaky_1' && r.status === 204);
+  const after = rec.received.slice(at + 1).length;
+  t.ok(after > N / 10, `the retry went out with ${after} of ${N} other events still to come`);
+});
