@@ -208,12 +208,12 @@ export class WebhookWorker {
           this.nextMaintenance = now + this.maintenanceMs;
           await this.maintenance.run(this.queue);
         }
-        if (now >= this.nextClaim) {
+        // Entries left by a gateway gone, and due retries, join the queue whenever new entries
+        // may (a batch per stream or retry set), so a backlog does not hold them back.
+        if (now >= this.nextClaim && this.queue.length < this.lowWater) {
           this.nextClaim = now + Math.max(250, Math.floor(this.deps.config.claimIdleMs / 2));
-          got += await this.reader.claimStale(Math.max(1, this.free()), this.queue);
+          got += await this.reader.claimStale(this.deps.config.concurrency, this.queue);
         }
-        // Due retries join the queue whenever new entries may (a batch per retry set, as for
-        // the streams), so a backlog does not hold them back.
         if (now >= this.nextRetryPoll && this.queue.length < this.lowWater) {
           // Half the shortest retry delay: a retry is late by at most that much.
           this.nextRetryPoll = now + Math.min(this.pollMs, (this.retryUnitMs * (this.deps.config.retrySchedule[0] ?? 1)) / 2);
@@ -234,9 +234,9 @@ export class WebhookWorker {
       if (this.stopping) break;
       if (this.queue.length >= this.lowWater) {
         // Enough to send (finished deliveries start the next ones themselves): sleep until
-        // the queue runs low (due retries are taken then), or the next claim or upkeep.
+        // the queue runs low (due claims and retries are taken then), or the next upkeep.
         const now = this.clock.now();
-        await this.nap(Math.max(1, Math.min(now + this.pollMs, this.nextMaintenance, this.nextClaim) - now));
+        await this.nap(Math.max(1, Math.min(now + this.pollMs, this.nextMaintenance) - now));
       } else if (got === 0) {
         await this.nap(idle);
         idle = Math.min(idle * 2, this.pollMs);
@@ -260,10 +260,6 @@ export class WebhookWorker {
       }
       return false;
     }
-  }
-
-  private free(): number {
-    return this.deps.config.concurrency - this.posting - this.queue.length;
   }
 
   /**
