@@ -1,12 +1,13 @@
 /**
  * Ordered events: one account's events reach an endpoint in the order of their seq, and a
  * later event waits while an earlier one is in retry. A real gateway, a real receiver that
- * fails the first delivery, events made through the admin API; then a worker that reads
- * several events of one account in one batch.
+ * fails the first delivery, events made through the admin API; then workers that read
+ * several events of one account in one batch, that meet a backlog, that take over a head.
  */
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import { createLogger } from '../../src/log.js';
+import { scriptOf } from '../../src/store/call.js';
 import { Keys } from '../../src/store/keys.js';
 import { createRedis } from '../../src/store/redis.js';
 import { WebhookWorker, type WebhookConfig, groupName } from '../../src/webhook/worker.js';
@@ -118,4 +119,30 @@ t.test('a retry that falls due while a backlog keeps every slot busy goes then, 
   const at = rec.received.findIndex((r) => r.id === 'evt_flaky_1' && r.status === 204);
   const after = rec.received.slice(at + 1).length;
   t.ok(after > N / 10, `the retry went out with ${after} of ${N} other events still to come`);
+});
+
+t.test("a gateway that died holding a key's head: another takes the head over and the events behind it follow in order", async (t) => {
+  const server = await testRedis(t);
+  const redis = createRedis({ url: server.url, commandTimeout: 2000 });
+  await redis.connect();
+  t.teardown(() => redis.disconnect());
+  const rec = await startReceiver(t);
+  const keys = new Keys('g' + randomBytes(4).toString('hex'), 1);
+  const config: WebhookConfig = { url: rec.url + '/hook', secret: SECRET, endpoints: [], timeoutMs: 2000, retrySchedule: [1], claimIdleMs: 500, concurrency: 4 };
+  const group = groupName(config.url!);
+  await redis.xgroup('CREATE', keys.outbox(0), group, '0', 'MKSTREAM');
+  for (let seq = 1; seq <= 3; seq++) {
+    const event = { id: `evt_acme_${seq}`, type: 'recipient.suppressed', timestamp: new Date().toISOString(), data: { account: 'acme' }, seq };
+    await redis.xadd(keys.outbox(0), '*', 'event', JSON.stringify(event), 'a', 'acme');
+  }
+  // The other gateway read all three (the first became the head, the others wait behind it) and died.
+  const sends = (await scriptOf(redis, 'readEvents')(keys.outbox(0), keys.outboxOrder(0), group, 'ghost', 10, 'all')) as string[];
+  t.same(sends.filter((_, i) => i % 4 === 3), ['evt_acme_1'], 'the ghost was to send the head only');
+  const started = Date.now();
+  const worker = new WebhookWorker({ redis, keys, config, log: createLogger('silent'), retryUnitMs: 100, pollMs: 50, maintenanceMs: 100 }).start();
+  t.teardown(() => worker.stop());
+  await rec.until((r) => r.delivered().size === 3, 15_000);
+  t.ok(Date.now() - started >= 450, 'the head was taken over after claimIdleMs');
+  t.same(rec.received.map((r) => JSON.parse(r.body).seq), [1, 2, 3], 'each once, in order');
+  await eventually(async () => (await redis.hlen(keys.outboxOrder(0))) === 0, 5000, 'the key released');
 });
