@@ -85,6 +85,8 @@ export class WebhookWorker {
   /** Settles when `running` drops to 0 (stop() waits for it). */
   private drained: { promise: Promise<void>; resolve: () => void } | null = null;
   private pumping = false;
+  /** The last read found no new entry. */
+  private outboxEmpty = false;
   private readonly meters = new Map<Endpoint, Meters>();
   /** Order fields with a delivery in flight here: the next event of the key waits for it. */
   private readonly active = new Set<string>();
@@ -224,7 +226,11 @@ export class WebhookWorker {
         // Read while half of the last read still waits: the POSTs do not wait for the read
         // (a script per stream, milliseconds in all). What waits in the queue is kept ours by
         // the maintenance (touchWaiting).
-        if (this.queue.length < this.lowWater) got += await this.reader.readNew(this.deps.config.concurrency, this.queue);
+        if (this.queue.length < this.lowWater) {
+          const n = await this.reader.readNew(this.deps.config.concurrency, this.queue);
+          this.outboxEmpty = n === 0;
+          got += n;
+        }
       });
       if (!ok) {
         await this.nap(1000);
@@ -310,7 +316,9 @@ export class WebhookWorker {
         this.drained.resolve();
         this.drained = null;
       }
-      if (this.queue.length < this.lowWater) this.wake();
+      // Time to read again, unless the last read found nothing (a new event PUBLISHes a
+      // wake-up): a read is a script per stream.
+      if (this.queue.length < this.lowWater && (!this.outboxEmpty || this.nextRetryPoll <= this.clock.now())) this.wake();
     }
   }
 
