@@ -2,8 +2,8 @@
 --[[
   Takes over outbox entries another consumer (a crashed or stalled gateway) left pending
   longer than the idle time, and admits them as readEvents does (lib/admit.lua): an entry
-  that is its key's head is sent again; one that never was waits behind the head. Entries
-  trimmed while pending cannot be sent: acknowledged.
+  that is its key's head is sent again, one whose key is free becomes the head, any other
+  waits behind the head. Entries trimmed while pending cannot be sent: acknowledged.
   KEYS[1] outbox (stream)   KEYS[2] order (hash, same slot)
   ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] idle time, ms   ARGV[4] cursor
   ARGV[5] at most this many entries

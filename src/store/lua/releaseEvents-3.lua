@@ -1,10 +1,10 @@
 --! argv 6+
 --[[
-  Deliveries finished in one turn of the worker's event loop, for one outbox: let go of
-  each (XACK in the stream, or ZREM from the retry set); for the head of an ordering key,
-  the next parked event of the key becomes the head, due now in the retry set, and with
-  nothing parked the key is free again (lib/release.lua). One script per outbox and turn,
-  not one per event.
+  Deliveries of one outbox that finished within a few ms of each other (the worker batches
+  them): let go of each (XACK in the stream, or ZREM from the retry set); for the head of an
+  ordering key, the next parked event of the key becomes the head, due now in the retry
+  set, and with nothing parked the key is free again (lib/release.lua). One script per
+  outbox and batch, not one per event.
   KEYS[1] outbox (stream)   KEYS[2] retry set (sorted set)   KEYS[3] order (hash)
   ARGV[1] now, ms   then five per event: 'stream' or 'retry', consumer group, entry id or
   retry member, order field ('' : no ordering key), event id
