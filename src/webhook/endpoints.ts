@@ -1,6 +1,6 @@
 /**
  * What the webhook worker's parts share: the endpoints and outbox sources it serves, what
- * the outbox, retry set and dead-letter streams hold, and reading an event's id and type.
+ * the outbox, retry set and dead-letter streams hold, and reading an event's id.
  */
 import { createHash, type KeyObject, createSecretKey } from 'node:crypto';
 import type { Config } from '../config/schema.js';
@@ -59,7 +59,11 @@ export interface DeadLetter {
 }
 
 export type Job =
-  | { kind: 'stream'; src: Source; ep: Endpoint; id: string; raw: string; heldAt: number; order: string | null }
+  /**
+   * An outbox entry, admitted when it was read (lib/admit.lua): with an ordering key it is
+   * its key's head. eventId null: unreadable, it can only be a dead letter.
+   */
+  | { kind: 'stream'; src: Source; ep: Endpoint; id: string; raw: string; eventId: string | null; heldAt: number; order: string | null }
   | { kind: 'retry'; src: Source; ep: Endpoint | null; member: string; m: RetryMember; order: string | null; heldAt: number };
 
 const DEFAULT_ENDPOINT = 'default';
@@ -131,10 +135,10 @@ export function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function parseEvent(raw: string): { id?: unknown; type?: unknown } | null {
+function parseEvent(raw: string): { id?: unknown } | null {
   try {
     const v = JSON.parse(raw) as unknown;
-    return v && typeof v === 'object' ? (v as { id?: unknown; type?: unknown }) : null;
+    return v && typeof v === 'object' ? (v as { id?: unknown }) : null;
   } catch {
     return null;
   }
@@ -143,9 +147,4 @@ function parseEvent(raw: string): { id?: unknown; type?: unknown } | null {
 export function idOf(raw: string): string | null {
   const e = parseEvent(raw);
   return e && typeof e.id === 'string' && e.id ? e.id : null;
-}
-
-export function typeOf(raw: string): string | null {
-  const e = parseEvent(raw);
-  return e && typeof e.type === 'string' ? e.type : null;
 }

@@ -10,6 +10,7 @@
  * with no endpoint does not carry it (~6 MB).
  */
 import type { Agent } from 'undici';
+import type { WebhookHeaders } from './sign.js';
 
 export type PostOutcome =
   | { result: 'delivered'; status: number }
@@ -17,7 +18,7 @@ export type PostOutcome =
   | { result: 'timeout'; error: string };
 
 export interface Poster {
-  post(url: URL, headers: Record<string, string>, body: string, timeoutMs: number): Promise<PostOutcome>;
+  post(url: URL, headers: WebhookHeaders, body: string, timeoutMs: number): Promise<PostOutcome>;
   close(): void;
 }
 

@@ -1,19 +1,19 @@
 /**
- * The worker's input: new outbox entries (XREADGROUP), entries another gateway left pending
- * too long (XAUTOCLAIM), and retries that are due (claimRetries, leased). Each becomes a Job
- * for the worker's queue. Every stream is read on its own (one slot per command).
+ * The worker's input: new outbox entries (readEvents), entries another gateway left pending
+ * too long (claimEvents), both admitted by the script that reads them (lib/admit.lua), and
+ * retries that are due (claimRetries, leased). Each becomes a Job for the worker's queue.
+ * Every stream is read on its own (one slot per command).
  */
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { RedisClient } from '../store/redis.js';
 import { scriptOf } from '../store/call.js';
-import { type Endpoint, type Job, type RetryMember, type Source, type WebhookConfig, typeOf } from './endpoints.js';
-
-type Entries = Array<[string, string[] | null]>;
+import { type Endpoint, type Job, type RetryMember, type Source, type WebhookConfig } from './endpoints.js';
 
 export class OutboxReader {
   private readonly cursors = new Map<string, string>();
   private readonly byGroup = new Map<string, Endpoint>();
+  private readonly types = new Map<Endpoint, string[]>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -40,39 +40,37 @@ export class OutboxReader {
     );
   }
 
-  /** Up to `n` new entries of every stream and endpoint. */
+  /**
+   * Up to `n` new entries of every stream and endpoint, admitted in the same script
+   * (readEvents): those with an ordering key are their key's head or parked behind it.
+   */
   async readNew(n: number, into: Job[]): Promise<number> {
+    const read = scriptOf(this.redis, 'readEvents');
     const replies = await Promise.all(
-      this.sources.flatMap((src) =>
-        this.endpoints.map(async (ep) => {
-          const r = (await this.redis.xreadgroup('GROUP', ep.group, this.consumer, 'COUNT', n, 'STREAMS', src.stream, '>')) as Array<[string, Entries]> | null;
-          return { src, ep, entries: r?.[0]?.[1] ?? [] };
-        }),
-      ),
+      this.sources.flatMap((src) => this.endpoints.map(async (ep) => ({ src, ep, sends: (await read(src.stream, src.order, ep.group, this.consumer, n, ...this.typesOf(ep))) as string[] }))),
     );
     let got = 0;
-    for (const { src, ep, entries } of replies) got += await this.accept(src, ep, entries, into);
+    for (const { src, ep, sends } of replies) got += this.accept(src, ep, sends, into);
     return got;
   }
 
-  /** Entries a crashed or stalled gateway left pending longer than claimIdleMs. */
+  /** Entries a crashed or stalled gateway left pending longer than claimIdleMs, admitted as new ones are. */
   async claimStale(n: number, into: Job[]): Promise<number> {
+    const claim = scriptOf(this.redis, 'claimEvents');
     const replies = await Promise.all(
       this.sources.flatMap((src) =>
         this.endpoints.map(async (ep) => {
           const key = `${src.stream}\n${ep.group}`;
-          const r = (await this.redis.xautoclaim(src.stream, ep.group, this.consumer, this.config.claimIdleMs, this.cursors.get(key) ?? '0-0', 'COUNT', n)) as [string, Entries, string[]?];
-          this.cursors.set(key, r[0]);
-          // Entries trimmed while pending (not by us: we keep pending ones) cannot be sent.
-          if (r[2]?.length) await this.redis.xack(src.stream, ep.group, ...r[2]);
-          return { src, ep, entries: r[1] };
+          const [cursor, taken, sends] = (await claim(src.stream, src.order, ep.group, this.consumer, this.config.claimIdleMs, this.cursors.get(key) ?? '0-0', n, ...this.typesOf(ep))) as [string, number, string[]];
+          this.cursors.set(key, cursor);
+          return { src, ep, taken, sends };
         }),
       ),
     );
     let got = 0;
-    for (const { src, ep, entries } of replies) {
-      if (entries.length) this.log.info({ code: 'WEBHOOK_CLAIMED', endpoint: ep.name, count: entries.length }, 'took over pending webhook deliveries');
-      got += await this.accept(src, ep, entries, into);
+    for (const { src, ep, taken, sends } of replies) {
+      if (taken) this.log.info({ code: 'WEBHOOK_CLAIMED', endpoint: ep.name, count: taken }, 'took over pending webhook deliveries');
+      got += this.accept(src, ep, sends, into);
     }
     return got;
   }
@@ -100,32 +98,19 @@ export class OutboxReader {
     return got;
   }
 
-  private async accept(src: Source, ep: Endpoint, entries: Entries, into: Job[]): Promise<number> {
-    const skip: string[] = [];
-    let got = 0;
+  /** The types an endpoint wants, as the scripts take them: 'all', or 'only' and the types. */
+  private typesOf(ep: Endpoint): string[] {
+    let t = this.types.get(ep);
+    if (!t) this.types.set(ep, (t = ep.types ? ['only', ...ep.types] : ['all']));
+    return t;
+  }
+
+  /** Queues the entries a script handed out: id, event, order field, event id, for each. */
+  private accept(src: Source, ep: Endpoint, sends: string[], into: Job[]): number {
     const now = this.clock.now();
-    for (const [id, fields] of entries) {
-      const at = fields ? fields.indexOf('event') : -1;
-      const raw = at >= 0 ? fields![at + 1] : undefined;
-      if (raw === undefined) {
-        skip.push(id);
-        continue;
-      }
-      if (ep.types) {
-        const type = typeOf(raw);
-        if (type !== null && !ep.types.has(type)) {
-          skip.push(id);
-          continue;
-        }
-      }
-      // The ordering key travels beside the event (entries written before it did have none).
-      const a = fields!.indexOf('a');
-      const key = a >= 0 && a % 2 === 0 ? fields![a + 1] : null;
-      into.push({ kind: 'stream', src, ep, id, raw, heldAt: now, order: key ? `${ep.group}|${key}` : null });
-      got++;
+    for (let i = 0; i < sends.length; i += 4) {
+      into.push({ kind: 'stream', src, ep, id: sends[i], raw: sends[i + 1], order: sends[i + 2] || null, eventId: sends[i + 3] || null, heldAt: now });
     }
-    // Types this endpoint does not want, and entries with no event: nothing to send.
-    if (skip.length) await this.redis.xack(src.stream, ep.group, ...skip);
-    return got;
+    return sends.length / 4;
   }
 }

@@ -7,8 +7,9 @@
  * the acknowledgement, or a stalled one was overtaken) carries the same webhook-id and body.
  * In order per ordering key (the account; a case for case.* events) and endpoint: one
  * key's events go one at a time, and a later event waits while an earlier one is in retry
- * (admitEvent / releaseEvent keep the head and the waiting events in the partition's order
- * hash). Different keys are delivered concurrently.
+ * (the scripts that read the outbox admit each entry, releaseEvents lets go of it; the head
+ * and the waiting events are kept in the partition's order hash). Different keys are
+ * delivered concurrently.
  *
  * Every key one command touches lies in one slot, and every stream is read on its own, so
  * the worker runs unchanged on Redis Cluster. That rules out one blocking XREADGROUP over
@@ -18,12 +19,12 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Cluster } from 'ioredis';
+import type client from 'prom-client';
 import { type Clock, systemClock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Keys } from '../store/keys.js';
-import { scriptOf } from '../store/call.js';
 import type { RedisClient } from '../store/redis.js';
-import { type Endpoint, type Job, type RetryMember, type Source, type WebhookConfig, endpointsOf, errText, idMs, idOf, sourcesOf } from './endpoints.js';
+import { type Endpoint, type Job, type Source, type WebhookConfig, endpointsOf, errText, idOf, sourcesOf } from './endpoints.js';
 import { Maintenance } from './maintenance.js';
 import { webhookDeliveries, webhookDeliverySeconds } from './metrics.js';
 import { createPoster, type PostOutcome, type Poster } from './post.js';
@@ -52,6 +53,10 @@ export interface WorkerDeps {
   poster?: Poster;
 }
 
+interface Meters extends Partial<Record<PostOutcome['result'], client.Counter.Internal>> {
+  seconds: client.Histogram.Internal<'endpoint'>;
+}
+
 /**
  * The loop: takes jobs from the reader (reader.ts) into a queue, runs up to `concurrency`
  * deliveries (post.ts, sign.ts) and hands each outcome to retries.ts; maintenance.ts
@@ -71,7 +76,18 @@ export class WebhookWorker {
   private readonly retries: Retries;
   private readonly maintenance: Maintenance;
   private readonly queue: Job[] = [];
-  private readonly inFlight = new Set<Promise<void>>();
+  /** The next read starts when the queue holds fewer jobs: half a full read (a batch per stream). */
+  private readonly lowWater: number;
+  /** POSTs waiting for their answer: at most `concurrency`. */
+  private posting = 0;
+  /** Deliveries not yet recorded (their POST may be answered already): stop() waits for them. */
+  private running = 0;
+  /** Settles when `running` drops to 0 (stop() waits for it). */
+  private drained: { promise: Promise<void>; resolve: () => void } | null = null;
+  private pumping = false;
+  /** The last read found no new entry. */
+  private outboxEmpty = false;
+  private readonly meters = new Map<Endpoint, Meters>();
   /** Order fields with a delivery in flight here: the next event of the key waits for it. */
   private readonly active = new Set<string>();
   private subscriber: RedisClient | null = null;
@@ -96,6 +112,7 @@ export class WebhookWorker {
     this.poster = deps.poster ?? createPoster(deps.config.concurrency);
     this.reader = new OutboxReader(deps.redis, this.consumer, this.sources, this.endpoints, deps.config, this.clock, deps.log);
     this.retries = new Retries(deps.redis, deps.config, this.clock, deps.log, this.retryUnitMs);
+    this.lowWater = Math.max(1, Math.floor((this.sources.length * this.endpoints.length * deps.config.concurrency) / 2));
     this.maintenance = new Maintenance(deps.redis, this.consumer, this.sources, this.endpoints, deps.config, this.clock);
   }
 
@@ -118,7 +135,14 @@ export class WebhookWorker {
     this.wake();
     this.subscriber?.disconnect();
     await this.loop;
-    await Promise.allSettled([...this.inFlight]);
+    if (this.running > 0) {
+      if (!this.drained) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((r) => (resolve = r));
+        this.drained = { promise, resolve };
+      }
+      await this.drained.promise;
+    }
     const leased = this.queue.filter((j): j is Extract<Job, { kind: 'retry' }> => j.kind === 'retry');
     this.queue.length = 0;
     const now = this.clock.now();
@@ -186,19 +210,27 @@ export class WebhookWorker {
           this.nextMaintenance = now + this.maintenanceMs;
           await this.maintenance.run(this.queue);
         }
-        if (now >= this.nextClaim) {
+        // Entries left by a gateway gone, and due retries, join the queue whenever new entries
+        // may (a batch per stream or retry set), so a backlog does not hold them back.
+        if (now >= this.nextClaim && this.queue.length < this.lowWater) {
           this.nextClaim = now + Math.max(250, Math.floor(this.deps.config.claimIdleMs / 2));
-          got += await this.reader.claimStale(Math.max(1, this.free()), this.queue);
+          got += await this.reader.claimStale(this.deps.config.concurrency, this.queue);
         }
-        if (now >= this.nextRetryPoll) {
+        if (now >= this.nextRetryPoll && this.queue.length < this.lowWater) {
           // Half the shortest retry delay: a retry is late by at most that much.
           this.nextRetryPoll = now + Math.min(this.pollMs, (this.retryUnitMs * (this.deps.config.retrySchedule[0] ?? 1)) / 2);
-          if (this.free() > 0) got += await this.reader.takeRetries(this.free(), this.queue);
+          got += await this.reader.takeRetries(this.deps.config.concurrency, this.queue);
         }
         // A full batch from each stream, not just the free slots: with ~66 streams a read is
         // ~66 commands, and reading one entry per slot cost a command per event (issue 19).
-        // What waits in the queue is kept ours by the maintenance (touchWaiting).
-        if (this.free() > 0) got += await this.reader.readNew(this.deps.config.concurrency, this.queue);
+        // Read while half of the last read still waits: the POSTs do not wait for the read
+        // (a script per stream, milliseconds in all). What waits in the queue is kept ours by
+        // the maintenance (touchWaiting).
+        if (this.queue.length < this.lowWater) {
+          const n = await this.reader.readNew(this.deps.config.concurrency, this.queue);
+          this.outboxEmpty = n === 0;
+          got += n;
+        }
       });
       if (!ok) {
         await this.nap(1000);
@@ -206,8 +238,11 @@ export class WebhookWorker {
       }
       this.pump();
       if (this.stopping) break;
-      if (this.inFlight.size >= this.deps.config.concurrency) {
-        await this.nap(this.pollMs);
+      if (this.queue.length >= this.lowWater) {
+        // Enough to send (finished deliveries start the next ones themselves): sleep until
+        // the queue runs low (due claims and retries are taken then), or the next upkeep.
+        const now = this.clock.now();
+        await this.nap(Math.max(1, Math.min(now + this.pollMs, this.nextMaintenance) - now));
       } else if (got === 0) {
         await this.nap(idle);
         idle = Math.min(idle * 2, this.pollMs);
@@ -233,46 +268,70 @@ export class WebhookWorker {
     }
   }
 
-  private free(): number {
-    return this.deps.config.concurrency - this.inFlight.size - this.queue.length;
-  }
-
-  /** Starts queued jobs, oldest first, skipping those whose ordering key has one in flight. */
+  /**
+   * Starts queued jobs, oldest first, skipping those whose ordering key has one in flight.
+   * A slot is free again once its POST is answered: recording the outcome (a script in the
+   * outbox's slot, shared with the others of its turn) holds the ordering key, not the slot,
+   * so the POSTs keep `concurrency` connections busy as a bare loop would.
+   */
   private pump(): void {
-    for (let i = 0; !this.stopping && i < this.queue.length && this.inFlight.size < this.deps.config.concurrency; ) {
+    if (this.pumping) return;
+    this.pumping = true;
+    for (let i = 0; !this.stopping && i < this.queue.length && this.posting < this.deps.config.concurrency; ) {
       const job = this.queue[i];
       if (job.order && this.active.has(job.order)) {
         i++;
         continue;
       }
-      this.queue.splice(i, 1);
-      const order = job.order;
-      if (order) this.active.add(order);
-      const p: Promise<void> = this.handle(job)
-        .catch((err) => this.deps.log.warn({ code: 'WEBHOOK_REDIS_ERROR', err: errText(err) }, 'webhook outcome not recorded; it will be sent again'))
-        .finally(() => {
-          if (order) this.active.delete(order);
-          this.inFlight.delete(p);
-          this.wake();
-        });
-      this.inFlight.add(p);
+      // shift() takes the head in constant time; splice() moves the whole queue (hundreds).
+      if (i === 0) this.queue.shift();
+      else this.queue.splice(i, 1);
+      if (job.order) this.active.add(job.order);
+      this.posting++;
+      this.running++;
+      void this.deliver(job);
+    }
+    this.pumping = false;
+  }
+
+  /** One job, from its POST to its recorded outcome. */
+  private async deliver(job: Job): Promise<void> {
+    const order = job.order;
+    let answered = false;
+    const slotFree = () => {
+      if (answered) return;
+      answered = true;
+      this.posting--;
+      this.pump();
+    };
+    try {
+      await this.handle(job, slotFree);
+    } catch (err) {
+      this.deps.log.warn({ code: 'WEBHOOK_REDIS_ERROR', err: errText(err) }, 'webhook outcome not recorded; it will be sent again');
+    } finally {
+      if (order) this.active.delete(order);
+      slotFree();
+      if (order) this.pump();
+      if (--this.running === 0 && this.drained) {
+        this.drained.resolve();
+        this.drained = null;
+      }
+      // Time to read again, unless the last read found nothing (a new event PUBLISHes a
+      // wake-up): a read is a script per stream.
+      if (this.queue.length < this.lowWater && (!this.outboxEmpty || this.nextRetryPoll <= this.clock.now())) this.wake();
     }
   }
 
-  private async handle(job: Job): Promise<void> {
+  /** One delivery attempt and its outcome; `answered` is called once the POST has its answer. */
+  private async handle(job: Job, answered: () => void): Promise<void> {
     const raw = job.kind === 'stream' ? job.raw : job.m.e;
     const attempt = job.kind === 'stream' ? 1 : job.m.a;
-    const eventId = idOf(raw);
+    // A stream entry was admitted when it was read (lib/admit.lua): its event id came with it.
+    const eventId = job.kind === 'stream' ? job.eventId : idOf(raw);
     if (!job.ep) return this.dead(job, attempt, 'endpoint no longer configured', 'unknown');
     if (!eventId) return this.dead(job, attempt, 'malformed event', job.ep.name);
-    if (job.kind === 'stream' && job.order) {
-      // Not the key's head: parked behind it (or another gateway has it).
-      const next: RetryMember = { g: job.ep.group, a: 1, e: raw, t: idMs(job.id), k: job.order };
-      const admitted = await scriptOf(this.redis, 'admitEvent')(job.src.stream, job.src.order, job.ep.group, job.id, job.order, eventId, JSON.stringify(next));
-      if (admitted !== 1) return;
-    }
     const outcome = await this.send(job.ep, eventId, raw);
-    webhookDeliveries.inc({ endpoint: job.ep.name, result: outcome.result });
+    answered();
     if (outcome.result === 'delivered') {
       if (await this.retries.release(job, eventId)) this.nextRetryPoll = 0;
       return;
@@ -291,10 +350,19 @@ export class WebhookWorker {
 
   private async send(ep: Endpoint, eventId: string, body: string): Promise<PostOutcome> {
     const headers = signedHeaders(ep.keys, eventId, Math.floor(this.clock.now() / 1000), body);
-    const end = webhookDeliverySeconds.startTimer({ endpoint: ep.name });
-    const outcome = await this.poster.post(ep.url, { ...headers }, body, this.deps.config.timeoutMs);
-    end();
+    const m = this.metersOf(ep);
+    const t0 = performance.now();
+    const outcome = await this.poster.post(ep.url, headers, body, this.deps.config.timeoutMs);
+    m.seconds.observe((performance.now() - t0) / 1000);
+    (m[outcome.result] ??= webhookDeliveries.labels(ep.name, outcome.result)).inc();
     return outcome;
+  }
+
+  /** An endpoint's metric children, looked up once: labels() validates its arguments at every call. */
+  private metersOf(ep: Endpoint): Meters {
+    let m = this.meters.get(ep);
+    if (!m) this.meters.set(ep, (m = { seconds: webhookDeliverySeconds.labels(ep.name) }));
+    return m;
   }
 
 }
