@@ -129,7 +129,7 @@ export class WebhookWorker {
     return this;
   }
 
-  /** Takes nothing new, waits for the deliveries in flight, hands back leased retries. */
+  /** Takes nothing new, waits for the deliveries in flight, hands back leased retries and read entries. */
   async stop(): Promise<void> {
     this.stopping = true;
     this.wake();
@@ -144,10 +144,28 @@ export class WebhookWorker {
       await this.drained.promise;
     }
     const leased = this.queue.filter((j): j is Extract<Job, { kind: 'retry' }> => j.kind === 'retry');
+    const read = this.queue.filter((j): j is Extract<Job, { kind: 'stream' }> => j.kind === 'stream');
     this.queue.length = 0;
     const now = this.clock.now();
-    await Promise.allSettled(leased.map((j) => this.redis.zadd(j.src.retry, 'XX', now, j.member)));
+    await Promise.allSettled([...leased.map((j) => this.redis.zadd(j.src.retry, 'XX', now, j.member)), ...this.handBack(read)]);
     if (this.ownPoster) this.poster.close();
+  }
+
+  /**
+   * Entries read but not sent are pending here, admitted as their keys' heads: their idle
+   * time is set to claimIdleMs (XCLAIM … IDLE), so another gateway's XAUTOCLAIM takes them at
+   * its next pass rather than claimIdleMs after this stop, and the accounts' later events,
+   * which wait behind them, go on then too.
+   */
+  private handBack(jobs: Array<Extract<Job, { kind: 'stream' }>>): Array<Promise<unknown>> {
+    const byStream = new Map<string, Array<Extract<Job, { kind: 'stream' }>>>();
+    for (const j of jobs) {
+      const k = `${j.src.stream}\n${j.ep.group}`;
+      byStream.set(k, [...(byStream.get(k) ?? []), j]);
+    }
+    return [...byStream.values()].map((js) =>
+      this.redis.call('XCLAIM', js[0].src.stream, js[0].ep.group, this.consumer, '0', ...js.map((j) => j.id), 'IDLE', String(this.deps.config.claimIdleMs), 'JUSTID'),
+    );
   }
 
   /**

@@ -146,3 +146,32 @@ t.test("a gateway that died holding a key's head: another takes the head over an
   t.same(rec.received.map((r) => JSON.parse(r.body).seq), [1, 2, 3], 'each once, in order');
   await eventually(async () => (await redis.hlen(keys.outboxOrder(0))) === 0, 5000, 'the key released');
 });
+
+t.test('a gateway that stops hands back the entries it read and did not send: another sends them at once, not after claimIdleMs', async (t) => {
+  const server = await testRedis(t);
+  const redis = createRedis({ url: server.url, commandTimeout: 2000 });
+  await redis.connect();
+  t.teardown(() => redis.disconnect());
+  const rec = await startReceiver(t);
+  // Each POST takes 300 ms: the first gateway is still sending the first event when it stops.
+  rec.answer = () => new Promise((r) => setTimeout(() => r(204), 300));
+  const keys = new Keys('s' + randomBytes(4).toString('hex'), 1);
+  const config: WebhookConfig = { url: rec.url + '/hook', secret: SECRET, endpoints: [], timeoutMs: 2000, retrySchedule: [1], claimIdleMs: 20_000, concurrency: 1 };
+  const accounts = ['acme', 'beta', 'gamma', 'delta'];
+  for (const [seq, account] of accounts.entries()) {
+    const event = { id: `evt_${account}_1`, type: 'recipient.suppressed', timestamp: new Date().toISOString(), data: { account }, seq: seq + 1 };
+    await redis.xadd(keys.outbox(0), '*', 'event', JSON.stringify(event), 'a', account);
+  }
+  const opts = { redis, keys, config, log: createLogger('silent'), retryUnitMs: 100, pollMs: 50, maintenanceMs: 100 };
+  const first = new WebhookWorker({ ...opts, consumer: 'first' }).start();
+  await rec.until((r) => r.received.length >= 1, 5000);
+  await first.stop();
+  t.equal(rec.delivered().size, 1, 'the first gateway sent one event and stopped');
+  const stopped = Date.now();
+  const second = new WebhookWorker({ ...opts, consumer: 'second' }).start();
+  t.teardown(() => second.stop());
+  await rec.until((r) => r.delivered().size === accounts.length, 15_000);
+  t.ok(Date.now() - stopped < 5000, `the rest went within seconds of the stop (${Date.now() - stopped} ms), not after claimIdleMs (20 s)`);
+  t.equal(rec.received.length, accounts.length, 'each event once');
+  await eventually(async () => (await redis.hlen(keys.outboxOrder(0))) === 0, 5000, 'every key released');
+});
