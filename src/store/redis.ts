@@ -1,7 +1,8 @@
 /**
- * Redis connection and script loading. Scripts are read once from src/store/lua and
- * registered under versioned names, so a new gateway version never runs an old script
- * cached under the same name (BullMQ does the same). Code shared by
+ * Redis connection and script loading. Scripts are read once from src/store/lua and called
+ * by the SHA1 of their text, so gateways of two versions sharing a Redis never run each
+ * other's scripts; the `ag2` prefix keeps their names on the client clear of ioredis's own
+ * methods. Code shared by
  * several scripts lives in src/store/lua/lib and is pasted in where a script says
  * `--- @include "<name>"` (BullMQ's convention too): Redis runs one self-contained text.
  */

@@ -66,6 +66,21 @@ export type Job =
   | { kind: 'stream'; src: Source; ep: Endpoint; id: string; raw: string; eventId: string | null; heldAt: number; order: string | null }
   | { kind: 'retry'; src: Source; ep: Endpoint | null; member: string; m: RetryMember; order: string | null; heldAt: number };
 
+/** An outbox entry held in a worker's queue. */
+export type StreamJob = Extract<Job, { kind: 'stream' }>;
+
+/** Stream entries grouped by stream and consumer group: what one XCLAIM can take. */
+export function byStream(jobs: readonly StreamJob[]): StreamJob[][] {
+  const groups = new Map<string, StreamJob[]>();
+  for (const j of jobs) {
+    const k = `${j.src.stream}\n${j.ep.group}`;
+    const g = groups.get(k);
+    if (g) g.push(j);
+    else groups.set(k, [j]);
+  }
+  return [...groups.values()];
+}
+
 const DEFAULT_ENDPOINT = 'default';
 /** Events kept (about) per outbox while no endpoint is configured. */
 export const UNSENT_KEPT = 10_000;

@@ -6,7 +6,7 @@
 import type { Clock } from '../clock.js';
 import { scriptOf } from '../store/call.js';
 import type { RedisClient } from '../store/redis.js';
-import { type Endpoint, type Job, type RetryMember, type Source, UNSENT_KEPT, type WebhookConfig } from './endpoints.js';
+import { type Endpoint, type Job, type RetryMember, type Source, type StreamJob, UNSENT_KEPT, byStream, type WebhookConfig } from './endpoints.js';
 import { outboxDepth, outboxOldestAge } from './metrics.js';
 
 export class Maintenance {
@@ -74,13 +74,8 @@ export class Maintenance {
       if ((await this.redis.zadd(j.src.retry, 'XX', 'CH', now + this.config.claimIdleMs, j.member)) === 1) j.heldAt = now;
       else lost.add(j);
     }
-    const stale = queue.filter((j): j is Extract<Job, { kind: 'stream' }> => j.kind === 'stream' && now - j.heldAt >= minIdle);
-    const byKey = new Map<string, Array<Extract<Job, { kind: 'stream' }>>>();
-    for (const j of stale) {
-      const k = `${j.src.stream}\n${j.ep.group}`;
-      byKey.set(k, [...(byKey.get(k) ?? []), j]);
-    }
-    for (const jobs of byKey.values()) {
+    const stale = queue.filter((j): j is StreamJob => j.kind === 'stream' && now - j.heldAt >= minIdle);
+    for (const jobs of byStream(stale)) {
       const { src, ep } = jobs[0];
       const kept = new Set((await this.redis.call('XCLAIM', src.stream, ep.group, this.consumer, String(minIdle), ...jobs.map((j) => j.id), 'JUSTID')) as string[]);
       for (const j of jobs) {

@@ -24,7 +24,7 @@ import { type Clock, systemClock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Keys } from '../store/keys.js';
 import type { RedisClient } from '../store/redis.js';
-import { type Endpoint, type Job, type Source, type WebhookConfig, endpointsOf, errText, idOf, sourcesOf } from './endpoints.js';
+import { type Endpoint, type Job, type Source, type StreamJob, type WebhookConfig, byStream, endpointsOf, errText, idOf, sourcesOf } from './endpoints.js';
 import { Maintenance } from './maintenance.js';
 import { webhookDeliveries, webhookDeliverySeconds } from './metrics.js';
 import { createPoster, type PostOutcome, type Poster } from './post.js';
@@ -144,7 +144,7 @@ export class WebhookWorker {
       await this.drained.promise;
     }
     const leased = this.queue.filter((j): j is Extract<Job, { kind: 'retry' }> => j.kind === 'retry');
-    const read = this.queue.filter((j): j is Extract<Job, { kind: 'stream' }> => j.kind === 'stream');
+    const read = this.queue.filter((j): j is StreamJob => j.kind === 'stream');
     this.queue.length = 0;
     const now = this.clock.now();
     await Promise.allSettled([...leased.map((j) => this.redis.zadd(j.src.retry, 'XX', now, j.member)), ...this.handBack(read)]);
@@ -157,13 +157,8 @@ export class WebhookWorker {
    * its next pass rather than claimIdleMs after this stop, and the accounts' later events,
    * which wait behind them, go on then too.
    */
-  private handBack(jobs: Array<Extract<Job, { kind: 'stream' }>>): Array<Promise<unknown>> {
-    const byStream = new Map<string, Array<Extract<Job, { kind: 'stream' }>>>();
-    for (const j of jobs) {
-      const k = `${j.src.stream}\n${j.ep.group}`;
-      byStream.set(k, [...(byStream.get(k) ?? []), j]);
-    }
-    return [...byStream.values()].map((js) =>
+  private handBack(jobs: StreamJob[]): Array<Promise<unknown>> {
+    return byStream(jobs).map((js) =>
       this.redis.call('XCLAIM', js[0].src.stream, js[0].ep.group, this.consumer, '0', ...js.map((j) => j.id), 'IDLE', String(this.deps.config.claimIdleMs), 'JUSTID'),
     );
   }
