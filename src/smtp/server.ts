@@ -28,7 +28,7 @@ interface SessionState {
  * aborts an AbortController on every completion, and the DOMException that builds was a
  * measurable share of the per-message cost.
  */
-function collect(stream: SMTPServerDataStream, keep: number): Promise<{ raw: Buffer; size: number }> {
+function collect(stream: SMTPServerDataStream, keep: number, read: (bytes: number) => void): Promise<{ raw: Buffer; size: number }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let kept = 0;
@@ -40,6 +40,7 @@ function collect(stream: SMTPServerDataStream, keep: number): Promise<{ raw: Buf
         kept += part.length;
       }
       size += chunk.length;
+      read(chunk.length);
     });
     finished(stream, (err) => {
       if (err) return reject(err);
@@ -49,6 +50,29 @@ function collect(stream: SMTPServerDataStream, keep: number): Promise<{ raw: Buf
       resolve({ raw, size });
     });
   });
+}
+
+/**
+ * Bytes of DATA read between two full garbage collections, when node runs with --expose-gc
+ * (bin/gateway starts it so). A socket chunk is memory outside V8's heap, freed only when
+ * the Buffer object that holds it is collected; and V8 starts a collection for such memory
+ * only once 64 MB more of it is held than after the last one. A burst of large messages
+ * held 40–80 MB of chunks already read and dropped (docs/benchmarks.md, "Memory"). One
+ * collection of this heap holds the loop ~20 ms (`--trace-gc`); reading 32 MB takes ~150.
+ * Small reports never get here before V8 collects on its own.
+ */
+export const RECLAIM_BYTES = 32 << 20;
+
+/** Counts bytes read and calls `gc` each time `every` more have been read; nothing without a gc. */
+export function reclaimer(every: number, gc: (() => void) | undefined): (bytes: number) => void {
+  if (!gc) return () => {};
+  let read = 0;
+  return (bytes) => {
+    read += bytes;
+    if (read < every) return;
+    read = 0;
+    gc();
+  };
 }
 
 /** A DATA stream that brings no bytes for this long (ms) gives back its slot (dataConcurrency). */
@@ -134,6 +158,7 @@ export function createSmtpServer(cfg: Config['smtp'], ingest: Ingest, log: Logge
   // bytes held back by TCP (smtp-server stops reading a socket whose DATA stream is not
   // read), so a burst of large messages costs dataConcurrency × keepBytes, not all of them.
   const dataSlot = slots(cfg.dataConcurrency);
+  const read = reclaimer(RECLAIM_BYTES, (globalThis as { gc?: () => void }).gc);
   // Open connections per client /24 or /64 (released in onClose).
   const openByGroup = new Map<string, number>();
   // The message count per client IP in the current minute, as Redis last answered; the
@@ -273,7 +298,7 @@ export function createSmtpServer(cfg: Config['smtp'], ingest: Ingest, log: Logge
             trickling.refresh();
           });
           finished(stream, () => clearTimeout(trickling));
-          return collect(stream, Math.min(cfg.maxSize, cfg.keepBytes));
+          return collect(stream, Math.min(cfg.maxSize, cfg.keepBytes), read);
         })
         .then(async ({ raw, size }) => {
           messageSize.observe(size);

@@ -11,9 +11,12 @@ export interface ChildGateway {
 }
 
 export const MAIN = new URL('../../dist/main.js', import.meta.url).pathname;
+/** bin/gateway: dist/main.js with the node options and environment the gateway runs with. */
+export const BIN = new URL('../../bin/gateway', import.meta.url).pathname;
 
-export async function startChild(env: NodeJS.ProcessEnv, cwd?: string): Promise<ChildGateway> {
-  const proc = spawn(process.execPath, [MAIN], {
+/** Starts dist/main.js under this node; `{ bin: true }` starts it through bin/gateway instead. */
+export async function startChild(env: NodeJS.ProcessEnv, cwd?: string, o: { bin?: boolean } = {}): Promise<ChildGateway> {
+  const proc = spawn(o.bin ? 'sh' : process.execPath, [o.bin ? BIN : MAIN], {
     cwd,
     env: {
       PATH: process.env.PATH,
