@@ -11,36 +11,55 @@ import type { RedisClient } from '../store/redis.js';
 import { DEAD_LETTERS_KEPT, type DeadLetter, type Endpoint, type Job, type RetryMember, type Source, type WebhookConfig, idMs, idOf } from './endpoints.js';
 import { webhookDeadLetters, webhookDeliveries } from './metrics.js';
 
-/** How long a finished delivery waits for others to share its command (ms). */
-const BATCH_MS = 2;
+/**
+ * How long a finished delivery may wait for others to share its command (ms), while other
+ * POSTs are in flight; with none in flight it goes at the end of the turn. At the
+ * benchmark's pace (~8,000 events/s over 64 outboxes) 2 ms gathered one delivery per
+ * outbox, so nearly every event still cost a script call (a Command, its write, its reply,
+ * its timer); 30 ms gather ~4, and the worker's CPU per event went from 154–164 µs to
+ * 133–137 (`node scripts/bench-webhooks.mjs`, docs/benchmarks.md). The wait holds only
+ * the event's ordering key: the next event of that account goes up to this much later,
+ * and only while the worker is busy with others.
+ */
+export const BATCH_MS = 30;
 
 /**
- * Work that finished within BATCH_MS of each other, gathered per key and sent as one
- * command (issue 19: a command per event was a round trip and a script run per delivery;
- * one per turn of the event loop still took a write to Redis per ~8 events, twice what
- * 2 ms take at the benchmark's pace). The wait holds an ordering key, never a delivery
- * slot. `send` gets a key's items and answers one result per item; each caller's promise
- * settles with its own.
+ * Work that finished close together, gathered per key and sent as one command (issue 19).
+ * `busy` says whether more is on its way (POSTs in flight): then a batch waits up to
+ * BATCH_MS for it; otherwise it goes at the end of the turn, so a lone delivery — an
+ * account's burst of events, sent one after the other — is not held. `send` gets a key's
+ * items and answers one result per item; each caller's promise settles with its own.
  */
 class Batch<T, R> {
   private readonly pending = new Map<string, { items: T[]; settle: Array<[(r: R) => void, (err: unknown) => void]> }>();
-  private scheduled = false;
+  private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
 
-  constructor(private readonly send: (items: T[]) => Promise<R[]>) {}
+  constructor(
+    private readonly send: (items: T[]) => Promise<R[]>,
+    private readonly busy: () => boolean,
+    private readonly waitMs: number,
+  ) {}
 
   add(key: string, item: T): Promise<R> {
     let b = this.pending.get(key);
     if (!b) this.pending.set(key, (b = { items: [], settle: [] }));
     b.items.push(item);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setTimeout(() => this.flush(), BATCH_MS);
-    }
+    if (!this.busy()) this.hurry();
+    else if (!this.timer && !this.immediate) this.timer = setTimeout(() => this.flush(), this.waitMs);
     return new Promise((resolve, reject) => b.settle.push([resolve, reject]));
   }
 
+  /** Sends what waits at the end of this turn: nothing more is coming soon. */
+  hurry(): void {
+    if (this.immediate || this.pending.size === 0) return;
+    if (this.timer) clearTimeout(this.timer), (this.timer = null);
+    this.immediate = setImmediate(() => this.flush());
+  }
+
   private flush(): void {
-    this.scheduled = false;
+    if (this.timer) clearTimeout(this.timer), (this.timer = null);
+    this.immediate = null;
     for (const b of this.pending.values()) {
       this.send(b.items).then(
         (results) => b.settle.forEach(([ok], i) => ok(results[i])),
@@ -74,18 +93,28 @@ export class Retries {
     private readonly log: Logger,
     /** Milliseconds per unit of retrySchedule. */
     private readonly retryUnitMs: number,
+    /** Whether other deliveries are in flight (a finished one may then wait for them: Batch). */
+    busy: () => boolean = () => false,
+    /** How long it may wait for them (ms). */
+    batchMs = BATCH_MS,
   ) {
     this.acks = new Batch<{ stream: string; group: string; id: string }, void>(async (items) => {
       await this.redis.xack(items[0].stream, items[0].group, ...items.map((i) => i.id));
       return [];
-    });
+    }, busy, batchMs);
     const releaseEvents = scriptOf(redis, 'releaseEvents');
     this.releases = new Batch((items) => {
       const { src } = items[0];
       const args: Array<string | number> = [src.stream, src.retry, src.order, this.clock.now()];
       for (const i of items) args.push(i.kind, i.group, i.entry, i.order, i.eventId);
       return releaseEvents(...args) as Promise<number[]>;
-    });
+    }, busy, batchMs);
+  }
+
+  /** The last delivery in flight has its answer: what waits to be let go goes now. */
+  hurry(): void {
+    this.acks.hurry();
+    this.releases.hurry();
   }
 
   /**

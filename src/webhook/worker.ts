@@ -47,6 +47,8 @@ export interface WorkerDeps {
   pollMs?: number;
   /** How often the outbox is trimmed and measured (ms). */
   maintenanceMs?: number;
+  /** How long a delivered event may wait, while others are in flight, to share their release (ms; retries.ts BATCH_MS). */
+  batchMs?: number;
   /** Consumer name in the groups; default host:pid:random, unique per process. */
   consumer?: string;
   /** The HTTP client (the benchmark shares one). */
@@ -111,7 +113,7 @@ export class WebhookWorker {
     this.ownPoster = !deps.poster;
     this.poster = deps.poster ?? createPoster(deps.config.concurrency);
     this.reader = new OutboxReader(deps.redis, this.consumer, this.sources, this.endpoints, deps.config, this.clock, deps.log);
-    this.retries = new Retries(deps.redis, deps.config, this.clock, deps.log, this.retryUnitMs);
+    this.retries = new Retries(deps.redis, deps.config, this.clock, deps.log, this.retryUnitMs, () => this.posting > 0 && !this.stopping, deps.batchMs);
     this.lowWater = Math.max(1, Math.floor((this.sources.length * this.endpoints.length * deps.config.concurrency) / 2));
     this.maintenance = new Maintenance(deps.redis, this.consumer, this.sources, this.endpoints, deps.config, this.clock);
   }
@@ -132,6 +134,7 @@ export class WebhookWorker {
   /** Takes nothing new, waits for the deliveries in flight, hands back leased retries and read entries. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.retries.hurry();
     this.wake();
     this.subscriber?.disconnect();
     await this.loop;
@@ -316,6 +319,7 @@ export class WebhookWorker {
       answered = true;
       this.posting--;
       this.pump();
+      if (this.posting === 0) this.retries.hurry();
     };
     try {
       await this.handle(job, slotFree);
