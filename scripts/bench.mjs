@@ -39,7 +39,7 @@ const BENCHES = [
 function rowsOf(name, j) {
   if (Array.isArray(j.rows)) return j.rows;
   if (name === 'webhooks' && j.worker?.eventsPerSecond !== undefined) {
-    return [{ section: 'Webhooks', figure: `outbox → signed POST, ${j.events} events, ${j.concurrency} in flight: events/s vs a bare poster (CPU/event ${j.worker.cpuMicrosPerEvent} µs vs ${j.bare?.cpuMicrosPerEvent} µs)`, value: j.worker.eventsPerSecond, unit: 'events/s', baseline: j.bare?.eventsPerSecond ?? null, ratio: j.ratio ?? null, goal: j.goal ?? '', met: j.met ?? null }];
+    return [{ section: 'Webhooks', figure: `outbox → signed POST, ${j.events} events × ${j.rounds ?? 1} rounds (medians), ${j.concurrency} in flight: events/s vs a bare poster (CPU/event ${j.worker.cpuMicrosPerEvent} µs vs ${j.bare?.cpuMicrosPerEvent} µs)`, value: j.worker.eventsPerSecond, unit: 'events/s', baseline: j.bare?.eventsPerSecond ?? null, ratio: j.ratio ?? null, goal: j.goal ?? '', met: j.met ?? null }];
   }
   if (name === 'preflight' && j.preflightMs?.median !== undefined) {
     return [{ section: 'Preflight', figure: `preflight of ${j.addresses.toLocaleString('en')} addresses, median ms vs raw pipelined HMGET`, value: j.preflightMs.median, unit: 'ms', baseline: j.rawPipelinedHmgetMs?.median ?? null, ratio: j.ratio ?? null, goal: '< 2,000 ms', met: j.underTwoSeconds ?? null }];
