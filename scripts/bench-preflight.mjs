@@ -37,9 +37,12 @@ const cpuMs = (u) => (u.user + u.system) / 1000;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ms = (x) => Number(x.toFixed(1));
 
+/** The platform's token: the route checks it as the gateway does (platformAuth). */
+const PLATFORM_TOKEN = 'bench-platform-token-0123456789abcdef';
+
 function post(port, body) {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/campaigns/preflight', headers: { 'content-type': 'application/x-ndjson', 'content-length': body.length } }, (res) => {
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/campaigns/preflight', headers: { 'content-type': 'application/x-ndjson', 'content-length': body.length, authorization: `Bearer ${PLATFORM_TOKEN}` } }, (res) => {
       const parts = [];
       res.on('data', (c) => parts.push(c));
       res.on('end', () => {
@@ -69,6 +72,7 @@ async function main() {
   const { Preflight } = await import(new URL('preflight.js', dist));
   const { createHttpServer } = await import(new URL('http/server.js', dist));
   const { preflightRoutes } = await import(new URL('http/routes/preflight.js', dist));
+  const { platformAuth } = await import(new URL('http/auth.js', dist));
 
   const dir = mkdtempSync(join(tmpdir(), 'ag-bench-preflight-'));
   const local = await startLocalRedis({ dir, appendfsync: 'no' });
@@ -81,7 +85,7 @@ async function main() {
     const store = new Store(redis, keys, { retentionMs: 86_400_000, quarantineKeep: 10, windows: [{ name: '24h', hours: 24 }, { name: '7d', hours: 168 }], dedupMs: 86_400_000, warningWindowMs: 30 * 86_400_000 });
     const log = createLogger('silent');
     const preflight = new Preflight(store, config, { now: () => Date.now() }, log);
-    app = await createHttpServer({ ...config.http, port: 0, host: '127.0.0.1' }, { log, ready: {}, routes: (a) => preflightRoutes(a, { preflight, bodyLimit: config.http.bodyLimit }) });
+    app = await createHttpServer({ ...config.http, port: 0, host: '127.0.0.1' }, { log, ready: {}, routes: (a) => preflightRoutes(a, { preflight, store, bodyLimit: config.http.bodyLimit, platform: platformAuth(PLATFORM_TOKEN, null) }) });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const port = app.server.address().port;
 
