@@ -43,6 +43,7 @@ import { RedisHealth } from './store/health.js';
 import { type LocalRedis, startLocalRedis } from './store/local.js';
 import { createRedis, type RedisClient } from './store/redis.js';
 import { Store } from './store/store.js';
+import { GlobalMirror } from './store/globalMirror.js';
 import { formKeySource } from './store/formkey.js';
 import { SmsIndex } from './store/sms.js';
 import { smsRoutes } from './http/routes/sms.js';
@@ -90,6 +91,7 @@ export class Gateway {
     private readonly health: RedisHealth,
     private readonly internal: FastifyInstance | null,
     private readonly archiver: NodeJS.Timeout,
+    readonly globalMirror: GlobalMirror,
   ) {}
 
   static async start(opts: GatewayOptions): Promise<Gateway> {
@@ -257,7 +259,10 @@ export class Gateway {
       ARCHIVE_EVERY_MS,
     );
     archiver.unref();
-    const gw = new Gateway(config, log, redis, store, ingest, codec, smtp, http, policy, webhooks, localRedis, health, internal, archiver);
+    // The global suppression lists in memory: a single lookup makes one HGET, not two.
+    const mirror = new GlobalMirror(redis, store.keys, log.child({ part: 'global-mirror' })).start();
+    store.suppressions.globalMirror = mirror;
+    const gw = new Gateway(config, log, redis, store, ingest, codec, smtp, http, policy, webhooks, localRedis, health, internal, archiver, mirror);
     try {
       gw.smtpPort = await smtp.listen();
       gw.policyPort = await policy.listen();
@@ -280,6 +285,7 @@ export class Gateway {
     await Promise.all([this.smtp.stop(graceMs), this.http.close(), this.internal?.close(), this.policy.stop(graceMs)]);
     await this.webhooks.stop();
     clearInterval(this.archiver);
+    this.globalMirror.stop();
     this.health.stop();
     this.redis.disconnect();
     await this.localRedis?.stop();

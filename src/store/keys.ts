@@ -176,6 +176,14 @@ export class Keys {
   }
 
   /**
+   * Pub/sub channel adminSuppression.lua PUBLISHes "<channel>\n<address>" to when it changes
+   * a global list: every gateway's mirror of the lists (globalMirror.ts) re-reads it.
+   */
+  globalChanged(): string {
+    return `${this.prefix}:global:changed`;
+  }
+
+  /**
    * Per endpoint group and ordering key (account, or case:<id>) of a partition: the event
    * being delivered or retried, and the events waiting behind it (see webhook/order.ts).
    */

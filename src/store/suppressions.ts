@@ -3,6 +3,7 @@ import type { Channel } from '../address.js';
 import { noteWrite, storeCall, storeFailed } from './call.js';
 import { AUDIT_KEPT, type Outbox, type OutboxEvent } from './outbox.js';
 import { StorePart, type StoreOptions } from './part.js';
+import type { GlobalMirror } from './globalMirror.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 
@@ -20,6 +21,9 @@ export interface SuppressionRecord {
 }
 
 export class Suppressions extends StorePart {
+  /** The global lists held in memory (the gateway sets it; without, both lists are read from Redis). */
+  globalMirror: GlobalMirror | null = null;
+
   constructor(
     redis: RedisClient,
     keys: Keys,
@@ -37,14 +41,17 @@ export class Suppressions extends StorePart {
   /**
    * One address's suppression, the account's list first, then the global list: the single
    * lookup's question (GET /v1/suppressions/{account}/{address}), asked by the MTA for every
-   * recipient. Two HGETs (the two hashes are in different slots), sent in one write by
+   * recipient. One HGET when the gateway's mirror of the global list can answer for it,
+   * else two (the two hashes are in different slots) sent in one write by
    * auto-pipelining; the stored JSON is returned unparsed with the list it came from, and no
    * async wrapper stands between the replies and the caller (each was a promise and a closure
    * per lookup, for the MTA's most frequent question).
    */
   suppressionOf(account: string, channel: Channel, address: string): Promise<{ json: string; scope: 'account' | 'global' } | null> {
     const own = this.redis.hget(this.keys.accountSuppressions(account, channel), address);
-    const global = this.redis.hget(this.keys.globalSuppressions(channel), address);
+    // The gateway's mirror of the global list answers when it can (globalMirror.ts).
+    const mirrored = this.globalMirror?.get(channel, address);
+    const global = mirrored !== undefined ? mirrored : this.redis.hget(this.keys.globalSuppressions(channel), address);
     return Promise.all([own, global]).then(
       ([o, g]) => (o !== null ? { json: o, scope: 'account' as const } : g !== null ? { json: g, scope: 'global' as const } : null),
       (err: unknown) => storeFailed('suppressionOf', err),
@@ -100,6 +107,8 @@ export class Suppressions extends StorePart {
         JSON.stringify(audit),
         AUDIT_KEPT,
         this.outboxFlag,
+        k ? '' : this.keys.globalChanged(),
+        channel,
       ),
     )) as string;
     return JSON.parse(raw) as { changed: boolean; old?: string };

@@ -1,4 +1,4 @@
---! argv 9
+--! argv 11
 --[[
   An admin adds or removes a suppression (an account's, or the global list's): the change,
   the event announcing it and the audit entry in one step, so none exists without the others.
@@ -11,6 +11,8 @@
   ARGV[7] audit entry, JSON object of strings ('result' is added: added/exists, removed/absent)
   ARGV[8] audit entries kept (about)
   ARGV[9] '1': the event goes to the outbox; '0': the gateway has no webhook endpoint (lib/events.lua)
+  ARGV[10] for a global list: the channel its changes are announced on (keys.globalChanged),
+  '' for an account's   ARGV[11] the list's channel (email, sms)
   Reply, JSON: {changed, old} where old is the removed record's JSON (remove only)
 ]]
 --- @include "events"
@@ -25,7 +27,11 @@ else
     changed = true
   end
 end
-if changed then E.append(KEYS[3], KEYS[2], 'seq', ARGV[5], ARGV[4], ARGV[6], E.flag(ARGV[9])) end
+if changed then
+  E.append(KEYS[3], KEYS[2], 'seq', ARGV[5], ARGV[4], ARGV[6], E.flag(ARGV[9]))
+  -- Every gateway's mirror of the global lists re-reads the address (globalMirror.ts).
+  if ARGV[10] ~= '' then redis.call('PUBLISH', ARGV[10], ARGV[11] .. '\n' .. ARGV[2]) end
+end
 local entry = cjson.decode(ARGV[7])
 local results = { add = { [true] = 'added', [false] = 'exists' }, remove = { [true] = 'removed', [false] = 'absent' } }
 entry.result = results[ARGV[1]][changed]
