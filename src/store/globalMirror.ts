@@ -52,7 +52,7 @@ export class GlobalMirror {
    * undefined when the mirror cannot say (ask Redis).
    */
   get(channel: Channel, address: string): string | null | undefined {
-    if (!this.lists || this.stale.size > 0 && this.stale.has(`${channel}\n${address}`)) return undefined;
+    if (!this.lists || (this.stale.size > 0 && this.stale.has(`${channel}\n${address}`))) return undefined;
     const list = this.lists.get(channel);
     return list ? (list.get(address) ?? null) : undefined;
   }
