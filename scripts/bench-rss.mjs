@@ -9,7 +9,7 @@
 // Goal (issue 19): peak ≤ the bare smtp-server's peak + 100 MB, in the same run.
 //
 //   node scripts/bench-rss.mjs [--connections 50] [--mb 10] [--json]
-//   BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (or --trace-gc, --max-semi-space-size=8 …)
+//   BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (or --trace-gc, --max-semi-space-size=8 …; later options win)
 //   passes node options to the gateway child (after bin/gateway's own), for profiling it under this load.
 import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

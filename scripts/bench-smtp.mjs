@@ -29,7 +29,7 @@
 //
 //   node scripts/bench-smtp.mjs [--seconds 3] [--warmup 3] [--conc 1,10,50] [--kinds arf,dsn]
 //     [--servers gateway,bare,parse,floor,sink] [--no-source] [--appendfsync always] [--json]
-//   BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (or --trace-gc, --max-semi-space-size=8 …)
+//   BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (or --trace-gc, --max-semi-space-size=8 …; later options win)
 //   passes node options to the gateway child (after bin/gateway's own), for profiling it under this load.
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
