@@ -57,7 +57,7 @@ export class GlobalMirror {
     return list ? (list.get(address) ?? null) : undefined;
   }
 
-  /** Whether lookups are answered from memory now (tests, /readyz detail). */
+  /** Whether lookups are answered from memory now. */
   get whole(): boolean {
     return this.lists !== null;
   }
@@ -137,8 +137,7 @@ export class GlobalMirror {
   /** A change was announced: "<channel>\n<address>". */
   private changed(msg: string): void {
     const nl = msg.indexOf('\n');
-    const channel = msg.slice(0, nl) as Channel;
-    if (nl < 0 || !CHANNELS.includes(channel)) return;
+    if (nl < 0 || !CHANNELS.includes(msg.slice(0, nl) as Channel)) return;
     this.stale.set(msg, (this.stale.get(msg) ?? 0) + 1);
     if (this.loading || !this.lists) return;
     const epoch = this.epoch;
