@@ -29,10 +29,12 @@
 //
 //   node scripts/bench-smtp.mjs [--seconds 3] [--warmup 3] [--conc 1,10,50] [--kinds arf,dsn]
 //     [--servers gateway,bare,parse,floor,sink] [--no-source] [--appendfsync always] [--json]
+//   node scripts/bench-smtp.mjs --pair DIR_A DIR_B [--rounds 4] [--conc 25] [--kinds arf] …
+//     two builds of the gateway side by side, driven at once: B's CPU per message ÷ A's (pair()).
 //   BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (or --trace-gc, --max-semi-space-size=8 …; later options win)
 //   passes node options to the gateway child (after bin/gateway's own), for profiling it under this load.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -287,15 +289,21 @@ if (!isMainThread) {
   drive(workerData).then((r) => parentPort.postMessage(r), (e) => parentPort.postMessage({ error: e.message }));
 }
 
-/** Runs the load generator; `pids`: the server's processes, whose CPU time per accepted message is measured. */
-function runDriver(opts, pids) {
+/**
+ * Runs the load generator; `pids`: the server's processes, whose CPU time per accepted message
+ * is measured. `start(go)` is called once its connections are open and its messages made: the
+ * load starts when it calls `go` (--pair starts two generators together).
+ */
+function runDriver(opts, pids, start = (go) => go()) {
   return new Promise((resolve, reject) => {
     const w = new Worker(new URL(import.meta.url), { workerData: opts });
     let cpu0 = [];
     w.on('message', (r) => {
       if (r.ready) {
-        cpu0 = pids.map((pid) => cpuSeconds([pid]));
-        return w.postMessage('go');
+        return start(() => {
+          cpu0 = pids.map((pid) => cpuSeconds([pid]));
+          w.postMessage('go');
+        });
       }
       if (r.error) return reject(new Error(r.error));
       // Per process too: the server's own, then (the gateway) its redis-server's.
@@ -349,7 +357,7 @@ const canConnect = (port) =>
     s.once('error', () => r(false));
   });
 
-async function startGateway(dir, appendfsync) {
+async function startGateway(dir, appendfsync, gatewayRoot = root) {
   const cfg = join(dir, 'bench.yaml');
   writeFileSync(
     cfg,
@@ -371,7 +379,7 @@ async function startGateway(dir, appendfsync) {
   );
   const logPath = join(dir, 'gateway.log');
   const fd = openSync(logPath, 'w');
-  const proc = spawn('sh', [join(root, 'bin/gateway'), ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean)], {
+  const proc = spawn('sh', [join(gatewayRoot, 'bin/gateway'), ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean)], {
     cwd: dir,
     // The load generator plays the ISP: its reports are trusted by IP range, as a real
     // feedback loop's are by its signature (this machine has no DNS for DKIM lookups).
@@ -547,7 +555,7 @@ function smtpSource(port, file, env, conc, count) {
 // ---------- main ----------
 
 function parseArgs(argv) {
-  const o = { seconds: 3, warmup: 3, conc: [1, 10, 50], kinds: ['arf', 'dsn'], servers: ['gateway', 'bare', 'parse', 'floor', 'sink'], source: true, appendfsync: 'always', json: false, max: 15_000 };
+  const o = { seconds: 3, warmup: 3, conc: [1, 10, 50], kinds: ['arf', 'dsn'], servers: ['gateway', 'bare', 'parse', 'floor', 'sink'], source: true, appendfsync: 'always', json: false, max: 15_000, pair: null, rounds: 4 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') o.json = true;
@@ -555,17 +563,95 @@ function parseArgs(argv) {
     else if (a === '--seconds') o.seconds = Number(argv[++i]);
     else if (a === '--warmup') o.warmup = Number(argv[++i]);
     else if (a === '--max') o.max = Number(argv[++i]);
-    else if (a === '--conc') o.conc = argv[++i].split(',').map(Number);
+    else if (a === '--conc') (o.conc = argv[++i].split(',').map(Number)), (o.concGiven = true);
     else if (a === '--kinds') o.kinds = argv[++i].split(',');
     else if (a === '--servers') o.servers = argv[++i].split(',');
     else if (a === '--appendfsync') o.appendfsync = argv[++i];
+    else if (a === '--pair') o.pair = [argv[++i], argv[++i]];
+    else if (a === '--rounds') o.rounds = Number(argv[++i]);
     else throw new Error(`unknown argument ${a}`);
   }
   return o;
 }
 
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/**
+ * --pair A B: two gateways (checkouts A and B, each built, `dist/` and `bin/gateway`), each
+ * with its own redis-server, driven at the same time by a load generator each, round after
+ * round. What it says is B's cost against A's: the gateway process's CPU per message (and
+ * its redis-server's, and messages/s) as B ÷ A per round, and their medians. Measured one
+ * after the other, a gateway's CPU per message moved by up to 60 % within a minute on this
+ * project's 2-vCPU VM (the host's load changes under it); measured together, both meet the
+ * same machine: a gateway paired with itself read 0.99 (rounds 0.89–1.27). It compares two
+ * versions of the gateway; the goal's ratio (against bare + parse) is main()'s.
+ */
+async function pair(o) {
+  const kind = o.kinds[0];
+  // 25 each: the two gateways together take the 50 connections of the goal's second cell.
+  const conc = o.concGiven ? o.conc[0] : 25;
+  const dir = mkdtempSync(join(tmpdir(), 'ag-bench-pair-'));
+  const log = (s) => !o.json && process.stderr.write(s + '\n');
+  const gws = [];
+  const rounds = [];
+  try {
+    for (const [i, r] of o.pair.entries()) {
+      const d = join(dir, String(i));
+      mkdirSync(d);
+      gws.push(await startGateway(d, o.appendfsync, r));
+    }
+    /** Both generators at once: each starts when both have their connections and messages. */
+    const together = async (seconds, measure, offset) => {
+      let waiting = gws.length;
+      const gos = [];
+      const start = (go) => {
+        gos.push(go);
+        if (--waiting === 0) for (const g of gos) g();
+      };
+      return Promise.all(gws.map((g, i) => runDriver({ port: g.port, kind, conc, seconds, maxMessages: o.max, offset: offset + i * o.max }, measure ? g.pids : [], start)));
+    };
+    let offset = 0;
+    if (o.warmup > 0) await together(o.warmup, false, (offset += 2 * o.max));
+    for (let n = 0; n < o.rounds; n++) {
+      const [a, b] = await together(o.seconds, true, (offset += 2 * o.max));
+      const round = {
+        a: { perSecond: a.perSecond, cpuMsPerMessage: a.cpuMsPerMessageByProcess, firstBad: a.firstBad },
+        b: { perSecond: b.perSecond, cpuMsPerMessage: b.cpuMsPerMessageByProcess, firstBad: b.firstBad },
+        gatewayCpu: Number((b.cpuMsPerMessageByProcess[0] / a.cpuMsPerMessageByProcess[0]).toFixed(3)),
+        redisCpu: Number((b.cpuMsPerMessageByProcess[1] / a.cpuMsPerMessageByProcess[1]).toFixed(3)),
+        perSecond: Number((b.perSecond / a.perSecond).toFixed(3)),
+      };
+      rounds.push(round);
+      log(`round ${n + 1}: A ${a.perSecond} msg/s, ${a.cpuMsPerMessageByProcess.join(' + ')} ms/msg; B ${b.perSecond} msg/s, ${b.cpuMsPerMessageByProcess.join(' + ')} ms/msg; B/A gateway CPU ${round.gatewayCpu}, redis CPU ${round.redisCpu}, msg/s ${round.perSecond}`);
+    }
+  } finally {
+    for (const g of gws) await g.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const out = {
+    bench: 'smtp-pair',
+    a: o.pair[0],
+    b: o.pair[1],
+    kind,
+    conc,
+    seconds: o.seconds,
+    appendfsync: o.appendfsync,
+    rounds,
+    gatewayCpu: Number(median(rounds.map((r) => r.gatewayCpu)).toFixed(3)),
+    redisCpu: Number(median(rounds.map((r) => r.redisCpu)).toFixed(3)),
+    perSecond: Number(median(rounds.map((r) => r.perSecond)).toFixed(3)),
+  };
+  if (o.json) console.log(JSON.stringify(out));
+  else console.log(`B ÷ A (medians of ${rounds.length} rounds, ${kind}, ${conc} connections each): gateway CPU per message ${out.gatewayCpu}, its redis-server's ${out.redisCpu}, messages/s ${out.perSecond}`);
+  process.exit(0);
+}
+
 async function main() {
   const o = parseArgs(process.argv.slice(2));
+  if (o.pair) return pair(o);
   const hasSource = o.source && !spawnSync('smtp-source', [], { stdio: 'ignore' }).error;
   const hasSink = !spawnSync('smtp-sink', [], { stdio: 'ignore' }).error;
   const dir = mkdtempSync(join(tmpdir(), 'ag-bench-smtp-'));

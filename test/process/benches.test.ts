@@ -20,3 +20,15 @@ for (const [script, args] of [
     t.type(j.ratio, 'number', `a ratio: ${j.ratio}`);
   });
 }
+
+t.test('bench-smtp.mjs --pair runs two gateways at once and compares them', async (t) => {
+  const { stdout } = await run(process.execPath, [`${root}scripts/bench-smtp.mjs`, '--pair', root, root, '--rounds', '2', '--seconds', '1', '--warmup', '0', '--conc', '2', '--max', '400', '--kinds', 'arf', '--json'], { cwd: root, timeout: 120_000 });
+  const j = JSON.parse(stdout.trim().split('\n').pop()!);
+  t.equal(j.rounds.length, 2, 'two rounds');
+  for (const r of j.rounds) {
+    t.ok(r.a.perSecond > 0 && r.b.perSecond > 0, `both gateways answered 250s (${r.a.perSecond}, ${r.b.perSecond} msg/s; ${r.a.firstBad ?? ''}${r.b.firstBad ?? ''})`);
+    t.equal(r.a.cpuMsPerMessage.length, 2, 'CPU of the gateway and of its redis-server');
+    t.ok(r.gatewayCpu > 0, `B ÷ A gateway CPU: ${r.gatewayCpu}`);
+  }
+  t.type(j.gatewayCpu, 'number', 'the median');
+});
