@@ -4,7 +4,7 @@
 // a private redis-server, signed POSTs, acknowledgements), next to a bare loop of signed
 // POSTs to the same receiver with the same HTTP client and concurrency. Only 127.0.0.1.
 // Three rounds (--rounds), each the worker then the bare loop back to back; each figure is
-// the median round, the ratio the median of the rounds' ratios: on this shared 2-core
+// the median of the rounds' (field by field), the ratio the median of the rounds' ratios: on this shared 2-core
 // machine one pair of runs moved between 0.45 and 1.0 from minute to minute (the bare
 // loop alone between 5,700 and 10,200 events/s), a pair measured together much less.
 //   node scripts/bench-webhooks.mjs [--events N] [--rounds R] [--concurrency C] [--max-seconds S] [--json]
