@@ -28,6 +28,7 @@ t.test('bench-smtp.mjs --pair runs two gateways at once and compares them', asyn
   for (const r of j.rounds) {
     t.ok(r.a.perSecond > 0 && r.b.perSecond > 0, `both gateways answered 250s (${r.a.perSecond}, ${r.b.perSecond} msg/s; ${r.a.firstBad ?? ''}${r.b.firstBad ?? ''})`);
     t.equal(r.a.cpuMsPerMessage.length, 2, 'CPU of the gateway and of its redis-server');
+    t.ok(r.a.driverCpuMsPerMessage > 0 && r.b.driverCpuMsPerMessage > 0, `the generators' own CPU per message: ${r.a.driverCpuMsPerMessage}, ${r.b.driverCpuMsPerMessage}`);
     t.ok(r.gatewayCpu > 0, `B ÷ A gateway CPU: ${r.gatewayCpu}`);
   }
   t.type(j.gatewayCpu, 'number', 'the median');
