@@ -20,7 +20,10 @@
 //     FROM to the 250 after the dot (p50/p99).
 //   - "smtp-source": Postfix's generator, `-d` (reuse) `-F file`: the same file over and
 //     over (so the gateway deduplicates every copy after the first); messages/s only.
-// Everything runs on 127.0.0.1 and on this machine's cores, generators included.
+// Everything runs on 127.0.0.1 and on this machine's cores, generators included: the node
+// generator measures its own CPU per message too, and each row gives the bound the cores
+// set at the gateway's cost (cores ÷ the CPU per message of the gateway, its Redis and the
+// generator ÷ bare + parse's rate; a model, docs/benchmarks.md "what two cores allow").
 //
 // Each server first takes --warmup seconds of each kind unmeasured (at the highest
 // concurrency): what is measured is the steady state, not V8 compiling the code of its

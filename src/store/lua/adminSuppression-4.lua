@@ -11,8 +11,9 @@
   ARGV[7] audit entry, JSON object of strings ('result' is added: added/exists, removed/absent)
   ARGV[8] audit entries kept (about)
   ARGV[9] '1': the event goes to the outbox; '0': the gateway has no webhook endpoint (lib/events.lua)
-  ARGV[10] for a global list: the channel its changes are announced on (keys.globalChanged),
-  '' for an account's   ARGV[11] the list's channel (email, sms)
+  ARGV[10] for a global list: the pub/sub channel its changes are announced on
+  (keys.globalChanged), '' for an account's
+  ARGV[11] the list's channel (email, sms)
   Reply, JSON: {changed, old} where old is the removed record's JSON (remove only)
 ]]
 --- @include "events"
